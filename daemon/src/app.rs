@@ -1,0 +1,146 @@
+//! Building and running the daemon: `Application::build`, `port`,
+//! `run_until_stopped` (the shape tests drive on a port-0 listener).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::auth::keys::{MasterKey, TokenKeys};
+use crate::auth::password::PasswordHasherPool;
+use crate::auth::tokens::TokenIssuer;
+use crate::config::{redact_url, Config};
+use crate::kv::{self, DynKv};
+use crate::store::{self, DynStore};
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: DynStore,
+    pub kv: DynKv,
+    pub tokens: Arc<TokenIssuer>,
+    pub passwords: PasswordHasherPool,
+}
+
+impl AppState {
+    /// Opens storage, kv and keys as configured (creating the data dir and,
+    /// for the embedded default, the master key).
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+        let url = config.database_url();
+        let store = store::connect(&url, config.database_max_connections)
+            .await
+            .with_context(|| format!("cannot open database {}", redact_url(&url)))?;
+        let kv = kv::connect(config.redis_url.as_deref(), &config.redis_key_prefix)
+            .await
+            .context("cannot open the kv store")?;
+        let master =
+            MasterKey::load_or_create(&config.master_key_path(), config.master_key_file.is_none())?;
+        let keys = TokenKeys::load(store.clone(), master).await?;
+        let tokens = TokenIssuer {
+            keys,
+            issuer: config.token_issuer.clone(),
+            audience: config.token_audience.clone(),
+            ttl_secs: config.access_token_ttl_secs,
+        };
+        let passwords = PasswordHasherPool::new(config.password_hash_concurrency)?;
+        tracing::info!(backend = ?store.backend(), kv = kv.kind(), "storage ready");
+        Ok(Self {
+            config: Arc::new(config),
+            store,
+            kv,
+            tokens: Arc::new(tokens),
+            passwords,
+        })
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens everything and binds the listener (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listen = config.listen;
+        let state = AppState::open(config).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish
+    /// (up to `shutdown_grace_secs`).
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        let router = crate::http::router(self.state);
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        });
+        let serve = async move { serve.await.context("server error") };
+        tokio::pin!(serve);
+        tokio::select! {
+            res = &mut serve => res,
+            _ = async {
+                let _ = stopping_rx.await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!("in-flight requests did not finish within the grace period");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,138 @@
+//! The `lokid` command line: `serve` (default), `migrate`, `admin …`.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use uuid::Uuid;
+
+use crate::app::{shutdown_signal, AppState, Application};
+use crate::auth::password::check_policy;
+use crate::config::{Config, Overrides};
+use crate::store::NewUser;
+use crate::{telemetry, validate};
+
+#[derive(Debug, Parser)]
+#[command(name = "lokid", version, about = "LOKI compliance daemon")]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Config file (default: /etc/loki/lokid.toml when present).
+    #[arg(long, global = true, env = "LOKI_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long, global = true)]
+    listen: Option<std::net::SocketAddr>,
+    /// Directory for the embedded database and key files.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// sqlite:… or postgres://… (default: sqlite in the data dir).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// redis://… (default: in-process kv store).
+    #[arg(long, global = true)]
+    redis_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon (the default).
+    Serve,
+    /// Run database migrations and exit.
+    Migrate,
+    /// Operator tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create the first super admin (or promote an existing user). The
+    /// password is read from stdin, or from --password-file.
+    CreateSuperAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(
+        cli.global.config.as_deref(),
+        Overrides {
+            listen: cli.global.listen,
+            data_dir: cli.global.data_dir,
+            database_url: cli.global.database_url,
+            redis_url: cli.global.redis_url,
+        },
+    )?;
+    telemetry::init(config.log_format, &config.log_level);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            crate::store::migrate(&config.database_url()).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Admin(AdminCommand::CreateSuperAdmin {
+            email,
+            password_file,
+        }) => create_super_admin(config, &email, password_file).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing::debug!(?config, "configuration");
+    let app = Application::build(config).await?;
+    // Tests and scripts wait for this line to learn the bound port.
+    tracing::info!(addr = %app.local_addr(), "lokid listening on {}", app.local_addr());
+    app.run_until_stopped(shutdown_signal()).await?;
+    tracing::info!("lokid stopped");
+    Ok(())
+}
+
+async fn create_super_admin(
+    config: Config,
+    email: &str,
+    password_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let email = validate::email("email", email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let password = match password_file {
+        Some(path) => std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        None => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s)?;
+            s
+        }
+    };
+    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    check_policy(&password, &email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = AppState::open(config).await?;
+    let hash = state
+        .passwords
+        .hash(password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let user = state
+        .store
+        .upsert_super_admin(NewUser {
+            id: Uuid::now_v7(),
+            email,
+            display_name: None,
+            password_hash: hash,
+        })
+        .await?;
+    println!("super admin {} ({})", user.email, user.id);
+    Ok(())
+}

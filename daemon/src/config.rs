@@ -1,0 +1,259 @@
+//! Layered configuration: built-in defaults -> TOML file -> `LOKI_*`
+//! environment -> command-line flags. Secrets may come from `*_file` keys
+//! (`LOKI_DATABASE_URL_FILE`, …) and are redacted in `Debug`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The system-wide config file, read when it exists and no `--config` is given.
+pub const SYSTEM_CONFIG: &str = "/etc/loki/lokid.toml";
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Where the embedded database and generated key files live.
+    pub data_dir: PathBuf,
+    /// `sqlite:…` or `postgres://…`; default `sqlite:<data_dir>/loki.db`.
+    pub database_url: Option<String>,
+    pub database_url_file: Option<PathBuf>,
+    pub database_max_connections: u32,
+    /// `redis://…`; without it the kv store is in-process.
+    pub redis_url: Option<String>,
+    pub redis_url_file: Option<PathBuf>,
+    /// Prefix of every Redis key (lets deployments share one Redis).
+    pub redis_key_prefix: String,
+    /// 32-byte key (hex or raw) that seals signing keys at rest; default
+    /// `<data_dir>/master.key`, created (0600) on first start.
+    pub master_key_file: Option<PathBuf>,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `loki_daemon=debug,info`.
+    pub log_level: String,
+    /// `iss` of issued tokens.
+    pub token_issuer: String,
+    /// `aud` of issued tokens.
+    pub token_audience: String,
+    pub access_token_ttl_secs: u64,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+    /// How long in-flight requests may take to finish at shutdown.
+    pub shutdown_grace_secs: u64,
+    /// Password hashes computed at once (each takes 19 MiB and a core).
+    pub password_hash_concurrency: usize,
+    /// Whether `POST /api/v1/auth/register` is open.
+    pub allow_registration: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: default_data_dir(),
+            database_url: None,
+            database_url_file: None,
+            database_max_connections: 10,
+            redis_url: None,
+            redis_url_file: None,
+            redis_key_prefix: "loki:".to_owned(),
+            master_key_file: None,
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+            token_issuer: "lokid".to_owned(),
+            token_audience: "loki-api".to_owned(),
+            access_token_ttl_secs: 30 * 60,
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 30,
+            password_hash_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            allow_registration: true,
+        }
+    }
+}
+
+/// systemd's `StateDirectory=` sets `STATE_DIRECTORY`; otherwise `./data`.
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("STATE_DIRECTORY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("data"))
+}
+
+/// Values given on the command line; they override everything else.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+}
+
+impl Config {
+    /// Loads the layers. `file` is `--config`; it must exist when given.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                anyhow::ensure!(
+                    path.exists(),
+                    "config file {} does not exist",
+                    path.display()
+                );
+                figment = figment.merge(Toml::file(path));
+            }
+            None if Path::new(SYSTEM_CONFIG).exists() => {
+                figment = figment.merge(Toml::file(SYSTEM_CONFIG));
+            }
+            None => {}
+        }
+        // LOKI_CONFIG names the file, it is not a setting.
+        figment = figment
+            .merge(Env::prefixed("LOKI_").ignore(&["config"]))
+            .merge(Serialized::defaults(overrides));
+        let mut config: Config = figment.extract().context("invalid configuration")?;
+        config.resolve_files()?;
+        Ok(config)
+    }
+
+    fn resolve_files(&mut self) -> anyhow::Result<()> {
+        if let Some(path) = &self.database_url_file {
+            self.database_url = Some(read_secret(path)?);
+        }
+        if let Some(path) = &self.redis_url_file {
+            self.redis_url = Some(read_secret(path)?);
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to the embedded SQLite file.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("loki.db").display()))
+    }
+
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+}
+
+fn read_secret(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read secret file {}", path.display()))?;
+    Ok(text.trim().to_owned())
+}
+
+/// Hides the password of a URL (`postgres://u:secret@h/db` -> `postgres://u:***@h/db`).
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("master_key_file", &self.master_key_file)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("allow_registration", &self.allow_registration)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://loki:hunter2@db:5432/loki"),
+            "postgres://loki:***@db:5432/loki"
+        );
+        assert_eq!(redact_url("redis://127.0.0.1/"), "redis://127.0.0.1/");
+        let c = Config {
+            database_url: Some("postgres://a:topsecret@h/d".into()),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "lokid.toml",
+                "listen = \"127.0.0.1:9000\"\nlog_level = \"debug\"\n",
+            )?;
+            jail.set_env("LOKI_LOG_LEVEL", "warn");
+            let c = Config::load(
+                Some(Path::new("lokid.toml")),
+                Overrides {
+                    data_dir: Some("/tmp/x".into()),
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 9000); // file
+            assert_eq!(c.log_level, "warn"); // env over file
+            assert_eq!(c.data_dir, PathBuf::from("/tmp/x")); // flag over all
+            assert_eq!(c.database_url(), "sqlite:///tmp/x/loki.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("lokid.toml", "lisen = \"127.0.0.1:9000\"\n")?;
+            let e = Config::load(Some(Path::new("lokid.toml")), Overrides::default());
+            assert!(e.is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,142 @@
+//! One error type for the whole HTTP surface and its one JSON shape:
+//! `{"error": {"code", "message", "request_id"}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use loki_shared::api::{ErrorBody, ErrorResponse};
+
+use crate::http::request_id::current_request_id;
+use crate::store::StoreError;
+
+/// Everything a request can fail with. Each variant maps to one status.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the body is not JSON, has the wrong shape, or a path/query value is malformed.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 422: well-formed input that fails validation; the message names the field.
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+    /// 401: no credentials, or credentials that are not valid.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// 403: authenticated but not allowed.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// 402: the organization's tier does not allow this (upgrade the tier).
+    #[error("{message}")]
+    TierLimit { message: String },
+    /// 404: no such resource (or not visible to the caller).
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// 405: the route exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: conflicts with existing state, e.g. a taken slug or email.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 413: the request body is larger than the configured limit.
+    #[error("request body is larger than the server accepts")]
+    PayloadTooLarge,
+    /// 415: the body is not sent as `application/json`.
+    #[error("expected a request body with `Content-Type: application/json`")]
+    UnsupportedMediaType,
+    /// 503: a dependency (database, kv store) is unreachable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected failure; details are logged, never returned.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            Self::TierLimit { .. } => (StatusCode::PAYMENT_REQUIRED, "tier_limit_exceeded"),
+            Self::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { code, message } => AppError::Conflict { code, message },
+            StoreError::NotFound(what) => AppError::NotFound { what },
+            StoreError::LimitReached(message) => AppError::TierLimit { message },
+            StoreError::Unavailable(e) => AppError::Unavailable(format!("database: {e}")),
+            StoreError::Other(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            // Never show internals to the caller; the log has them.
+            AppError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                "internal error".to_owned()
+            }
+            AppError::Unavailable(e) => {
+                tracing::warn!(error = %e, "dependency unavailable");
+                "a required service is unavailable; try again shortly".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorResponse {
+            error: ErrorBody {
+                code: code.to_owned(),
+                message,
+                request_id: current_request_id(),
+            },
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,66 @@
+//! The HTTP surface: the router, its middleware, one module per resource.
+
+pub mod auth;
+pub mod extract;
+pub mod health;
+pub mod members;
+pub mod orgs;
+pub mod request_id;
+
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::app::AppState;
+use crate::error::AppError;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/switch-org", post(auth::switch_org))
+        .route("/auth/me", get(auth::me))
+        .route("/orgs", get(orgs::list).post(orgs::create))
+        .route(
+            "/orgs/{org_id}",
+            get(orgs::get).patch(orgs::update).delete(orgs::delete),
+        )
+        .route("/orgs/{org_id}/tier", axum::routing::put(orgs::set_tier))
+        .route(
+            "/orgs/{org_id}/members",
+            get(members::list).post(members::add),
+        )
+        .route(
+            "/orgs/{org_id}/members/{user_id}",
+            get(members::get)
+                .patch(members::update)
+                .delete(members::remove),
+        );
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/.well-known/jwks.json", get(auth::jwks))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(state.config.request_timeout_secs),
+        ))
+        .layer(middleware::from_fn(request_id::middleware))
+        .with_state(state)
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound { what: "route" }
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}

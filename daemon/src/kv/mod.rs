@@ -1,0 +1,45 @@
+//! The coordination store: short-lived shared state (sessions, counters,
+//! nonces, revocations, cache invalidation). In-process by default; Redis
+//! when several daemons must agree. Durable facts never live only here.
+
+pub mod memory;
+pub mod redis;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    #[error("kv store unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type KvResult<T> = Result<T, KvError>;
+
+#[async_trait]
+pub trait Kv: Send + Sync + 'static {
+    /// A short name for logs and readiness (`memory` or `redis`).
+    fn kind(&self) -> &'static str;
+    async fn ping(&self) -> KvResult<()>;
+    async fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>>;
+    /// Sets the value, replacing any; `ttl` of `None` keeps it until deleted.
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> KvResult<()>;
+    /// Sets the value only if the key is absent; true when it was set.
+    async fn set_nx(&self, key: &str, value: &[u8], ttl: Duration) -> KvResult<bool>;
+    /// True when the key existed.
+    async fn delete(&self, key: &str) -> KvResult<bool>;
+    /// Atomically adds `by` and returns the new value; a new key expires after `ttl`.
+    async fn incr(&self, key: &str, by: i64, ttl: Duration) -> KvResult<i64>;
+}
+
+pub type DynKv = Arc<dyn Kv>;
+
+/// Opens the kv store: Redis for a `redis://` URL, in-process otherwise.
+pub async fn connect(url: Option<&str>, prefix: &str) -> anyhow::Result<DynKv> {
+    match url {
+        Some(url) => Ok(Arc::new(redis::RedisKv::connect(url, prefix).await?)),
+        None => Ok(Arc::new(memory::MemoryKv::default())),
+    }
+}

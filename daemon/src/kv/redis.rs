@@ -1,0 +1,113 @@
+//! Redis kv store, shared by every daemon of a deployment. Keys carry a
+//! configurable prefix so several deployments (or test runs) can share one
+//! Redis without seeing each other's keys.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+
+use super::{Kv, KvError, KvResult};
+
+pub struct RedisKv {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+fn unavailable(e: redis::RedisError) -> KvError {
+    KvError::Unavailable(e.to_string())
+}
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+// INCRBY then set the expiry only on a new key, atomically.
+const INCR_SCRIPT: &str = r"
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return v
+";
+
+impl RedisKv {
+    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        let conn = tokio::time::timeout(Duration::from_secs(10), ConnectionManager::new(client))
+            .await
+            .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))??;
+        let kv = Self {
+            conn,
+            prefix: prefix.to_owned(),
+        };
+        kv.ping().await?;
+        Ok(kv)
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+}
+
+#[async_trait]
+impl Kv for RedisKv {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> KvResult<()> {
+        let mut c = self.conn.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+        let mut c = self.conn.clone();
+        c.get(self.key(key)).await.map_err(unavailable)
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> KvResult<()> {
+        let mut c = self.conn.clone();
+        match ttl {
+            Some(t) => c.pset_ex(self.key(key), value, ttl_ms(t)).await,
+            None => c.set(self.key(key), value).await,
+        }
+        .map_err(unavailable)
+    }
+
+    async fn set_nx(&self, key: &str, value: &[u8], ttl: Duration) -> KvResult<bool> {
+        let mut c = self.conn.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms(ttl))
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(set.is_some())
+    }
+
+    async fn delete(&self, key: &str) -> KvResult<bool> {
+        let mut c = self.conn.clone();
+        let n: i64 = c.del(self.key(key)).await.map_err(unavailable)?;
+        Ok(n > 0)
+    }
+
+    async fn incr(&self, key: &str, by: i64, ttl: Duration) -> KvResult<i64> {
+        let mut c = self.conn.clone();
+        redis::Script::new(INCR_SCRIPT)
+            .key(self.key(key))
+            .arg(by)
+            .arg(ttl_ms(ttl))
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+}

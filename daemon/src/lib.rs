@@ -1,0 +1,16 @@
+//! `loki-daemon`: the library behind `lokid`.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod kv;
+pub mod store;
+pub mod telemetry;
+pub mod tenancy;
+pub mod validate;
+
+pub use app::{AppState, Application};
+pub use config::Config;

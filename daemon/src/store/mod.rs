@@ -1,0 +1,182 @@
+//! Durable storage: one `Store` trait (one method per use case) with a SQLite
+//! and a PostgreSQL implementation, picked from the database URL.
+//!
+//! Every tenant-owned row carries `org_id` and every tenant method takes the
+//! organization it works in. On PostgreSQL, row-level security is a second
+//! wall: each tenant method runs in a transaction that first sets
+//! `app.org_id` (and `app.user_id` for the "my organizations" queries).
+
+mod models;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use loki_shared::api::{Member, MyOrganization, OrgSettings, Organization, User};
+use loki_shared::Tier;
+use uuid::Uuid;
+
+pub use models::{NewOrg, NewUser, OrgPatch, SigningKeyRecord, UserCredentials};
+
+/// Errors a store method can return; the HTTP layer maps each to one status.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value (email, slug, membership) already exists.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The row to change does not exist (or is not visible to this tenant).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A tier limit would be exceeded.
+    #[error("{0}")]
+    LimitReached(String),
+    /// The database cannot be reached.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which backend a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!("unsupported database URL scheme (expected sqlite: or postgres://)")
+        }
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Cheap round trip for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- users (global identities; a user may belong to many organizations)
+    /// Fails with `Conflict{email_taken}` when the email exists.
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// The user and their password hash, for sign-in only.
+    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
+    /// Creates the user as super admin, or promotes the existing one; returns it.
+    async fn upsert_super_admin(&self, user: NewUser) -> StoreResult<User>;
+
+    // --- organizations
+    /// Creates the organization and makes `creator` its admin, atomically.
+    async fn create_org(&self, org: NewOrg, creator: Uuid) -> StoreResult<Organization>;
+    /// Includes soft-deleted organizations (status `deleted`).
+    async fn org_by_id(&self, org: Uuid) -> StoreResult<Option<Organization>>;
+    /// Organizations the user is a member of (not deleted), with their role.
+    async fn orgs_of_user(&self, user: Uuid) -> StoreResult<Vec<MyOrganization>>;
+    async fn update_org(&self, org: Uuid, patch: OrgPatch) -> StoreResult<Organization>;
+    async fn set_org_tier(&self, org: Uuid, tier: Tier) -> StoreResult<Organization>;
+    async fn soft_delete_org(&self, org: Uuid) -> StoreResult<Organization>;
+    /// Removes the organization and everything it owns.
+    async fn hard_delete_org(&self, org: Uuid) -> StoreResult<()>;
+
+    // --- memberships (tenant-owned)
+    /// Adds the member unless that would exceed `max_members` (checked
+    /// atomically with the insert). `Conflict{already_member}` if present.
+    async fn add_member(
+        &self,
+        org: Uuid,
+        user: Uuid,
+        role: &str,
+        max_members: Option<u32>,
+    ) -> StoreResult<Member>;
+    async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>>;
+    async fn list_members(&self, org: Uuid) -> StoreResult<Vec<Member>>;
+    async fn set_member_role(&self, org: Uuid, user: Uuid, role: &str) -> StoreResult<Member>;
+    async fn remove_member(&self, org: Uuid, user: Uuid) -> StoreResult<()>;
+    /// Number of members holding `role`, to refuse removing the last admin.
+    async fn count_members_with_role(&self, org: Uuid, role: &str) -> StoreResult<u64>;
+
+    // --- token signing keys (private halves encrypted by the caller)
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    async fn insert_signing_key(&self, key: SigningKeyRecord) -> StoreResult<()>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens (and migrates) the store a URL names.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DynStore> {
+    Ok(match Backend::from_url(url)? {
+        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(url, max_connections).await?),
+        Backend::Postgres => Arc::new(postgres::PgStore::connect(url, max_connections).await?),
+    })
+}
+
+/// Runs the migrations of the backend a URL names, and nothing else.
+pub async fn migrate(url: &str) -> anyhow::Result<()> {
+    match Backend::from_url(url)? {
+        Backend::Sqlite => sqlite::SqliteStore::migrate_only(url).await,
+        Backend::Postgres => postgres::PgStore::migrate_only(url).await,
+    }
+}
+
+pub(crate) fn settings_to_json(s: &OrgSettings) -> StoreResult<String> {
+    serde_json::to_string(s).map_err(|e| StoreError::Other(e.into()))
+}
+
+/// Maps driver errors: unique violations become conflicts, connection
+/// problems become `Unavailable`, the rest stay opaque.
+pub(crate) fn map_sqlx(e: sqlx::Error, conflict: Option<(&'static str, &str)>) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            let (code, what) = conflict.unwrap_or(("conflict", "a unique value already exists"));
+            StoreError::Conflict {
+                code,
+                message: what.to_owned(),
+            }
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Other(e.into()),
+    }
+}
+
+/// Picks the conflict code from which unique constraint fired.
+pub(crate) fn unique_conflict(e: sqlx::Error) -> StoreError {
+    let msg = match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
+            if text.contains("email") {
+                Some(("email_taken", "a user with this email already exists"))
+            } else if text.contains("slug") {
+                Some((
+                    "slug_taken",
+                    "an organization with this slug already exists",
+                ))
+            } else if text.contains("membership") || text.contains("memberships") {
+                Some(("already_member", "the user is already a member"))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    map_sqlx(e, msg)
+}
+
+pub(crate) fn member_limit_error(max_members: Option<u32>) -> StoreError {
+    StoreError::LimitReached(format!(
+        "the organization's tier allows at most {} members; upgrade the tier to add more",
+        max_members.unwrap_or_default()
+    ))
+}

@@ -1,0 +1,171 @@
+//! Row types shared by both backends (sqlx's `FromRow` derive is generic over
+//! the database) and the inputs of store methods.
+
+use chrono::{DateTime, Utc};
+use loki_shared::api::{Member, OrgSettings, OrgStatus, Organization, User};
+use loki_shared::Tier;
+use uuid::Uuid;
+
+use super::{StoreError, StoreResult};
+
+pub struct NewUser {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user with their password hash: only the sign-in path sees this.
+pub struct UserCredentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for UserCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserCredentials")
+            .field("user", &self.user)
+            .field("password_hash", &"[redacted]")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOrg {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrgPatch {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub settings: Option<OrgSettings>,
+}
+
+/// A token-signing key; `private_key_enc` is sealed with the master key.
+#[derive(Clone, sqlx::FromRow)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub public_key: Vec<u8>,
+    pub private_key_enc: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub is_super_admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: r.id,
+            email: r.email,
+            display_name: r.display_name,
+            is_super_admin: r.is_super_admin,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CredentialsRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub password_hash: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OrgRow {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub tier: String,
+    pub status: String,
+    pub settings: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<OrgRow> for Organization {
+    type Error = StoreError;
+    fn try_from(r: OrgRow) -> StoreResult<Self> {
+        let corrupt = |what: &str| {
+            StoreError::Other(anyhow::anyhow!(
+                "stored organization {} has an invalid {what}",
+                r.id
+            ))
+        };
+        Ok(Organization {
+            id: r.id,
+            tier: r.tier.parse::<Tier>().map_err(|_| corrupt("tier"))?,
+            status: OrgStatus::parse(&r.status).ok_or_else(|| corrupt("status"))?,
+            settings: serde_json::from_str(&r.settings).map_err(|_| corrupt("settings"))?,
+            slug: r.slug,
+            name: r.name,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MyOrgRow {
+    #[sqlx(flatten)]
+    pub org: OrgRow,
+    pub role: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MemberRow {
+    pub user_id: Uuid,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub role: String,
+    pub joined_at: DateTime<Utc>,
+}
+
+impl From<MemberRow> for Member {
+    fn from(r: MemberRow) -> Self {
+        Member {
+            user_id: r.user_id,
+            email: r.email,
+            display_name: r.display_name,
+            role: r.role,
+            joined_at: r.joined_at,
+        }
+    }
+}
+
+pub(crate) const USER_COLUMNS: &str = "id, email, display_name, is_super_admin, created_at";
+pub(crate) const ORG_COLUMNS: &str =
+    "o.id, o.slug, o.name, o.tier, o.status, o.settings, o.created_at, o.updated_at, o.deleted_at";
+pub(crate) const MEMBER_SELECT: &str =
+    "SELECT m.user_id, u.email, u.display_name, m.role, m.created_at AS joined_at \
+     FROM memberships m JOIN users u ON u.id = m.user_id";

@@ -1,0 +1,473 @@
+//! PostgreSQL backend, for deployments where several daemons share tenants.
+//!
+//! Migrations run as the connecting role (which owns the tables). Every pooled
+//! connection then switches to `loki_app` — a role that owns nothing and is
+//! not a superuser — so the row-level security policies bind the daemon even
+//! when it connects as a superuser (as the test database here does). Tenant
+//! work runs in transactions that first set `app.org_id` / `app.user_id`
+//! transaction-locally: never session-level, because connections are pooled.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use loki_shared::api::{Member, MyOrganization, Organization, User};
+use loki_shared::Tier;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::models::*;
+use super::{map_sqlx, settings_to_json, unique_conflict, Backend, Store, StoreError, StoreResult};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// The role the daemon works as (created by the first migration).
+pub const APP_ROLE: &str = "loki_app";
+
+const PG_ORG_COLUMNS: &str =
+    "o.id, o.slug, o.name, o.tier, o.status, o.settings::text AS settings, \
+     o.created_at, o.updated_at, o.deleted_at";
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn err(e: sqlx::Error) -> StoreError {
+    map_sqlx(e, None)
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        Self::migrate_only(url).await?;
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(format!("SET ROLE {APP_ROLE}").as_str()).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open PostgreSQL as role {APP_ROLE} (the connecting role must be a member of it): {e}"
+                )
+            })?;
+        Ok(Self { pool })
+    }
+
+    pub async fn migrate_only(url: &str) -> anyhow::Result<()> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(PgConnectOptions::from_str(url)?)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        pool.close().await;
+        Ok(())
+    }
+
+    /// Begins a transaction scoped to a tenant (and/or a user) for RLS.
+    /// Public so the isolation tests can run unfiltered queries inside it.
+    pub async fn begin_scoped(
+        &self,
+        org: Option<Uuid>,
+        user: Option<Uuid>,
+    ) -> StoreResult<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        sqlx::query(
+            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
+        )
+        .bind(org.map(|o| o.to_string()).unwrap_or_default())
+        .bind(user.map(|u| u.to_string()).unwrap_or_default())
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        Ok(tx)
+    }
+
+    async fn in_org(&self, org: Uuid) -> StoreResult<Transaction<'static, Postgres>> {
+        self.begin_scoped(Some(org), None).await
+    }
+
+    async fn fetch_org(
+        tx: &mut Transaction<'static, Postgres>,
+        org: Uuid,
+    ) -> StoreResult<Option<Organization>> {
+        let row: Option<OrgRow> = sqlx::query_as(&format!(
+            "SELECT {PG_ORG_COLUMNS} FROM organizations o WHERE o.id = $1"
+        ))
+        .bind(org)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(err)?;
+        row.map(Organization::try_from).transpose()
+    }
+
+    async fn fetch_member(
+        tx: &mut Transaction<'static, Postgres>,
+        org: Uuid,
+        user: Uuid,
+    ) -> StoreResult<Option<Member>> {
+        let row: Option<MemberRow> = sqlx::query_as(&format!(
+            "{MEMBER_SELECT} WHERE m.org_id = $1 AND m.user_id = $2"
+        ))
+        .bind(org)
+        .bind(user)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(err)?;
+        Ok(row.map(Member::from))
+    }
+
+    /// Runs an org-scoped UPDATE and returns the organization after it.
+    async fn update_org_with(
+        &self,
+        org: Uuid,
+        query: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
+    ) -> StoreResult<Organization> {
+        let mut tx = self.in_org(org).await?;
+        let done = query.execute(&mut *tx).await.map_err(unique_conflict)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("organization"));
+        }
+        let org = Self::fetch_org(&mut tx, org)
+            .await?
+            .ok_or(StoreError::NotFound("organization"))?;
+        tx.commit().await.map_err(err)?;
+        Ok(org)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        let row: UserRow = sqlx::query_as(&format!(
+            "INSERT INTO users (id, email, display_name, password_hash, is_super_admin, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, false, now(), now()) RETURNING {USER_COLUMNS}"
+        ))
+        .bind(user.id)
+        .bind(&user.email)
+        .bind(&user.display_name)
+        .bind(&user.password_hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unique_conflict)?;
+        Ok(row.into())
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> =
+            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
+        let row: Option<CredentialsRow> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(row.map(|r| UserCredentials {
+            user: r.user.into(),
+            password_hash: r.password_hash,
+        }))
+    }
+
+    async fn upsert_super_admin(&self, user: NewUser) -> StoreResult<User> {
+        let row: UserRow = sqlx::query_as(&format!(
+            "INSERT INTO users (id, email, display_name, password_hash, is_super_admin, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, true, now(), now()) \
+             ON CONFLICT (email) DO UPDATE SET is_super_admin = true, \
+                 password_hash = excluded.password_hash, updated_at = now() \
+             RETURNING {USER_COLUMNS}"
+        ))
+        .bind(user.id)
+        .bind(&user.email)
+        .bind(&user.display_name)
+        .bind(&user.password_hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(row.into())
+    }
+
+    async fn create_org(&self, org: NewOrg, creator: Uuid) -> StoreResult<Organization> {
+        let now = Utc::now();
+        let settings = settings_to_json(&Default::default())?;
+        let mut tx = self.in_org(org.id).await?;
+        sqlx::query(
+            "INSERT INTO organizations (id, slug, name, tier, status, settings, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'free', 'active', $4::jsonb, $5, $5)",
+        )
+        .bind(org.id)
+        .bind(&org.slug)
+        .bind(&org.name)
+        .bind(settings)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_conflict)?;
+        sqlx::query(
+            "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at) VALUES ($1, $2, 'admin', $3, $3)",
+        )
+        .bind(org.id)
+        .bind(creator)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_conflict)?;
+        let created = Self::fetch_org(&mut tx, org.id)
+            .await?
+            .ok_or(StoreError::NotFound("organization"))?;
+        tx.commit().await.map_err(err)?;
+        Ok(created)
+    }
+
+    async fn org_by_id(&self, org: Uuid) -> StoreResult<Option<Organization>> {
+        let mut tx = self.in_org(org).await?;
+        let found = Self::fetch_org(&mut tx, org).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(found)
+    }
+
+    async fn orgs_of_user(&self, user: Uuid) -> StoreResult<Vec<MyOrganization>> {
+        let mut tx = self.begin_scoped(None, Some(user)).await?;
+        let rows: Vec<MyOrgRow> = sqlx::query_as(&format!(
+            "SELECT {PG_ORG_COLUMNS}, m.role FROM organizations o \
+             JOIN memberships m ON m.org_id = o.id \
+             WHERE m.user_id = $1 AND o.status <> 'deleted' ORDER BY o.created_at, o.id"
+        ))
+        .bind(user)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(MyOrganization {
+                    organization: r.org.try_into()?,
+                    role: r.role,
+                })
+            })
+            .collect()
+    }
+
+    async fn update_org(&self, org: Uuid, patch: OrgPatch) -> StoreResult<Organization> {
+        let settings = patch.settings.as_ref().map(settings_to_json).transpose()?;
+        let q = sqlx::query(
+            "UPDATE organizations SET name = COALESCE($2, name), slug = COALESCE($3, slug), \
+             settings = COALESCE($4::jsonb, settings), updated_at = now() \
+             WHERE id = $1 AND status <> 'deleted'",
+        )
+        .bind(org)
+        .bind(patch.name)
+        .bind(patch.slug)
+        .bind(settings);
+        self.update_org_with(org, q).await
+    }
+
+    async fn set_org_tier(&self, org: Uuid, tier: Tier) -> StoreResult<Organization> {
+        let q = sqlx::query(
+            "UPDATE organizations SET tier = $2, updated_at = now() WHERE id = $1 AND status <> 'deleted'",
+        )
+        .bind(org)
+        .bind(tier.as_str());
+        self.update_org_with(org, q).await
+    }
+
+    async fn soft_delete_org(&self, org: Uuid) -> StoreResult<Organization> {
+        let q = sqlx::query(
+            "UPDATE organizations SET status = 'deleted', deleted_at = now(), updated_at = now() \
+             WHERE id = $1 AND status <> 'deleted'",
+        )
+        .bind(org);
+        self.update_org_with(org, q).await
+    }
+
+    async fn hard_delete_org(&self, org: Uuid) -> StoreResult<()> {
+        let mut tx = self.in_org(org).await?;
+        let done = sqlx::query("DELETE FROM organizations WHERE id = $1")
+            .bind(org)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("organization"));
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn add_member(
+        &self,
+        org: Uuid,
+        user: Uuid,
+        role: &str,
+        max_members: Option<u32>,
+    ) -> StoreResult<Member> {
+        let mut tx = self.in_org(org).await?;
+        // Lock the organization row so concurrent adds count one at a time.
+        let locked: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM organizations WHERE id = $1 AND status <> 'deleted' FOR UPDATE",
+        )
+        .bind(org)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(err)?;
+        if locked.is_none() {
+            return Err(StoreError::NotFound("organization"));
+        }
+        if let Some(max) = max_members {
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = $1")
+                    .bind(org)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            if count >= i64::from(max) {
+                return Err(super::member_limit_error(max_members));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, now(), now())",
+        )
+        .bind(org)
+        .bind(user)
+        .bind(role)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_conflict)?;
+        let member = Self::fetch_member(&mut tx, org, user)
+            .await?
+            .ok_or(StoreError::NotFound("member"))?;
+        tx.commit().await.map_err(err)?;
+        Ok(member)
+    }
+
+    async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>> {
+        let mut tx = self.in_org(org).await?;
+        let found = Self::fetch_member(&mut tx, org, user).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(found)
+    }
+
+    async fn list_members(&self, org: Uuid) -> StoreResult<Vec<Member>> {
+        let mut tx = self.in_org(org).await?;
+        let rows: Vec<MemberRow> = sqlx::query_as(&format!(
+            "{MEMBER_SELECT} WHERE m.org_id = $1 ORDER BY m.created_at, u.email"
+        ))
+        .bind(org)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(rows.into_iter().map(Member::from).collect())
+    }
+
+    async fn set_member_role(&self, org: Uuid, user: Uuid, role: &str) -> StoreResult<Member> {
+        let mut tx = self.in_org(org).await?;
+        let done = sqlx::query(
+            "UPDATE memberships SET role = $3, updated_at = now() WHERE org_id = $1 AND user_id = $2",
+        )
+        .bind(org)
+        .bind(user)
+        .bind(role)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("member"));
+        }
+        let member = Self::fetch_member(&mut tx, org, user)
+            .await?
+            .ok_or(StoreError::NotFound("member"))?;
+        tx.commit().await.map_err(err)?;
+        Ok(member)
+    }
+
+    async fn remove_member(&self, org: Uuid, user: Uuid) -> StoreResult<()> {
+        let mut tx = self.in_org(org).await?;
+        let done = sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
+            .bind(org)
+            .bind(user)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("member"));
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn count_members_with_role(&self, org: Uuid, role: &str) -> StoreResult<u64> {
+        let mut tx = self.in_org(org).await?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = $2")
+                .bind(org)
+                .bind(role)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        sqlx::query_as(
+            "SELECT kid, public_key, private_key_enc, created_at FROM signing_keys ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)
+    }
+
+    async fn insert_signing_key(&self, key: SigningKeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, public_key, private_key_enc, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&key.kid)
+        .bind(&key.public_key)
+        .bind(&key.private_key_enc)
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+}
