@@ -5,13 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use uuid::Uuid;
 
 use crate::app::{shutdown_signal, AppState, Application};
-use crate::auth::password::check_policy;
 use crate::config::{Config, Overrides};
-use crate::store::NewUser;
-use crate::{telemetry, validate};
+use crate::telemetry;
 
 #[derive(Debug, Parser)]
 #[command(name = "lokid", version, about = "LOKI compliance daemon")]
@@ -106,7 +103,6 @@ async fn create_super_admin(
     email: &str,
     password_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let email = validate::email("email", email).map_err(|e| anyhow::anyhow!("{e}"))?;
     let password = match password_file {
         Some(path) => std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?,
@@ -117,22 +113,10 @@ async fn create_super_admin(
         }
     };
     let password = password.trim_end_matches(['\n', '\r']).to_owned();
-    check_policy(&password, &email).map_err(|e| anyhow::anyhow!("{e}"))?;
     let state = AppState::open(config).await?;
-    let hash = state
-        .passwords
-        .hash(password)
+    let user = crate::auth::service::bootstrap_super_admin(&state, email, password)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let user = state
-        .store
-        .upsert_super_admin(NewUser {
-            id: Uuid::now_v7(),
-            email,
-            display_name: None,
-            password_hash: hash,
-        })
-        .await?;
     println!("super admin {} ({})", user.email, user.id);
     Ok(())
 }

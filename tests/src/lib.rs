@@ -1,1 +1,379 @@
+//! Test harness: starts the real daemon (`Application`) on 127.0.0.1:0 with a
+//! fresh database — a SQLite file in a temp dir, or a new PostgreSQL database
+//! on the server named by `LOKI_TEST_DATABASE_URL` — and drives it over HTTP.
+//!
+//! When `LOKI_TEST_DATABASE_URL` / `LOKI_TEST_REDIS_URL` are set, the
+//! PostgreSQL / Redis variants run and an unreachable service fails them.
 
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use loki_daemon::{Application, Config};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use sqlx::Connection;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub use reqwest;
+pub use serde_json::json;
+
+pub const DATABASE_ENV: &str = "LOKI_TEST_DATABASE_URL";
+pub const REDIS_ENV: &str = "LOKI_TEST_REDIS_URL";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `Some(Postgres)` when the PostgreSQL variant should run.
+    pub fn postgres() -> Option<Backend> {
+        if std::env::var(DATABASE_ENV).is_ok() {
+            Some(Backend::Postgres)
+        } else {
+            eprintln!("{DATABASE_ENV} is not set: PostgreSQL variant not run");
+            None
+        }
+    }
+}
+
+/// Generates one `#[tokio::test]` per backend for each named async fn taking
+/// a [`Backend`].
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(b) = $crate::Backend::postgres() {
+                        super::$name(b).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// A fresh PostgreSQL database on the test server, dropped on `Drop`.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> anyhow::Result<Self> {
+        let admin_url = std::env::var(DATABASE_ENV).context("LOKI_TEST_DATABASE_URL")?;
+        let name = format!("loki_t_{}", Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .with_context(|| format!("{DATABASE_ENV} is set but PostgreSQL is unreachable"))?;
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        let mut url = url::Url::parse(&admin_url)?;
+        url.set_path(&format!("/{name}"));
+        Ok(Self {
+            admin_url,
+            name,
+            url: url.to_string(),
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime (maybe while unwinding), where
+        // blocking on async is not allowed: do it on a thread of its own.
+        let (admin, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await?;
+                anyhow::Ok(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// Where a test daemon keeps its state.
+pub struct TestEnv {
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    pub pg: Option<PgDatabase>,
+    pub redis_prefix: String,
+}
+
+impl TestEnv {
+    pub async fn new(backend: Backend) -> Self {
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgDatabase::create().await.expect("create test database")),
+        };
+        Self {
+            backend,
+            dir: tempfile::tempdir().expect("tempdir"),
+            pg,
+            redis_prefix: format!("loki-test:{}:", Uuid::new_v4().simple()),
+        }
+    }
+
+    /// A config for a daemon on this environment: port 0, its own data dir,
+    /// PostgreSQL + Redis when the backend is PostgreSQL and they are set.
+    pub fn config(&self) -> Config {
+        let mut c = Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: self.dir.path().to_path_buf(),
+            log_level: "warn".into(),
+            ..Config::default()
+        };
+        if let Some(pg) = &self.pg {
+            c.database_url = Some(pg.url.clone());
+            c.redis_url = std::env::var(REDIS_ENV).ok();
+            c.redis_key_prefix = self.redis_prefix.clone();
+        }
+        c
+    }
+}
+
+/// A running daemon and an HTTP client for it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub state: loki_daemon::AppState,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    // Dropped last: the daemon must stop before its database goes.
+    pub env: std::sync::Arc<TestEnv>,
+}
+
+/// A JSON response: status and body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `error.code` of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or("<no error code>")
+    }
+
+    /// Asserts an error reply: status, code, and the shared error shape.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.code(), code, "body: {}", self.body);
+        let err = &self.body["error"];
+        assert!(
+            err["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{}",
+            self.body
+        );
+        let rid = err["request_id"].as_str().unwrap_or_default();
+        assert_eq!(
+            self.headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok()),
+            Some(rid),
+            "request_id in body must match the header"
+        );
+        assert_eq!(
+            self.body.as_object().map(|o| o.len()),
+            Some(1),
+            "only `error` at the top"
+        );
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        &self.body
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let env = std::sync::Arc::new(TestEnv::new(backend).await);
+        Self::spawn_on(env).await
+    }
+
+    /// Another daemon on the same environment (same database and Redis).
+    pub async fn spawn_on(env: std::sync::Arc<TestEnv>) -> Self {
+        Self::spawn_with(env.clone(), env.config()).await
+    }
+
+    pub async fn spawn_with(env: std::sync::Arc<TestEnv>, config: Config) -> Self {
+        let app = Application::build(config).await.expect("build daemon");
+        let addr = app.local_addr();
+        let state = app.state().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            client: reqwest::Client::new(),
+            state,
+            stop: Some(stop),
+            server: Some(server),
+            env,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::reply(req.send().await.expect("request")).await
+    }
+
+    pub async fn reply(resp: reqwest::Response) -> Reply {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!(
+                    "non-JSON body ({status}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Registers a user; returns its id.
+    pub async fn register(&self, email: &str) -> Uuid {
+        let r = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        let body = r.assert_status(201);
+        body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("user id")
+    }
+
+    /// Signs in (optionally into an org, by id or slug); returns the token.
+    pub async fn login(&self, email: &str, org: Option<&str>) -> String {
+        let mut body = json!({"email": email, "password": PASSWORD});
+        if let Some(o) = org {
+            body["org"] = json!(o);
+        }
+        let r = self.post("/api/v1/auth/login", None, body).await;
+        r.assert_status(200)["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// Registers a user, creates an org as them and returns
+    /// `(org id, token scoped to the org)`.
+    pub async fn user_with_org(&self, email: &str, org_name: &str) -> (Uuid, String) {
+        self.register(email).await;
+        let token = self.login(email, None).await;
+        let r = self
+            .post("/api/v1/orgs", Some(&token), json!({"name": org_name}))
+            .await;
+        let org: Uuid = r.assert_status(201)["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("org id");
+        (org, self.login(email, Some(&org.to_string())).await)
+    }
+
+    /// Bootstraps a super admin the way `lokid admin create-super-admin` does.
+    pub async fn super_admin(&self, email: &str) -> String {
+        loki_daemon::auth::service::bootstrap_super_admin(&self.state, email, PASSWORD.to_owned())
+            .await
+            .expect("bootstrap super admin");
+        self.login(email, None).await
+    }
+
+    /// Stops the daemon gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(h) = self.server.take() {
+            h.abort();
+        }
+    }
+}

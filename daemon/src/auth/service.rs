@@ -40,6 +40,29 @@ pub async fn register(state: &AppState, req: RegisterRequest) -> Result<User, Ap
     Ok(user)
 }
 
+/// Creates the first operator (or promotes an existing user): the path of
+/// `lokid admin create-super-admin`.
+pub async fn bootstrap_super_admin(
+    state: &AppState,
+    email: &str,
+    password: String,
+) -> Result<User, AppError> {
+    let email = validate::email("email", email)?;
+    check_policy(&password, &email)?;
+    let password_hash = state.passwords.hash(password).await?;
+    let user = state
+        .store
+        .upsert_super_admin(NewUser {
+            id: Uuid::now_v7(),
+            email,
+            display_name: None,
+            password_hash,
+        })
+        .await?;
+    tracing::info!(user_id = %user.id, "super admin bootstrapped");
+    Ok(user)
+}
+
 fn bad_credentials() -> AppError {
     AppError::unauthorized("invalid_credentials", "email or password is incorrect")
 }

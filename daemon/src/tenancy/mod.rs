@@ -58,7 +58,7 @@ impl OrgAccess {
             .store
             .org_by_id(org_id)
             .await?
-            .filter(|o| o.deleted_at.is_none())
+            .filter(|o| o.deleted_at.is_none() || need == Need::SuperAdmin)
             .ok_or(AppError::NotFound {
                 what: "organization",
             })?;

@@ -1,0 +1,170 @@
+//! Memberships: add, list, change role, remove, and the tier's member limit.
+
+use loki_tests::{backend_tests, json, Backend, TestApp};
+
+async fn add_list_change_remove(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (org, admin) = app.user_with_org("boss@example.com", "Team").await;
+    let worker = app.register("worker@example.com").await;
+    let path = format!("/api/v1/orgs/{org}/members");
+
+    let r = app
+        .post(
+            &path,
+            Some(&admin),
+            json!({"email": "Worker@Example.com", "role": "auditor"}),
+        )
+        .await;
+    let m = r.assert_status(201);
+    assert_eq!(m["user_id"], worker.to_string());
+    assert_eq!(m["role"], "auditor");
+    app.post(
+        &path,
+        Some(&admin),
+        json!({"user_id": worker, "role": "viewer"}),
+    )
+    .await
+    .assert_error(409, "already_member");
+    app.post(
+        &path,
+        Some(&admin),
+        json!({"email": "ghost@example.com", "role": "viewer"}),
+    )
+    .await
+    .assert_error(404, "not_found");
+    app.post(
+        &path,
+        Some(&admin),
+        json!({"email": "worker@example.com", "role": "overlord"}),
+    )
+    .await
+    .assert_error(422, "validation_failed");
+    app.post(
+        &path,
+        Some(&admin),
+        json!({"email": "worker@example.com", "user_id": worker, "role": "viewer"}),
+    )
+    .await
+    .assert_error(422, "validation_failed");
+
+    let list = app.get(&path, &admin).await;
+    let members = list.assert_status(200)["members"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let emails: Vec<_> = members.iter().filter_map(|m| m["email"].as_str()).collect();
+    assert_eq!(emails, ["boss@example.com", "worker@example.com"]);
+
+    let one = format!("{path}/{worker}");
+    let r = app
+        .patch(&one, &admin, json!({"role": "compliance_officer"}))
+        .await;
+    assert_eq!(r.assert_status(200)["role"], "compliance_officer");
+    assert_eq!(
+        app.get(&one, &admin).await.assert_status(200)["role"],
+        "compliance_officer"
+    );
+
+    // The worker sees the org in their list, with their role.
+    let wt = app.login("worker@example.com", None).await;
+    let mine = app.get("/api/v1/orgs", &wt).await;
+    assert_eq!(
+        mine.assert_status(200)["organizations"][0]["role"],
+        "compliance_officer"
+    );
+    // ...but cannot manage members.
+    let wt = app
+        .login("worker@example.com", Some(&org.to_string()))
+        .await;
+    app.delete(&one, &wt)
+        .await
+        .assert_error(403, "admin_required");
+
+    let r = app.delete(&one, &admin).await;
+    assert_eq!(r.status.as_u16(), 204);
+    app.get(&one, &admin).await.assert_error(404, "not_found");
+    app.delete(&one, &admin)
+        .await
+        .assert_error(404, "not_found");
+    // A removed member's org-scoped token no longer opens the org.
+    app.get(&format!("/api/v1/orgs/{org}"), &wt)
+        .await
+        .assert_error(403, "not_a_member");
+    app.stop().await;
+}
+
+async fn the_last_admin_stays(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (org, admin) = app.user_with_org("solo@example.com", "Solo").await;
+    let me = app.get("/api/v1/auth/me", &admin).await.assert_status(200)["user"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let one = format!("/api/v1/orgs/{org}/members/{me}");
+    app.patch(&one, &admin, json!({"role": "viewer"}))
+        .await
+        .assert_error(409, "last_admin");
+    app.delete(&one, &admin)
+        .await
+        .assert_error(409, "last_admin");
+    app.stop().await;
+}
+
+async fn member_limit_follows_the_tier(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (org, admin) = app.user_with_org("limits@example.com", "Limits").await;
+    let path = format!("/api/v1/orgs/{org}/members");
+    // Free tier: 10 members, the creator is the first. Register 11 more.
+    let mut users = Vec::new();
+    for i in 0..11 {
+        users.push(app.register(&format!("u{i}@example.com")).await);
+    }
+    for u in &users[..7] {
+        app.post(&path, Some(&admin), json!({"user_id": u, "role": "viewer"}))
+            .await
+            .assert_status(201);
+    }
+    // 8 members now; 4 concurrent adds race for the last 2 places.
+    let racers = users[7..11].iter().map(|u| {
+        let body = json!({"user_id": u, "role": "viewer"});
+        let (app, path, admin) = (&app, &path, &admin);
+        async move { app.post(path, Some(admin), body).await }
+    });
+    let results = futures_util::future::join_all(racers).await;
+    let ok = results.iter().filter(|r| r.status.as_u16() == 201).count();
+    assert_eq!(ok, 2, "exactly the free places are filled: {results:?}");
+    for r in results.iter().filter(|r| r.status.as_u16() != 201) {
+        r.assert_error(402, "tier_limit_exceeded");
+    }
+    let list = app.get(&path, &admin).await;
+    assert_eq!(
+        list.assert_status(200)["members"].as_array().map(Vec::len),
+        Some(10)
+    );
+
+    // A super admin upgrades the tier; the limit moves with it.
+    let root = app.super_admin("root@example.com").await;
+    app.put(
+        &format!("/api/v1/orgs/{org}/tier"),
+        &root,
+        json!({"tier": "starter"}),
+    )
+    .await
+    .assert_status(200);
+    let refused: Vec<_> = users[7..11]
+        .iter()
+        .filter(|u| !list.body["members"].to_string().contains(&u.to_string()))
+        .collect();
+    for u in refused {
+        app.post(&path, Some(&admin), json!({"user_id": u, "role": "viewer"}))
+            .await
+            .assert_status(201);
+    }
+    app.stop().await;
+}
+
+backend_tests!(
+    add_list_change_remove,
+    the_last_admin_stays,
+    member_limit_follows_the_tier
+);
