@@ -125,9 +125,14 @@ impl Config {
             }
             None => {}
         }
-        // LOKI_CONFIG names the file, it is not a setting.
+        // LOKI_CONFIG names the file and LOKI_TEST_* configure the test
+        // suite; neither is a daemon setting.
+        let env = Env::prefixed("LOKI_").filter(|k| {
+            let k = k.as_str().to_ascii_lowercase();
+            k != "config" && !k.starts_with("test_")
+        });
         figment = figment
-            .merge(Env::prefixed("LOKI_").ignore(&["config"]))
+            .merge(env)
             .merge(Serialized::defaults(overrides));
         let mut config: Config = figment.extract().context("invalid configuration")?;
         config.resolve_files()?;
@@ -245,6 +250,13 @@ mod tests {
             assert_eq!(c.database_url(), "sqlite:///tmp/x/loki.db");
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/lokid.toml");
+        let c = Config::load(Some(&path), Overrides::default()).expect("deploy/lokid.toml loads");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/loki"));
     }
 
     #[test]

@@ -1,0 +1,236 @@
+//! The `lokid` binary as an operator runs it: no-configuration start,
+//! graceful shutdown on SIGTERM, `migrate`, `admin create-super-admin`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const LOKID: &str = env!("CARGO_BIN_EXE_lokid");
+
+/// A `lokid` process started in `dir` with a clean environment.
+fn lokid(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(LOKID);
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info");
+    c
+}
+
+/// Starts `lokid serve` and reads its log until it reports the bound
+/// address (the listener is bound before that line is written).
+fn start(mut cmd: Command) -> (Child, SocketAddr) {
+    let mut child = cmd
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn lokid");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !sent {
+                if let Some(rest) = line.split("lokid listening on ").nth(1) {
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let _ = tx.send(addr);
+                    sent = true;
+                }
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("lokid reports its address")
+        .parse()
+        .expect("address");
+    (child, addr)
+}
+
+fn sigterm(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok);
+}
+
+/// Waits (bounded) for the process to exit.
+fn wait_exit(mut child: Child) -> std::process::ExitStatus {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("lokid exits within 30 s")
+        .expect("wait")
+}
+
+#[tokio::test]
+async fn starts_with_no_configuration_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = lokid(dir.path());
+    // Everything default but the port (8080 may be taken on a dev machine).
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    let (child, addr) = start(cmd);
+    let health: serde_json::Value = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .expect("healthz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(health["status"], "ok");
+    let ready = reqwest::get(format!("http://{addr}/readyz"))
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status().as_u16(), 200);
+    assert!(
+        dir.path().join("data/loki.db").exists(),
+        "embedded database created in ./data"
+    );
+    assert!(dir.path().join("data/master.key").exists());
+    sigterm(&child);
+    assert!(wait_exit(child).success());
+}
+
+#[tokio::test]
+async fn in_flight_requests_finish_on_sigterm() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = lokid(dir.path());
+    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path());
+    let (child, addr) = start(cmd);
+
+    // `Expect: 100-continue` makes the daemon tell us when the handler has
+    // started reading the body: from then on the request is in flight.
+    let body = br#"{"email":"late@example.com","password":"correct horse battery staple"}"#;
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/auth/register HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.expect("write head");
+    let mut buf = vec![0u8; 64];
+    let n = conn.read(&mut buf).await.expect("read 100");
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 100"),
+        "expected 100 Continue"
+    );
+
+    sigterm(&child);
+    conn.write_all(body).await.expect("write body");
+    let mut response = String::new();
+    conn.read_to_string(&mut response)
+        .await
+        .expect("read response");
+    assert!(
+        response.starts_with("HTTP/1.1 201"),
+        "in-flight request completes: {response}"
+    );
+    assert!(wait_exit(child).success());
+    // New connections are refused after shutdown.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[test]
+fn migrate_then_bootstrap_a_super_admin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("state");
+    let out = lokid(dir.path())
+        .arg("migrate")
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .expect("migrate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(data.join("loki.db").exists());
+
+    let mut child = lokid(dir.path())
+        .args([
+            "admin",
+            "create-super-admin",
+            "--email",
+            "Root@Example.com",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a long operator passphrase\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("super admin root@example.com"), "{stdout}");
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !logs.contains("operator passphrase"),
+        "password must not be logged"
+    );
+
+    // A weak password is refused with a clear message.
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "short").expect("write");
+    let out = lokid(dir.path())
+        .args([
+            "admin",
+            "create-super-admin",
+            "--email",
+            "x@example.com",
+            "--password-file",
+        ])
+        .arg(&pw)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
+}
+
+#[test]
+fn bad_configuration_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("lokid.toml");
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nno_such_key = 1\n").expect("write");
+    let out = lokid(dir.path())
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no_such_key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = lokid(dir.path())
+        .args(["--database-url", "mysql://x"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+}
