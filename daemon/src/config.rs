@@ -131,9 +131,7 @@ impl Config {
             let k = k.as_str().to_ascii_lowercase();
             k != "config" && !k.starts_with("test_")
         });
-        figment = figment
-            .merge(env)
-            .merge(Serialized::defaults(overrides));
+        figment = figment.merge(env).merge(Serialized::defaults(overrides));
         let mut config: Config = figment.extract().context("invalid configuration")?;
         config.resolve_files()?;
         Ok(config)
