@@ -6,6 +6,7 @@
 //! wall: each tenant method runs in a transaction that first sets
 //! `app.org_id` (and `app.user_id` for the "my organizations" queries).
 
+mod common;
 mod models;
 pub mod postgres;
 pub mod sqlite;
@@ -179,4 +180,14 @@ pub(crate) fn member_limit_error(max_members: Option<u32>) -> StoreError {
         "the organization's tier allows at most {} members; upgrade the tier to add more",
         max_members.unwrap_or_default()
     ))
+}
+
+/// A write that must have touched a row, else the row does not exist (or
+/// is not visible in this tenant).
+pub(crate) fn expect_row(rows_affected: u64, what: &'static str) -> StoreResult<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound(what))
+    } else {
+        Ok(())
+    }
 }

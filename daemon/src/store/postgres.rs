@@ -11,15 +11,18 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
 use loki_shared::api::{Member, MyOrganization, Organization, User};
 use loki_shared::Tier;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::common::Common;
 use super::models::*;
-use super::{map_sqlx, settings_to_json, unique_conflict, Backend, Store, StoreError, StoreResult};
+use super::{
+    expect_row, map_sqlx, settings_to_json, unique_conflict, Backend, Store, StoreError,
+    StoreResult,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -109,22 +112,6 @@ impl PgStore {
         row.map(Organization::try_from).transpose()
     }
 
-    async fn fetch_member(
-        tx: &mut Transaction<'static, Postgres>,
-        org: Uuid,
-        user: Uuid,
-    ) -> StoreResult<Option<Member>> {
-        let row: Option<MemberRow> = sqlx::query_as(&format!(
-            "{MEMBER_SELECT} WHERE m.org_id = $1 AND m.user_id = $2"
-        ))
-        .bind(org)
-        .bind(user)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(err)?;
-        Ok(row.map(Member::from))
-    }
-
     /// Runs an org-scoped UPDATE and returns the organization after it.
     async fn update_org_with(
         &self,
@@ -133,9 +120,7 @@ impl PgStore {
     ) -> StoreResult<Organization> {
         let mut tx = self.in_org(org).await?;
         let done = query.execute(&mut *tx).await.map_err(unique_conflict)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("organization"));
-        }
+        expect_row(done.rows_affected(), "organization")?;
         let org = Self::fetch_org(&mut tx, org)
             .await?
             .ok_or(StoreError::NotFound("organization"))?;
@@ -151,107 +136,38 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(err)?;
-        Ok(())
+        Common(&self.pool).ping().await
     }
 
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
-        let row: UserRow = sqlx::query_as(&format!(
-            "INSERT INTO users (id, email, display_name, password_hash, is_super_admin, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, false, now(), now()) RETURNING {USER_COLUMNS}"
-        ))
-        .bind(user.id)
-        .bind(&user.email)
-        .bind(&user.display_name)
-        .bind(&user.password_hash)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(unique_conflict)?;
-        Ok(row.into())
+        Common(&self.pool).insert_user(user, false).await
     }
 
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
-        let row: Option<UserRow> =
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(err)?;
-        Ok(row.map(User::from))
+        Common(&self.pool).user_where("id", id).await
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let row: Option<UserRow> = sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
-        ))
-        .bind(email)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(row.map(User::from))
+        Common(&self.pool)
+            .user_where("email", email.to_owned())
+            .await
     }
 
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
-        let row: Option<CredentialsRow> = sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"
-        ))
-        .bind(email)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(row.map(|r| UserCredentials {
-            user: r.user.into(),
-            password_hash: r.password_hash,
-        }))
+        Common(&self.pool).credentials_by_email(email).await
     }
 
     async fn upsert_super_admin(&self, user: NewUser) -> StoreResult<User> {
-        let row: UserRow = sqlx::query_as(&format!(
-            "INSERT INTO users (id, email, display_name, password_hash, is_super_admin, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, true, now(), now()) \
-             ON CONFLICT (email) DO UPDATE SET is_super_admin = true, \
-                 password_hash = excluded.password_hash, updated_at = now() \
-             RETURNING {USER_COLUMNS}"
-        ))
-        .bind(user.id)
-        .bind(&user.email)
-        .bind(&user.display_name)
-        .bind(&user.password_hash)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(row.into())
+        Common(&self.pool).insert_user(user, true).await
     }
 
     async fn create_org(&self, org: NewOrg, creator: Uuid) -> StoreResult<Organization> {
-        let now = Utc::now();
+        let id = org.id;
         let settings = settings_to_json(&Default::default())?;
-        let mut tx = self.in_org(org.id).await?;
-        sqlx::query(
-            "INSERT INTO organizations (id, slug, name, tier, status, settings, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'free', 'active', $4::jsonb, $5, $5)",
-        )
-        .bind(org.id)
-        .bind(&org.slug)
-        .bind(&org.name)
-        .bind(settings)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique_conflict)?;
-        sqlx::query(
-            "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at) VALUES ($1, $2, 'admin', $3, $3)",
-        )
-        .bind(org.id)
-        .bind(creator)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique_conflict)?;
-        let created = Self::fetch_org(&mut tx, org.id)
+        let mut tx = self.in_org(id).await?;
+        Common::<Postgres>::insert_org_with_admin(&mut tx, org, creator, settings, "$4::jsonb")
+            .await?;
+        let created = Self::fetch_org(&mut tx, id)
             .await?
             .ok_or(StoreError::NotFound("organization"))?;
         tx.commit().await.map_err(err)?;
@@ -326,9 +242,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("organization"));
-        }
+        expect_row(done.rows_affected(), "organization")?;
         tx.commit().await.map_err(err)?;
         Ok(())
     }
@@ -372,7 +286,7 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(unique_conflict)?;
-        let member = Self::fetch_member(&mut tx, org, user)
+        let member = Common::<Postgres>::fetch_member(&mut tx, org, user)
             .await?
             .ok_or(StoreError::NotFound("member"))?;
         tx.commit().await.map_err(err)?;
@@ -381,22 +295,16 @@ impl Store for PgStore {
 
     async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>> {
         let mut tx = self.in_org(org).await?;
-        let found = Self::fetch_member(&mut tx, org, user).await?;
+        let found = Common::<Postgres>::fetch_member(&mut tx, org, user).await?;
         tx.commit().await.map_err(err)?;
         Ok(found)
     }
 
     async fn list_members(&self, org: Uuid) -> StoreResult<Vec<Member>> {
         let mut tx = self.in_org(org).await?;
-        let rows: Vec<MemberRow> = sqlx::query_as(&format!(
-            "{MEMBER_SELECT} WHERE m.org_id = $1 ORDER BY m.created_at, u.email"
-        ))
-        .bind(org)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(err)?;
+        let members = Common::<Postgres>::fetch_members(&mut tx, org).await?;
         tx.commit().await.map_err(err)?;
-        Ok(rows.into_iter().map(Member::from).collect())
+        Ok(members)
     }
 
     async fn set_member_role(&self, org: Uuid, user: Uuid, role: &str) -> StoreResult<Member> {
@@ -410,10 +318,8 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("member"));
-        }
-        let member = Self::fetch_member(&mut tx, org, user)
+        expect_row(done.rows_affected(), "member")?;
+        let member = Common::<Postgres>::fetch_member(&mut tx, org, user)
             .await?
             .ok_or(StoreError::NotFound("member"))?;
         tx.commit().await.map_err(err)?;
@@ -428,9 +334,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("member"));
-        }
+        expect_row(done.rows_affected(), "member")?;
         tx.commit().await.map_err(err)?;
         Ok(())
     }
@@ -449,25 +353,10 @@ impl Store for PgStore {
     }
 
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        sqlx::query_as(
-            "SELECT kid, public_key, private_key_enc, created_at FROM signing_keys ORDER BY created_at",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)
+        Common(&self.pool).signing_keys().await
     }
 
     async fn insert_signing_key(&self, key: SigningKeyRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, public_key, private_key_enc, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&key.kid)
-        .bind(&key.public_key)
-        .bind(&key.private_key_enc)
-        .bind(key.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(())
+        Common(&self.pool).insert_signing_key(key).await
     }
 }

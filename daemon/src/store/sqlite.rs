@@ -11,11 +11,15 @@ use chrono::Utc;
 use loki_shared::api::{Member, MyOrganization, Organization, User};
 use loki_shared::Tier;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{Sqlite, SqlitePool};
 use uuid::Uuid;
 
+use super::common::Common;
 use super::models::*;
-use super::{map_sqlx, settings_to_json, unique_conflict, Backend, Store, StoreError, StoreResult};
+use super::{
+    expect_row, map_sqlx, settings_to_json, unique_conflict, Backend, Store, StoreError,
+    StoreResult,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -71,115 +75,38 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(err)?;
-        Ok(())
+        Common(&self.pool).ping().await
     }
 
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
-        let now = Utc::now();
-        sqlx::query(
-            "INSERT INTO users (id, email, display_name, password_hash, is_super_admin, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, FALSE, $5, $5)",
-        )
-        .bind(user.id)
-        .bind(&user.email)
-        .bind(&user.display_name)
-        .bind(&user.password_hash)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(unique_conflict)?;
-        self.user_by_id(user.id)
-            .await?
-            .ok_or(StoreError::NotFound("user"))
+        Common(&self.pool).insert_user(user, false).await
     }
 
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
-        let row: Option<UserRow> =
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(err)?;
-        Ok(row.map(User::from))
+        Common(&self.pool).user_where("id", id).await
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let row: Option<UserRow> = sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
-        ))
-        .bind(email)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(row.map(User::from))
+        Common(&self.pool)
+            .user_where("email", email.to_owned())
+            .await
     }
 
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
-        let row: Option<CredentialsRow> = sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"
-        ))
-        .bind(email)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(row.map(|r| UserCredentials {
-            user: r.user.into(),
-            password_hash: r.password_hash,
-        }))
+        Common(&self.pool).credentials_by_email(email).await
     }
 
     async fn upsert_super_admin(&self, user: NewUser) -> StoreResult<User> {
-        let now = Utc::now();
-        sqlx::query(
-            "INSERT INTO users (id, email, display_name, password_hash, is_super_admin, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, TRUE, $5, $5) \
-             ON CONFLICT (email) DO UPDATE SET is_super_admin = TRUE, \
-                 password_hash = excluded.password_hash, updated_at = excluded.updated_at",
-        )
-        .bind(user.id)
-        .bind(&user.email)
-        .bind(&user.display_name)
-        .bind(&user.password_hash)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(err)?;
-        self.user_by_email(&user.email)
-            .await?
-            .ok_or(StoreError::NotFound("user"))
+        Common(&self.pool).insert_user(user, true).await
     }
 
     async fn create_org(&self, org: NewOrg, creator: Uuid) -> StoreResult<Organization> {
-        let now = Utc::now();
+        let id = org.id;
         let settings = settings_to_json(&Default::default())?;
         let mut tx = self.pool.begin().await.map_err(err)?;
-        sqlx::query(
-            "INSERT INTO organizations (id, slug, name, tier, status, settings, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'free', 'active', $4, $5, $5)",
-        )
-        .bind(org.id)
-        .bind(&org.slug)
-        .bind(&org.name)
-        .bind(settings)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique_conflict)?;
-        sqlx::query(
-            "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at) VALUES ($1, $2, 'admin', $3, $3)",
-        )
-        .bind(org.id)
-        .bind(creator)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique_conflict)?;
+        Common::<Sqlite>::insert_org_with_admin(&mut tx, org, creator, settings, "$4").await?;
         tx.commit().await.map_err(err)?;
-        self.org_row(org.id).await
+        self.org_row(id).await
     }
 
     async fn org_by_id(&self, org: Uuid) -> StoreResult<Option<Organization>> {
@@ -228,9 +155,7 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(unique_conflict)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("organization"));
-        }
+        expect_row(done.rows_affected(), "organization")?;
         self.org_row(org).await
     }
 
@@ -244,9 +169,7 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("organization"));
-        }
+        expect_row(done.rows_affected(), "organization")?;
         self.org_row(org).await
     }
 
@@ -261,9 +184,7 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("organization"));
-        }
+        expect_row(done.rows_affected(), "organization")?;
         self.org_row(org).await
     }
 
@@ -273,9 +194,7 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("organization"));
-        }
+        expect_row(done.rows_affected(), "organization")?;
         Ok(())
     }
 
@@ -310,26 +229,13 @@ impl Store for SqliteStore {
     }
 
     async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>> {
-        let row: Option<MemberRow> = sqlx::query_as(&format!(
-            "{MEMBER_SELECT} WHERE m.org_id = $1 AND m.user_id = $2"
-        ))
-        .bind(org)
-        .bind(user)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(row.map(Member::from))
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        Common::<Sqlite>::fetch_member(&mut conn, org, user).await
     }
 
     async fn list_members(&self, org: Uuid) -> StoreResult<Vec<Member>> {
-        let rows: Vec<MemberRow> = sqlx::query_as(&format!(
-            "{MEMBER_SELECT} WHERE m.org_id = $1 ORDER BY m.created_at, u.email"
-        ))
-        .bind(org)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(rows.into_iter().map(Member::from).collect())
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        Common::<Sqlite>::fetch_members(&mut conn, org).await
     }
 
     async fn set_member_role(&self, org: Uuid, user: Uuid, role: &str) -> StoreResult<Member> {
@@ -343,9 +249,7 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("member"));
-        }
+        expect_row(done.rows_affected(), "member")?;
         self.member(org, user)
             .await?
             .ok_or(StoreError::NotFound("member"))
@@ -358,9 +262,7 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("member"));
-        }
+        expect_row(done.rows_affected(), "member")?;
         Ok(())
     }
 
@@ -376,25 +278,10 @@ impl Store for SqliteStore {
     }
 
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        sqlx::query_as(
-            "SELECT kid, public_key, private_key_enc, created_at FROM signing_keys ORDER BY created_at",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)
+        Common(&self.pool).signing_keys().await
     }
 
     async fn insert_signing_key(&self, key: SigningKeyRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, public_key, private_key_enc, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&key.kid)
-        .bind(&key.public_key)
-        .bind(&key.private_key_enc)
-        .bind(key.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(())
+        Common(&self.pool).insert_signing_key(key).await
     }
 }
