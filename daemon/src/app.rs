@@ -24,6 +24,8 @@ pub struct AppState {
     pub kv: DynKv,
     pub tokens: Arc<TokenIssuer>,
     pub passwords: PasswordHasherPool,
+    /// Seals secrets at rest (signing keys, TOTP secrets).
+    pub master: Arc<MasterKey>,
 }
 
 impl AppState {
@@ -39,9 +41,12 @@ impl AppState {
         let kv = kv::connect(config.redis_url.as_deref(), &config.redis_key_prefix)
             .await
             .context("cannot open the kv store")?;
-        let master =
-            MasterKey::load_or_create(&config.master_key_path(), config.master_key_file.is_none())?;
-        let keys = TokenKeys::load(store.clone(), master).await?;
+        let master = Arc::new(MasterKey::load_or_create(
+            &config.master_key_path(),
+            config.master_key_file.is_none(),
+        )?);
+        let keys =
+            TokenKeys::load(store.clone(), master.clone(), config.access_token_ttl_secs).await?;
         let tokens = TokenIssuer {
             keys,
             issuer: config.token_issuer.clone(),
@@ -56,6 +61,7 @@ impl AppState {
             kv,
             tokens: Arc::new(tokens),
             passwords,
+            master,
         })
     }
 }
@@ -97,6 +103,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        let refresher = tokio::spawn(refresh_signing_keys(self.state.clone()));
         let router = crate::http::router(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(
@@ -110,6 +117,7 @@ impl Application {
         });
         let serve = async move { serve.await.context("server error") };
         tokio::pin!(serve);
+        let _stop_refresher = AbortOnDrop(refresher);
         tokio::select! {
             res = &mut serve => res,
             _ = async {
@@ -120,6 +128,28 @@ impl Application {
                 Ok(())
             }
         }
+    }
+}
+
+/// Re-reads the signing keys now and then, so a key rotated by
+/// `lokid admin rotate-signing-key` (or another daemon) signs new tokens here too.
+async fn refresh_signing_keys(state: AppState) {
+    let every = Duration::from_secs(state.config.signing_key_refresh_secs.max(1));
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.tokens.keys.reload().await {
+            tracing::warn!(error = %e, "reloading signing keys failed");
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -59,6 +59,10 @@ enum AdminCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
+    /// Create a new token-signing key. New tokens use it (running daemons
+    /// pick it up within `signing_key_refresh_secs`); tokens signed by the
+    /// previous key stay valid until they expire.
+    RotateSigningKey,
 }
 
 pub async fn run() -> anyhow::Result<()> {

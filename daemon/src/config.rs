@@ -50,6 +50,18 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// Whether `POST /api/v1/auth/register` is open.
     pub allow_registration: bool,
+    /// Sign-in attempts allowed per client IP in 5 minutes.
+    pub signin_ip_limit: u32,
+    /// Consecutive failed sign-ins before an account is locked; each further
+    /// failure doubles the lock, starting at `lockout_base_secs` (max 1 h).
+    pub lockout_threshold: u32,
+    pub lockout_base_secs: u64,
+    /// How long a rotated API key's old secret keeps working.
+    pub api_key_rotation_grace_secs: u64,
+    /// How often signing keys are re-read (picks up `lokid admin rotate-signing-key`).
+    pub signing_key_refresh_secs: u64,
+    /// Issuer name shown by authenticator apps.
+    pub mfa_issuer: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +95,12 @@ impl Default for Config {
                 .map(|n| n.get())
                 .unwrap_or(2),
             allow_registration: true,
+            signin_ip_limit: 30,
+            lockout_threshold: 5,
+            lockout_base_secs: 30,
+            api_key_rotation_grace_secs: 24 * 3600,
+            signing_key_refresh_secs: 60,
+            mfa_issuer: "LOKI".to_owned(),
         }
     }
 }

@@ -41,6 +41,13 @@ pub enum AppError {
     /// 415: the body is not sent as `application/json`.
     #[error("expected a request body with `Content-Type: application/json`")]
     UnsupportedMediaType,
+    /// 429: too many attempts or requests; retry after the given seconds.
+    #[error("{message}")]
+    TooManyRequests {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
     /// 503: a dependency (database, kv store) is unreachable.
     #[error("{0}")]
     Unavailable(String),
@@ -95,6 +102,7 @@ impl AppError {
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            Self::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -117,6 +125,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let message = match &self {
+            // (Retry-After is added below.)
             // Never show internals to the caller; the log has them.
             AppError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
@@ -135,7 +144,17 @@ impl IntoResponse for AppError {
                 request_id: current_request_id(),
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let AppError::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
+        response
     }
 }
 

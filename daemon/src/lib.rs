@@ -1,6 +1,7 @@
 //! `loki-daemon`: the library behind `lokid`.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

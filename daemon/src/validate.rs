@@ -128,6 +128,27 @@ pub fn role(field: &str, raw: &str) -> Result<String, AppError> {
     }
 }
 
+/// A permission name: `area:verb`, lowercase letters and underscores.
+pub fn permission_name(field: &str, raw: &str) -> Result<(), AppError> {
+    let ok = raw.len() <= 64
+        && raw.split_once(':').is_some_and(|(a, v)| {
+            let part =
+                |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+            part(a) && part(v)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::validation(
+            field,
+            format!(
+                "`{}` is not a permission name (area:verb)",
+                truncate(raw, 64)
+            ),
+        ))
+    }
+}
+
 /// Keeps echoed input short in error messages.
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -153,7 +153,10 @@ struct KeySet {
 /// Signing keys for access tokens, cached in memory.
 pub struct TokenKeys {
     store: DynStore,
-    master: MasterKey,
+    master: Arc<MasterKey>,
+    /// A superseded key stays in the JWKS (and verifies) this long: the
+    /// lifetime of the tokens it signed, plus a margin.
+    retire_after: chrono::Duration,
     set: RwLock<KeySet>,
 }
 
@@ -163,10 +166,17 @@ const RELOAD_EVERY: Duration = Duration::from_secs(5);
 
 impl TokenKeys {
     /// Loads the keys, creating the first one when there is none.
-    pub async fn load(store: DynStore, master: MasterKey) -> anyhow::Result<Self> {
+    pub async fn load(
+        store: DynStore,
+        master: Arc<MasterKey>,
+        token_ttl_secs: u64,
+    ) -> anyhow::Result<Self> {
         let keys = Self {
             store,
             master,
+            retire_after: chrono::Duration::seconds(
+                i64::try_from(token_ttl_secs).unwrap_or(1800) + 300,
+            ),
             set: RwLock::new(KeySet {
                 current: None,
                 verifiers: HashMap::new(),
@@ -202,7 +212,14 @@ impl TokenKeys {
     pub async fn reload(&self) -> anyhow::Result<()> {
         let records = self.store.signing_keys().await?;
         let mut verifiers = HashMap::new();
-        for r in &records {
+        let now = Utc::now();
+        for (i, r) in records.iter().enumerate() {
+            // Superseded when the next key was created; dropped once every
+            // token it signed has expired.
+            let superseded = records.get(i + 1).map(|next| next.created_at);
+            if superseded.is_some_and(|t| t + self.retire_after < now) {
+                continue;
+            }
             let x = URL_SAFE_NO_PAD.encode(&r.public_key);
             verifiers.insert(
                 r.kid.clone(),

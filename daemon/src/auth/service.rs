@@ -1,18 +1,29 @@
-//! Sign-up, sign-in and organization switching. No HTTP types in here.
+//! Sign-up and sign-in: passwords, second factors, refresh rotation,
+//! organization switching. No HTTP types in here.
 
+use chrono::Utc;
 use loki_shared::api::{
-    LoginRequest, MeResponse, Organization, RegisterRequest, SwitchOrgRequest, TokenResponse, User,
+    CookieSessionResponse, LoginRequest, MeResponse, MfaChallenge, Organization, RegisterRequest,
+    SessionKind, SwitchOrgRequest, TokenResponse, User,
 };
 use uuid::Uuid;
 
 use super::password::check_policy;
-use super::Principal;
+use super::secrets::{random_token, sha256_hex};
+use super::sessions::{self, CookieSecrets, Session, SESSION_TTL};
+use super::{mfa, throttle, Principal};
 use crate::app::AppState;
+use crate::audit::{self, Event, Outcome};
 use crate::error::AppError;
-use crate::store::NewUser;
+use crate::http::client::ClientInfo;
+use crate::store::{NewRefreshToken, NewUser};
 use crate::validate;
 
-pub async fn register(state: &AppState, req: RegisterRequest) -> Result<User, AppError> {
+pub async fn register(
+    state: &AppState,
+    req: RegisterRequest,
+    client: &ClientInfo,
+) -> Result<User, AppError> {
     if !state.config.allow_registration {
         return Err(AppError::forbidden(
             "registration_closed",
@@ -36,7 +47,14 @@ pub async fn register(state: &AppState, req: RegisterRequest) -> Result<User, Ap
             password_hash,
         })
         .await?;
-    tracing::info!(user_id = %user.id, "user registered");
+    audit::record(
+        state,
+        Event::new("user.registered", Outcome::Success)
+            .actor(Some(user.id), None)
+            .resource("user", user.id)
+            .client(client),
+    )
+    .await?;
     Ok(user)
 }
 
@@ -59,7 +77,11 @@ pub async fn bootstrap_super_admin(
             password_hash,
         })
         .await?;
-    tracing::info!(user_id = %user.id, "super admin bootstrapped");
+    audit::record(
+        state,
+        Event::new("user.super_admin_granted", Outcome::Success).resource("user", user.id),
+    )
+    .await?;
     Ok(user)
 }
 
@@ -67,11 +89,27 @@ fn bad_credentials() -> AppError {
     AppError::unauthorized("invalid_credentials", "email or password is incorrect")
 }
 
-pub async fn login(state: &AppState, req: LoginRequest) -> Result<TokenResponse, AppError> {
-    // A malformed email cannot belong to anyone: answer exactly like a wrong
-    // password (after the same hashing work) rather than revealing the check.
-    let email = validate::email("email", &req.email).ok();
-    let creds = match &email {
+/// The password step of every sign-in: throttles, verifies in constant
+/// work, counts failures toward the lockout, audits the outcome.
+async fn check_password(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client: &ClientInfo,
+) -> Result<User, AppError> {
+    let event = |action, outcome| Event::new(action, outcome).client(client);
+    if let Err(e) = throttle::check_ip(state, client.ip).await {
+        audit::record(state, event("auth.signin_rate_limited", Outcome::Denied)).await?;
+        return Err(e);
+    }
+    if let Err(e) = throttle::check_account(state, email).await {
+        audit::record(state, event("auth.login_locked", Outcome::Denied)).await?;
+        return Err(e);
+    }
+    // A malformed email cannot belong to anyone: it takes the same path as
+    // an unknown one (a dummy hash is verified) and gets the same answer.
+    let normalized = validate::email("email", email).ok();
+    let creds = match &normalized {
         Some(e) => state.store.credentials_by_email(e).await?,
         None => None,
     };
@@ -79,20 +117,296 @@ pub async fn login(state: &AppState, req: LoginRequest) -> Result<TokenResponse,
         Some(c) => (Some(c.user), Some(c.password_hash)),
         None => (None, None),
     };
-    let ok = state.passwords.verify(req.password, hash).await?;
-    let user = match (ok, user) {
-        (true, Some(user)) => user,
-        _ => {
-            tracing::info!("sign-in failed");
-            return Err(bad_credentials());
+    let ok = state.passwords.verify(password, hash).await?;
+    match (ok, user) {
+        (true, Some(user)) => {
+            throttle::clear(state, email).await?;
+            Ok(user)
         }
-    };
-    let org = match req.org.as_deref() {
-        Some(reference) => Some(resolve_membership(state, &user, reference).await?),
+        (_, user) => {
+            // The user id (when known) goes to the audit trail, never to the caller.
+            audit::record(
+                state,
+                event("auth.login_failed", Outcome::Failure)
+                    .actor(user.as_ref().map(|u| u.id), None),
+            )
+            .await?;
+            if let Some(lock) = throttle::record_failure(state, email).await? {
+                audit::record(
+                    state,
+                    event("auth.account_locked", Outcome::Denied)
+                        .actor(user.as_ref().map(|u| u.id), None),
+                )
+                .await?;
+                return Err(lock);
+            }
+            Err(bad_credentials())
+        }
+    }
+}
+
+/// Result of the password step.
+pub enum SignIn<T> {
+    Done(T),
+    MfaRequired(MfaChallenge),
+}
+
+/// A new session, before it is turned into tokens or a cookie.
+pub struct Started {
+    pub session: Session,
+    pub cookie: Option<CookieSecrets>,
+    pub user: User,
+    pub org: Option<Organization>,
+}
+
+pub async fn login(
+    state: &AppState,
+    req: LoginRequest,
+    kind: SessionKind,
+    client: &ClientInfo,
+) -> Result<SignIn<Started>, AppError> {
+    let user = check_password(state, &req.email, req.password, client).await?;
+    if user.mfa_enabled {
+        let challenge = mfa::start_challenge(
+            state,
+            &mfa::Challenge {
+                user_id: user.id,
+                org: req.org,
+                kind,
+            },
+        )
+        .await?;
+        return Ok(SignIn::MfaRequired(MfaChallenge {
+            mfa_required: true,
+            challenge,
+            expires_in: mfa::CHALLENGE_TTL.as_secs(),
+        }));
+    }
+    Ok(SignIn::Done(
+        start(state, user, req.org.as_deref(), kind, client).await?,
+    ))
+}
+
+/// Completes a sign-in that answered "MFA required".
+pub async fn verify_mfa(
+    state: &AppState,
+    challenge: &str,
+    code: Option<&str>,
+    recovery: Option<&str>,
+    client: &ClientInfo,
+) -> Result<Started, AppError> {
+    let c = mfa::take_challenge(state, challenge).await?;
+    let user = state
+        .store
+        .user_by_id(c.user_id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("invalid_mfa_challenge", "sign in again"))?;
+    if let Err(e) = mfa::verify(state, user.id, &user.email, code, recovery).await {
+        audit::record(
+            state,
+            Event::new("auth.mfa_failed", Outcome::Failure)
+                .actor(Some(user.id), None)
+                .client(client),
+        )
+        .await?;
+        return Err(e);
+    }
+    mfa::end_challenge(state, challenge).await?;
+    start(state, user, c.org.as_deref(), c.kind, client).await
+}
+
+/// Opens a session (and its refresh family) for a verified user.
+async fn start(
+    state: &AppState,
+    user: User,
+    org_ref: Option<&str>,
+    kind: SessionKind,
+    client: &ClientInfo,
+) -> Result<Started, AppError> {
+    let org = match org_ref {
+        Some(r) => Some(resolve_membership(state, &user, r).await?),
         None => None,
     };
-    tracing::info!(user_id = %user.id, org_id = ?org.as_ref().map(|o| o.id), "signed in");
-    token_response(state, user, org, Uuid::now_v7())
+    let org_id = org.as_ref().map(|o| o.id);
+    let (session, cookie) =
+        sessions::create(state.kv.as_ref(), user.id, org_id, kind, client).await?;
+    state
+        .store
+        .create_refresh_family(session.id, user.id)
+        .await?;
+    audit::record(
+        state,
+        Event::new("auth.login_succeeded", Outcome::Success)
+            .org(org_id)
+            .actor(Some(user.id), Some(session.id))
+            .client(client)
+            .meta(serde_json::json!({"kind": kind, "mfa": user.mfa_enabled})),
+    )
+    .await?;
+    Ok(Started {
+        session,
+        cookie,
+        user,
+        org,
+    })
+}
+
+/// Access token plus a fresh refresh token of the session's family.
+pub async fn tokens(state: &AppState, started: Started) -> Result<TokenResponse, AppError> {
+    let Started {
+        session, user, org, ..
+    } = started;
+    let org_id = org.as_ref().map(|o| o.id);
+    let access_token = state.tokens.issue(user.id, org_id, session.id)?;
+    let refresh_token = format!("lrt_{}", random_token(32));
+    state.store.retire_refresh_tokens(session.id).await?;
+    state
+        .store
+        .insert_refresh_token(NewRefreshToken {
+            id: Uuid::now_v7(),
+            session_id: session.id,
+            token_hash: sha256_hex(refresh_token.as_bytes()),
+            org_id,
+            expires_at: session.expires_at,
+        })
+        .await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: state.tokens.ttl_secs,
+        refresh_token,
+        refresh_expires_in: u64::try_from((session.expires_at - Utc::now()).num_seconds())
+            .unwrap_or(0),
+        session_id: session.id,
+        user,
+        org,
+    })
+}
+
+/// The browser answer: the CSRF token in the body, the cookie value apart.
+pub fn cookie_session(started: Started) -> Result<(CookieSessionResponse, String), AppError> {
+    let secrets = started
+        .cookie
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("cookie session without secrets")))?;
+    Ok((
+        CookieSessionResponse {
+            csrf_token: secrets.csrf_token,
+            session_id: started.session.id,
+            expires_in: u64::try_from(SESSION_TTL.num_seconds()).unwrap_or(0),
+            user: started.user,
+            org: started.org,
+        },
+        secrets.cookie,
+    ))
+}
+
+fn refresh_refused(code: &'static str, message: &str) -> AppError {
+    AppError::unauthorized(code, message)
+}
+
+/// Rotates a refresh token: single use; a second use revokes the family
+/// (the session) and with it every access token issued from it.
+pub async fn refresh(
+    state: &AppState,
+    token: &str,
+    client: &ClientInfo,
+) -> Result<TokenResponse, AppError> {
+    let record = state
+        .store
+        .refresh_token_by_hash(&sha256_hex(token.as_bytes()))
+        .await?
+        .ok_or_else(|| refresh_refused("invalid_refresh_token", "the refresh token is invalid"))?;
+    let event = |action, outcome| {
+        Event::new(action, outcome)
+            .org(record.org_id)
+            .actor(Some(record.user_id), Some(record.session_id))
+            .client(client)
+    };
+    if record.family_revoked_at.is_some() {
+        audit::record(state, event("auth.refresh_refused", Outcome::Denied)).await?;
+        return Err(refresh_refused(
+            "refresh_token_revoked",
+            "the session was revoked; sign in again",
+        ));
+    }
+    if !state.store.use_refresh_token(record.id).await? {
+        // Reuse: someone holds a copy. End the whole family now.
+        end_session(state, record.session_id, "refresh_token_reuse").await?;
+        audit::record(state, event("auth.refresh_token_reused", Outcome::Denied)).await?;
+        return Err(refresh_refused(
+            "refresh_token_reused",
+            "this refresh token was already used; the session has been revoked",
+        ));
+    }
+    if record.expires_at <= Utc::now() {
+        return Err(refresh_refused(
+            "refresh_token_expired",
+            "the refresh token has expired; sign in again",
+        ));
+    }
+    let session = sessions::get(state.kv.as_ref(), record.session_id)
+        .await?
+        .ok_or_else(|| {
+            refresh_refused(
+                "refresh_token_revoked",
+                "the session was revoked; sign in again",
+            )
+        })?;
+    let user = state
+        .store
+        .user_by_id(record.user_id)
+        .await?
+        .ok_or_else(|| refresh_refused("invalid_refresh_token", "the refresh token is invalid"))?;
+    let org = match record.org_id {
+        Some(org) => Some(resolve_membership(state, &user, &org.to_string()).await?),
+        None => None,
+    };
+    audit::record(state, event("auth.token_refreshed", Outcome::Success)).await?;
+    tokens(
+        state,
+        Started {
+            session,
+            cookie: None,
+            user,
+            org,
+        },
+    )
+    .await
+}
+
+/// Ends a session everywhere: the kv record (access tokens and cookies stop
+/// at the next request) and its refresh family in the database.
+pub async fn end_session(state: &AppState, session: Uuid, reason: &str) -> Result<(), AppError> {
+    state.store.revoke_refresh_family(session, reason).await?;
+    if let Some(s) = sessions::get(state.kv.as_ref(), session).await? {
+        sessions::remove(state.kv.as_ref(), &s).await?;
+    }
+    Ok(())
+}
+
+/// Ends all of a user's sessions but `keep`; returns how many ended.
+pub async fn end_user_sessions(
+    state: &AppState,
+    user: Uuid,
+    keep: Option<Uuid>,
+    reason: &str,
+) -> Result<u64, AppError> {
+    let mut ended = state
+        .store
+        .revoke_user_refresh_families(user, keep, reason)
+        .await?;
+    // Sessions listed only in the kv store (none expected) end too.
+    for s in sessions::list_for_user(state.kv.as_ref(), user).await? {
+        if Some(s.id) != keep && !ended.contains(&s.id) {
+            ended.push(s.id);
+        }
+    }
+    for id in &ended {
+        if let Some(s) = sessions::get(state.kv.as_ref(), *id).await? {
+            sessions::remove(state.kv.as_ref(), &s).await?;
+        }
+    }
+    Ok(u64::try_from(ended.len()).unwrap_or(0))
 }
 
 pub async fn switch_org(
@@ -100,63 +414,78 @@ pub async fn switch_org(
     principal: &Principal,
     req: SwitchOrgRequest,
 ) -> Result<TokenResponse, AppError> {
+    let session = principal.require_session()?.clone();
+    if session.kind != SessionKind::Token {
+        return Err(AppError::forbidden(
+            "session_required",
+            "browser sessions sign in again to switch organization",
+        ));
+    }
     let org = resolve_membership(state, &principal.user, &req.org).await?;
-    token_response(
+    let session = sessions::set_org(state.kv.as_ref(), session, org.id).await?;
+    audit::record(
         state,
-        principal.user.clone(),
-        Some(org),
-        principal.session_id,
+        principal
+            .event("auth.org_switched", Outcome::Success)
+            .org(Some(org.id))
+            .meta(serde_json::json!({"from": principal.org})),
     )
+    .await?;
+    tokens(
+        state,
+        Started {
+            session,
+            cookie: None,
+            user: principal.user.clone(),
+            org: Some(org),
+        },
+    )
+    .await
 }
 
 pub async fn me(state: &AppState, principal: &Principal) -> Result<MeResponse, AppError> {
     Ok(MeResponse {
         user: principal.user.clone(),
         org: principal.org,
-        session_id: principal.session_id,
+        session_id: principal.session_id(),
+        api_key_id: principal.api_key_id(),
         organizations: state.store.orgs_of_user(principal.user.id).await?,
     })
 }
 
-/// Finds the organization `reference` (id or slug) among the user's own.
-/// Not being a member and the organization not existing answer alike, so
-/// the endpoint cannot be used to probe for other tenants.
-async fn resolve_membership(
+/// Finds the organization `reference` (id or slug) among the user's own and
+/// applies its MFA policy. Not being a member and the organization not
+/// existing answer alike, so this cannot probe for other tenants.
+pub async fn resolve_membership(
     state: &AppState,
     user: &User,
     reference: &str,
 ) -> Result<Organization, AppError> {
     let reference = reference.trim();
     let id = Uuid::parse_str(reference).ok();
-    state
+    let mine = state
         .store
         .orgs_of_user(user.id)
         .await?
         .into_iter()
-        .map(|m| m.organization)
-        .find(|o| Some(o.id) == id || o.slug == reference)
+        .find(|m| Some(m.organization.id) == id || m.organization.slug == reference)
         .ok_or_else(|| {
             AppError::forbidden(
                 "not_a_member",
                 "you are not a member of that organization (or it does not exist)",
             )
-        })
+        })?;
+    require_mfa_policy(&mine.organization, &mine.role, user)?;
+    Ok(mine.organization)
 }
 
-fn token_response(
-    state: &AppState,
-    user: User,
-    org: Option<Organization>,
-    sid: Uuid,
-) -> Result<TokenResponse, AppError> {
-    let access_token = state
-        .tokens
-        .issue(user.id, org.as_ref().map(|o| o.id), sid)?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer".to_owned(),
-        expires_in: state.tokens.ttl_secs,
-        user,
-        org,
-    })
+/// An organization may require MFA of its admins.
+pub fn require_mfa_policy(org: &Organization, role: &str, user: &User) -> Result<(), AppError> {
+    if org.settings.require_mfa_for_admins && role == "admin" && !user.mfa_enabled {
+        return Err(AppError::forbidden(
+            "mfa_enrollment_required",
+            "this organization requires MFA for admins: enable it (POST /api/v1/auth/mfa/enroll) first",
+        ));
+    }
+    Ok(())
 }

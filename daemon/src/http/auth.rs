@@ -1,33 +1,135 @@
 //! `/api/v1/auth/*` and the JWKS.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json as JsonResponse;
 use loki_shared::api::{
-    LoginRequest, MeResponse, RegisterRequest, SwitchOrgRequest, TokenResponse, User,
+    ChangePasswordRequest, CookieLoginResponse, CookieSessionRequest, LoginRequest, LoginResponse,
+    MeResponse, MfaCodeRequest, MfaConfirmResponse, MfaEnrollResponse, MfaVerifyRequest,
+    RefreshRequest, RegisterRequest, SessionKind, SessionListResponse, SwitchOrgRequest,
+    TokenResponse, User,
 };
 use serde_json::{json, Value};
+use uuid::Uuid;
 
-use super::extract::Json;
+use super::client::ClientInfo;
+use super::extract::{Json, Path};
 use crate::app::AppState;
-use crate::auth::{service, Principal};
-use crate::error::AppResult;
+use crate::auth::service::{self, SignIn, Started};
+use crate::auth::{account, sessions, Principal, SESSION_COOKIE};
+use crate::error::{AppError, AppResult};
 
 pub async fn register(
     State(state): State<AppState>,
+    client: ClientInfo,
     Json(req): Json<RegisterRequest>,
 ) -> AppResult<(StatusCode, JsonResponse<User>)> {
     Ok((
         StatusCode::CREATED,
-        JsonResponse(service::register(&state, req).await?),
+        JsonResponse(service::register(&state, req, &client).await?),
     ))
 }
 
 pub async fn login(
     State(state): State<AppState>,
+    client: ClientInfo,
     Json(req): Json<LoginRequest>,
+) -> AppResult<JsonResponse<LoginResponse>> {
+    Ok(JsonResponse(
+        match service::login(&state, req, SessionKind::Token, &client).await? {
+            SignIn::Done(started) => {
+                LoginResponse::Tokens(Box::new(service::tokens(&state, started).await?))
+            }
+            SignIn::MfaRequired(c) => LoginResponse::MfaRequired(c),
+        },
+    ))
+}
+
+/// `Set-Cookie` for the browser session: HttpOnly, Secure, SameSite=Strict.
+fn session_cookie(value: &str, max_age: i64) -> Result<HeaderValue, AppError> {
+    let cookie = cookie::Cookie::build((SESSION_COOKIE, value.to_owned()))
+        .http_only(true)
+        .secure(true)
+        .same_site(cookie::SameSite::Strict)
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).map_err(|e| AppError::Internal(e.into()))
+}
+
+fn cookie_response(started: Started) -> AppResult<Response> {
+    let (body, cookie) = service::cookie_session(started)?;
+    let max_age = sessions::SESSION_TTL.num_seconds();
+    let mut resp = JsonResponse(CookieLoginResponse::Session(Box::new(body))).into_response();
+    resp.headers_mut()
+        .insert(SET_COOKIE, session_cookie(&cookie, max_age)?);
+    Ok(resp)
+}
+
+/// Browser sign-in: sets the session cookie and returns the CSRF token.
+pub async fn cookie_login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(req): Json<CookieSessionRequest>,
+) -> AppResult<Response> {
+    let req = LoginRequest {
+        email: req.email,
+        password: req.password,
+        org: req.org,
+    };
+    match service::login(&state, req, SessionKind::Cookie, &client).await? {
+        SignIn::Done(started) => cookie_response(started),
+        SignIn::MfaRequired(c) => {
+            Ok(JsonResponse(CookieLoginResponse::MfaRequired(c)).into_response())
+        }
+    }
+}
+
+pub async fn mfa_verify(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(req): Json<MfaVerifyRequest>,
+) -> AppResult<Response> {
+    let started = service::verify_mfa(
+        &state,
+        &req.challenge,
+        req.code.as_deref(),
+        req.recovery_code.as_deref(),
+        &client,
+    )
+    .await?;
+    match started.session.kind {
+        SessionKind::Token => Ok(JsonResponse(LoginResponse::Tokens(Box::new(
+            service::tokens(&state, started).await?,
+        )))
+        .into_response()),
+        SessionKind::Cookie => cookie_response(started),
+    }
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(req): Json<RefreshRequest>,
 ) -> AppResult<JsonResponse<TokenResponse>> {
-    Ok(JsonResponse(service::login(&state, req).await?))
+    Ok(JsonResponse(
+        service::refresh(&state, &req.refresh_token, &client).await?,
+    ))
+}
+
+pub async fn logout(State(state): State<AppState>, principal: Principal) -> AppResult<Response> {
+    account::logout(&state, &principal).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    if principal
+        .session()
+        .is_some_and(|s| s.kind == SessionKind::Cookie)
+    {
+        resp.headers_mut()
+            .insert(SET_COOKIE, session_cookie("", 0)?);
+    }
+    Ok(resp)
 }
 
 pub async fn switch_org(
@@ -45,6 +147,59 @@ pub async fn me(
     principal: Principal,
 ) -> AppResult<JsonResponse<MeResponse>> {
     Ok(JsonResponse(service::me(&state, &principal).await?))
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<ChangePasswordRequest>,
+) -> AppResult<JsonResponse<Value>> {
+    let revoked = account::change_password(&state, &principal, req).await?;
+    Ok(JsonResponse(json!({ "revoked_sessions": revoked })))
+}
+
+pub async fn sessions(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> AppResult<JsonResponse<SessionListResponse>> {
+    Ok(JsonResponse(SessionListResponse {
+        sessions: account::my_sessions(&state, &principal).await?,
+    }))
+}
+
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> AppResult<StatusCode> {
+    account::revoke_my_session(&state, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn mfa_enroll(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> AppResult<JsonResponse<MfaEnrollResponse>> {
+    Ok(JsonResponse(account::mfa_enroll(&state, &principal).await?))
+}
+
+pub async fn mfa_confirm(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<MfaCodeRequest>,
+) -> AppResult<JsonResponse<MfaConfirmResponse>> {
+    Ok(JsonResponse(
+        account::mfa_confirm(&state, &principal, req).await?,
+    ))
+}
+
+pub async fn mfa_disable(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(req): Json<MfaCodeRequest>,
+) -> AppResult<StatusCode> {
+    account::mfa_disable(&state, &principal, req).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn jwks(State(state): State<AppState>) -> JsonResponse<Value> {

@@ -1,17 +1,20 @@
 //! The HTTP surface: the router, its middleware, one module per resource.
 
+pub mod api_keys;
 pub mod auth;
+pub mod client;
 pub mod extract;
 pub mod health;
 pub mod members;
 pub mod orgs;
 pub mod request_id;
+pub mod sessions;
 
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
 use tower_http::timeout::TimeoutLayer;
 
@@ -22,8 +25,18 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
+        .route("/auth/session", post(auth::cookie_login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
         .route("/auth/switch-org", post(auth::switch_org))
         .route("/auth/me", get(auth::me))
+        .route("/auth/password", post(auth::change_password))
+        .route("/auth/sessions", get(auth::sessions))
+        .route("/auth/sessions/{id}", delete(auth::revoke_session))
+        .route("/auth/mfa/enroll", post(auth::mfa_enroll))
+        .route("/auth/mfa/confirm", post(auth::mfa_confirm))
+        .route("/auth/mfa/disable", post(auth::mfa_disable))
+        .route("/auth/mfa/verify", post(auth::mfa_verify))
         .route("/orgs", get(orgs::list).post(orgs::create))
         .route(
             "/orgs/{org_id}",

@@ -1,7 +1,7 @@
 //! In-process kv store for a single daemon. Expired entries are dropped
 //! lazily on access and swept when the map grows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -15,8 +15,22 @@ pub struct MemoryKv {
 }
 
 struct Entry {
-    value: Vec<u8>,
+    value: Value,
     expires: Option<Instant>,
+}
+
+enum Value {
+    Bytes(Vec<u8>),
+    Set(HashSet<String>),
+}
+
+impl Value {
+    fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(b) => Some(b),
+            Value::Set(_) => None,
+        }
+    }
 }
 
 impl Entry {
@@ -52,7 +66,7 @@ impl Kv for MemoryKv {
 
     async fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
         Ok(self.with(|m, now| match m.get(key) {
-            Some(e) if e.live(now) => Some(e.value.clone()),
+            Some(e) if e.live(now) => e.value.bytes().map(<[u8]>::to_vec),
             Some(_) => {
                 m.remove(key);
                 None
@@ -66,7 +80,7 @@ impl Kv for MemoryKv {
             m.insert(
                 key.to_owned(),
                 Entry {
-                    value: value.to_vec(),
+                    value: Value::Bytes(value.to_vec()),
                     expires: ttl.map(|t| now + t),
                 },
             );
@@ -82,7 +96,7 @@ impl Kv for MemoryKv {
             m.insert(
                 key.to_owned(),
                 Entry {
-                    value: value.to_vec(),
+                    value: Value::Bytes(value.to_vec()),
                     expires: Some(now + ttl),
                 },
             );
@@ -96,10 +110,12 @@ impl Kv for MemoryKv {
 
     async fn incr(&self, key: &str, by: i64, ttl: Duration) -> KvResult<i64> {
         Ok(self.with(|m, now| {
-            let current = m
-                .get(key)
-                .filter(|e| e.live(now))
-                .and_then(|e| std::str::from_utf8(&e.value).ok()?.parse::<i64>().ok());
+            let current = m.get(key).filter(|e| e.live(now)).and_then(|e| {
+                std::str::from_utf8(e.value.bytes()?)
+                    .ok()?
+                    .parse::<i64>()
+                    .ok()
+            });
             let (value, expires) = match current {
                 Some(v) => (v.saturating_add(by), m.get(key).and_then(|e| e.expires)),
                 None => (by, Some(now + ttl)),
@@ -107,11 +123,51 @@ impl Kv for MemoryKv {
             m.insert(
                 key.to_owned(),
                 Entry {
-                    value: value.to_string().into_bytes(),
+                    value: Value::Bytes(value.to_string().into_bytes()),
                     expires,
                 },
             );
             value
+        }))
+    }
+
+    async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> KvResult<()> {
+        self.with(|m, now| {
+            let entry = m.entry(key.to_owned()).or_insert_with(|| Entry {
+                value: Value::Set(HashSet::new()),
+                expires: None,
+            });
+            if !entry.live(now) || !matches!(entry.value, Value::Set(_)) {
+                entry.value = Value::Set(HashSet::new());
+            }
+            if let Value::Set(set) = &mut entry.value {
+                set.insert(member.to_owned());
+            }
+            entry.expires = Some(now + ttl);
+        });
+        Ok(())
+    }
+
+    async fn set_remove(&self, key: &str, member: &str) -> KvResult<()> {
+        self.with(|m, _| {
+            if let Some(Entry {
+                value: Value::Set(set),
+                ..
+            }) = m.get_mut(key)
+            {
+                set.remove(member);
+            }
+        });
+        Ok(())
+    }
+
+    async fn set_members(&self, key: &str) -> KvResult<Vec<String>> {
+        Ok(self.with(|m, now| match m.get(key) {
+            Some(e) if e.live(now) => match &e.value {
+                Value::Set(set) => set.iter().cloned().collect(),
+                Value::Bytes(_) => Vec::new(),
+            },
+            _ => Vec::new(),
         }))
     }
 }

@@ -32,6 +32,10 @@ pub trait Kv: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> KvResult<bool>;
     /// Atomically adds `by` and returns the new value; a new key expires after `ttl`.
     async fn incr(&self, key: &str, by: i64, ttl: Duration) -> KvResult<i64>;
+    /// Adds a member to a set and (re)sets the set's expiry to `ttl`.
+    async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> KvResult<()>;
+    async fn set_remove(&self, key: &str, member: &str) -> KvResult<()>;
+    async fn set_members(&self, key: &str) -> KvResult<Vec<String>>;
 }
 
 pub type DynKv = Arc<dyn Kv>;

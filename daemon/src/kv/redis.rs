@@ -110,4 +110,28 @@ impl Kv for RedisKv {
             .await
             .map_err(unavailable)
     }
+
+    async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> KvResult<()> {
+        let mut c = self.conn.clone();
+        let key = self.key(key);
+        redis::pipe()
+            .atomic()
+            .sadd(&key, member)
+            .ignore()
+            .pexpire(&key, i64::try_from(ttl_ms(ttl)).unwrap_or(i64::MAX))
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_remove(&self, key: &str, member: &str) -> KvResult<()> {
+        let mut c = self.conn.clone();
+        c.srem(self.key(key), member).await.map_err(unavailable)
+    }
+
+    async fn set_members(&self, key: &str) -> KvResult<Vec<String>> {
+        let mut c = self.conn.clone();
+        c.smembers(self.key(key)).await.map_err(unavailable)
+    }
 }

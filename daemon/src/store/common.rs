@@ -9,10 +9,11 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 use uuid::Uuid;
 
 use super::models::{
-    CredentialsRow, MemberRow, NewOrg, NewUser, SigningKeyRecord, UserCredentials, UserRow,
-    MEMBER_SELECT, USER_COLUMNS,
+    ApiKeyRecord, CredentialsRow, MemberRow, MfaState, NewOrg, NewRefreshToken, NewUser,
+    RefreshTokenRecord, SigningKeyRecord, UserCredentials, UserRow, API_KEY_COLUMNS, MEMBER_SELECT,
+    USER_COLUMNS,
 };
-use super::{map_sqlx, unique_conflict, StoreResult};
+use super::{expect_row, map_sqlx, unique_conflict, StoreResult};
 
 pub(crate) struct Common<'a, DB: Database>(pub &'a Pool<DB>);
 
@@ -30,10 +31,24 @@ where
     for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
     for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
     for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<Vec<u8>>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<Uuid>: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'r> i64: sqlx::Decode<'r, DB>,
+    for<'r> String: sqlx::Decode<'r, DB>,
+    for<'r> Uuid: sqlx::Decode<'r, DB>,
+    for<'r> (i64,): FromRow<'r, DB::Row>,
+    for<'r> (String,): FromRow<'r, DB::Row>,
+    for<'r> (Uuid,): FromRow<'r, DB::Row>,
+    for<'r> MfaState: FromRow<'r, DB::Row>,
+    for<'r> RefreshTokenRecord: FromRow<'r, DB::Row>,
+    for<'r> ApiKeyRecord: FromRow<'r, DB::Row>,
     for<'r> UserRow: FromRow<'r, DB::Row>,
     for<'r> CredentialsRow: FromRow<'r, DB::Row>,
     for<'r> SigningKeyRecord: FromRow<'r, DB::Row>,
     for<'r> MemberRow: FromRow<'r, DB::Row>,
+    DB::QueryResult: RowsAffected,
 {
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query::<DB>("SELECT 1")
@@ -180,5 +195,338 @@ where
             .await
             .map_err(err)?;
         Ok(rows.into_iter().map(Member::from).collect())
+    }
+
+    // --- passwords and MFA
+
+    pub async fn password_hash(&self, user: Uuid) -> StoreResult<Option<String>> {
+        let row = sqlx::query_as::<DB, (String,)>("SELECT password_hash FROM users WHERE id = $1")
+            .bind(user)
+            .fetch_optional(self.0)
+            .await
+            .map_err(err)?;
+        Ok(row.map(|r| r.0))
+    }
+
+    pub async fn set_password(&self, user: Uuid, hash: String) -> StoreResult<()> {
+        let done =
+            sqlx::query::<DB>("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                .bind(user)
+                .bind(hash)
+                .bind(Utc::now())
+                .execute(self.0)
+                .await
+                .map_err(err)?;
+        expect_row(rows(&done), "user")
+    }
+
+    pub async fn mfa_state(&self, user: Uuid) -> StoreResult<Option<MfaState>> {
+        sqlx::query_as::<DB, MfaState>(
+            "SELECT mfa_enabled, mfa_secret_enc, mfa_pending_secret_enc, mfa_last_step FROM users WHERE id = $1",
+        )
+        .bind(user)
+        .fetch_optional(self.0)
+        .await
+        .map_err(err)
+    }
+
+    pub async fn set_mfa_pending(&self, user: Uuid, secret: Option<Vec<u8>>) -> StoreResult<()> {
+        let done = sqlx::query::<DB>("UPDATE users SET mfa_pending_secret_enc = $2 WHERE id = $1")
+            .bind(user)
+            .bind(secret)
+            .execute(self.0)
+            .await
+            .map_err(err)?;
+        expect_row(rows(&done), "user")
+    }
+
+    pub async fn enable_mfa(
+        &self,
+        user: Uuid,
+        secret: Vec<u8>,
+        step: i64,
+        recovery: Vec<String>,
+    ) -> StoreResult<()> {
+        let mut tx = self.0.begin().await.map_err(err)?;
+        sqlx::query::<DB>(
+            "UPDATE users SET mfa_enabled = TRUE, mfa_secret_enc = $2, mfa_pending_secret_enc = NULL, \
+             mfa_last_step = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(user)
+        .bind(secret)
+        .bind(step)
+        .bind(Utc::now())
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        sqlx::query::<DB>("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        for hash in recovery {
+            sqlx::query::<DB>(
+                "INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES ($1, $2)",
+            )
+            .bind(user)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    pub async fn disable_mfa(&self, user: Uuid) -> StoreResult<()> {
+        let mut tx = self.0.begin().await.map_err(err)?;
+        sqlx::query::<DB>(
+            "UPDATE users SET mfa_enabled = FALSE, mfa_secret_enc = NULL, mfa_pending_secret_enc = NULL, \
+             updated_at = $2 WHERE id = $1",
+        )
+        .bind(user)
+        .bind(Utc::now())
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        sqlx::query::<DB>("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)
+    }
+
+    pub async fn consume_totp_step(&self, user: Uuid, step: i64) -> StoreResult<bool> {
+        let done = sqlx::query::<DB>(
+            "UPDATE users SET mfa_last_step = $2 WHERE id = $1 AND (mfa_last_step IS NULL OR mfa_last_step < $2)",
+        )
+        .bind(user)
+        .bind(step)
+        .execute(self.0)
+        .await
+        .map_err(err)?;
+        Ok(rows(&done) == 1)
+    }
+
+    pub async fn consume_recovery_code(&self, user: Uuid, hash: &str) -> StoreResult<bool> {
+        let done = sqlx::query::<DB>(
+            "UPDATE mfa_recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(user)
+        .bind(hash.to_owned())
+        .bind(Utc::now())
+        .execute(self.0)
+        .await
+        .map_err(err)?;
+        Ok(rows(&done) == 1)
+    }
+
+    pub async fn unused_recovery_codes(&self, user: Uuid) -> StoreResult<u64> {
+        let (n,) = sqlx::query_as::<DB, (i64,)>(
+            "SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user)
+        .fetch_one(self.0)
+        .await
+        .map_err(err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    // --- refresh tokens
+
+    pub async fn create_refresh_family(&self, session: Uuid, user: Uuid) -> StoreResult<()> {
+        sqlx::query::<DB>(
+            "INSERT INTO refresh_families (session_id, user_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(session)
+        .bind(user)
+        .bind(Utc::now())
+        .execute(self.0)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn insert_refresh_token(&self, t: NewRefreshToken) -> StoreResult<()> {
+        sqlx::query::<DB>(
+            "INSERT INTO refresh_tokens (id, session_id, token_hash, org_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(t.id)
+        .bind(t.session_id)
+        .bind(t.token_hash)
+        .bind(t.org_id)
+        .bind(Utc::now())
+        .bind(t.expires_at)
+        .execute(self.0)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn retire_refresh_tokens(&self, session: Uuid) -> StoreResult<()> {
+        sqlx::query::<DB>(
+            "UPDATE refresh_tokens SET used_at = $2 WHERE session_id = $1 AND used_at IS NULL",
+        )
+        .bind(session)
+        .bind(Utc::now())
+        .execute(self.0)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn refresh_token_by_hash(
+        &self,
+        hash: &str,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        sqlx::query_as::<DB, RefreshTokenRecord>(
+            "SELECT t.id, t.session_id, f.user_id, t.org_id, t.expires_at, t.used_at, \
+             f.revoked_at AS family_revoked_at \
+             FROM refresh_tokens t JOIN refresh_families f ON f.session_id = t.session_id \
+             WHERE t.token_hash = $1",
+        )
+        .bind(hash.to_owned())
+        .fetch_optional(self.0)
+        .await
+        .map_err(err)
+    }
+
+    pub async fn use_refresh_token(&self, id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query::<DB>(
+            "UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL",
+        )
+        .bind(id)
+        .bind(Utc::now())
+        .execute(self.0)
+        .await
+        .map_err(err)?;
+        Ok(rows(&done) == 1)
+    }
+
+    pub async fn revoke_refresh_family(&self, session: Uuid, reason: &str) -> StoreResult<()> {
+        sqlx::query::<DB>(
+            "UPDATE refresh_families SET revoked_at = $2, revoked_reason = $3 \
+             WHERE session_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(session)
+        .bind(Utc::now())
+        .bind(reason.to_owned())
+        .execute(self.0)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn revoke_user_refresh_families(
+        &self,
+        user: Uuid,
+        keep: Option<Uuid>,
+        reason: &str,
+    ) -> StoreResult<Vec<Uuid>> {
+        let rows = sqlx::query_as::<DB, (Uuid,)>(
+            "UPDATE refresh_families SET revoked_at = $3, revoked_reason = $4 \
+             WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR session_id <> $2) \
+             RETURNING session_id",
+        )
+        .bind(user)
+        .bind(keep)
+        .bind(Utc::now())
+        .bind(reason.to_owned())
+        .fetch_all(self.0)
+        .await
+        .map_err(err)?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    // --- API keys, on a connection the backend has scoped
+
+    pub async fn insert_api_key(conn: &mut DB::Connection, k: ApiKeyRecord) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO api_keys ({API_KEY_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        );
+        sqlx::query::<DB>(&sql)
+            .bind(k.id)
+            .bind(k.org_id)
+            .bind(k.key_id)
+            .bind(k.name)
+            .bind(k.scopes)
+            .bind(k.secret_hash)
+            .bind(k.previous_secret_hash)
+            .bind(k.previous_valid_until)
+            .bind(k.created_by)
+            .bind(k.created_at)
+            .bind(k.expires_at)
+            .bind(k.last_used_at)
+            .bind(k.rotated_at)
+            .bind(k.revoked_at)
+            .execute(conn)
+            .await
+            .map_err(unique_conflict)?;
+        Ok(())
+    }
+
+    /// `filter` is a WHERE clause over `$1` (and `$2`).
+    pub async fn fetch_api_keys<V>(
+        conn: &mut DB::Connection,
+        filter: &str,
+        first: V,
+        second: Option<Uuid>,
+    ) -> StoreResult<Vec<ApiKeyRecord>>
+    where
+        for<'q> V: Encode<'q, DB> + Type<DB> + 'q,
+    {
+        let sql = format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE {filter} ORDER BY created_at, id"
+        );
+        let mut q = sqlx::query_as::<DB, ApiKeyRecord>(&sql).bind(first);
+        if let Some(s) = second {
+            q = q.bind(s);
+        }
+        q.fetch_all(conn).await.map_err(err)
+    }
+
+    /// Runs an UPDATE on one key of one organization (`$1` org, `$2` id,
+    /// `$3` now, then `extra`); NotFound when no live key matched.
+    pub async fn update_api_key(
+        conn: &mut DB::Connection,
+        org: Uuid,
+        id: Uuid,
+        set: &str,
+        extra: Option<(String, DateTime<Utc>)>,
+    ) -> StoreResult<()> {
+        let sql = format!(
+            "UPDATE api_keys SET {set} WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL"
+        );
+        let mut q = sqlx::query::<DB>(&sql).bind(org).bind(id).bind(Utc::now());
+        if let Some((hash, until)) = extra {
+            q = q.bind(hash).bind(until);
+        }
+        let done = q.execute(conn).await.map_err(err)?;
+        expect_row(rows(&done), "API key")
+    }
+}
+
+/// Rows a statement touched, for any backend.
+fn rows<R: RowsAffected>(done: &R) -> u64 {
+    done.rows()
+}
+
+/// `QueryResult` has no common trait across backends; this bridges the two
+/// we support.
+pub(crate) trait RowsAffected {
+    fn rows(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
     }
 }

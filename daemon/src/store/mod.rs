@@ -18,7 +18,10 @@ use loki_shared::api::{Member, MyOrganization, OrgSettings, Organization, User};
 use loki_shared::Tier;
 use uuid::Uuid;
 
-pub use models::{NewOrg, NewUser, OrgPatch, SigningKeyRecord, UserCredentials};
+pub use models::{
+    ApiKeyRecord, MfaState, NewOrg, NewRefreshToken, NewUser, OrgPatch, RefreshTokenRecord,
+    SigningKeyRecord, UserCredentials,
+};
 
 /// Errors a store method can return; the HTTP layer maps each to one status.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +109,64 @@ pub trait Store: Send + Sync + 'static {
     async fn remove_member(&self, org: Uuid, user: Uuid) -> StoreResult<()>;
     /// Number of members holding `role`, to refuse removing the last admin.
     async fn count_members_with_role(&self, org: Uuid, role: &str) -> StoreResult<u64>;
+
+    // --- passwords and MFA (global, per user)
+    async fn password_hash(&self, user: Uuid) -> StoreResult<Option<String>>;
+    async fn set_password(&self, user: Uuid, hash: String) -> StoreResult<()>;
+    async fn mfa_state(&self, user: Uuid) -> StoreResult<Option<MfaState>>;
+    /// Stores (or clears) the secret of an enrolment awaiting confirmation.
+    async fn set_mfa_pending(&self, user: Uuid, secret_enc: Option<Vec<u8>>) -> StoreResult<()>;
+    /// Turns MFA on with the confirmed secret, the step used to confirm it,
+    /// and fresh recovery codes (hashes), replacing any old ones.
+    async fn enable_mfa(
+        &self,
+        user: Uuid,
+        secret_enc: Vec<u8>,
+        step: i64,
+        recovery_hashes: Vec<String>,
+    ) -> StoreResult<()>;
+    async fn disable_mfa(&self, user: Uuid) -> StoreResult<()>;
+    /// Accepts TOTP time step `step` unless it or a later one was already
+    /// used (so a code works once, on every daemon). True when accepted.
+    async fn consume_totp_step(&self, user: Uuid, step: i64) -> StoreResult<bool>;
+    /// Marks an unused recovery code used; true when it was unused.
+    async fn consume_recovery_code(&self, user: Uuid, code_hash: &str) -> StoreResult<bool>;
+    async fn unused_recovery_codes(&self, user: Uuid) -> StoreResult<u64>;
+
+    // --- refresh tokens: one family per session
+    async fn create_refresh_family(&self, session: Uuid, user: Uuid) -> StoreResult<()>;
+    async fn insert_refresh_token(&self, token: NewRefreshToken) -> StoreResult<()>;
+    /// Marks the session's unused refresh tokens used, before a new one is
+    /// issued: a family has one live token, and an older copy is a reuse.
+    async fn retire_refresh_tokens(&self, session: Uuid) -> StoreResult<()>;
+    async fn refresh_token_by_hash(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
+    /// Marks the token used; false when it already was (a reuse).
+    async fn use_refresh_token(&self, id: Uuid) -> StoreResult<bool>;
+    async fn revoke_refresh_family(&self, session: Uuid, reason: &str) -> StoreResult<()>;
+    /// Revokes the user's live families except `keep`; returns their sessions.
+    async fn revoke_user_refresh_families(
+        &self,
+        user: Uuid,
+        keep: Option<Uuid>,
+        reason: &str,
+    ) -> StoreResult<Vec<Uuid>>;
+
+    // --- API keys (tenant-owned)
+    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()>;
+    /// Authentication lookup by the public key id, before the tenant is known.
+    async fn api_key_by_key_id(&self, key_id: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn api_key(&self, org: Uuid, id: Uuid) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn list_api_keys(&self, org: Uuid) -> StoreResult<Vec<ApiKeyRecord>>;
+    async fn revoke_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+    /// Replaces the secret; the previous one stays valid until `previous_valid_until`.
+    async fn rotate_api_key(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        secret_hash: String,
+        previous_valid_until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()>;
+    async fn touch_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
 
     // --- token signing keys (private halves encrypted by the caller)
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;

@@ -77,6 +77,7 @@ pub(crate) struct UserRow {
     pub email: String,
     pub display_name: Option<String>,
     pub is_super_admin: bool,
+    pub mfa_enabled: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -87,6 +88,7 @@ impl From<UserRow> for User {
             email: r.email,
             display_name: r.display_name,
             is_super_admin: r.is_super_admin,
+            mfa_enabled: r.mfa_enabled,
             created_at: r.created_at,
         }
     }
@@ -163,9 +165,82 @@ impl From<MemberRow> for Member {
     }
 }
 
-pub(crate) const USER_COLUMNS: &str = "id, email, display_name, is_super_admin, created_at";
+pub(crate) const USER_COLUMNS: &str =
+    "id, email, display_name, is_super_admin, mfa_enabled, created_at";
 pub(crate) const ORG_COLUMNS: &str =
     "o.id, o.slug, o.name, o.tier, o.status, o.settings, o.created_at, o.updated_at, o.deleted_at";
 pub(crate) const MEMBER_SELECT: &str =
     "SELECT m.user_id, u.email, u.display_name, m.role, m.created_at AS joined_at \
      FROM memberships m JOIN users u ON u.id = m.user_id";
+
+/// A user's TOTP state; secrets are sealed with the master key.
+#[derive(Clone, sqlx::FromRow)]
+pub struct MfaState {
+    pub mfa_enabled: bool,
+    pub mfa_secret_enc: Option<Vec<u8>>,
+    pub mfa_pending_secret_enc: Option<Vec<u8>>,
+    pub mfa_last_step: Option<i64>,
+}
+
+impl std::fmt::Debug for MfaState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaState")
+            .field("mfa_enabled", &self.mfa_enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    /// SHA-256 (hex) of the opaque token.
+    pub token_hash: String,
+    pub org_id: Option<Uuid>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshTokenRecord {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub org_id: Option<Uuid>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub family_revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An API key as stored: only hashes of its secrets.
+#[derive(Clone, sqlx::FromRow)]
+pub struct ApiKeyRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub key_id: String,
+    pub name: String,
+    /// JSON array of permission names.
+    pub scopes: String,
+    pub secret_hash: String,
+    pub previous_secret_hash: Option<String>,
+    pub previous_valid_until: Option<DateTime<Utc>>,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for ApiKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyRecord")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("key_id", &self.key_id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) const API_KEY_COLUMNS: &str = "id, org_id, key_id, name, scopes, secret_hash, previous_secret_hash, \
+     previous_valid_until, created_by, created_at, expires_at, last_used_at, rotated_at, revoked_at";

@@ -93,6 +93,7 @@ pub async fn create(
     principal: &Principal,
     req: CreateOrgRequest,
 ) -> Result<Organization, AppError> {
+    principal.require_session()?;
     let name = validate::name("name", &req.name, NAME_MAX)?;
     let given = req
         .slug

@@ -1,0 +1,284 @@
+//! API keys: `loki_<key id>_<secret>`, 256-bit secrets stored only as
+//! SHA-256 digests (high-entropy secrets need no Argon2, so validation is
+//! fast and constant-time). Rotation keeps the old secret valid for a grace
+//! period. Keys need a tier with API access, to create and to use.
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use loki_shared::api::{
+    ApiKeyInfo, ApiKeySecretResponse, CreateApiKeyRequest, RotateApiKeyRequest,
+};
+use uuid::Uuid;
+
+use super::secrets::{ct_eq, random_token, sha256_hex};
+use super::{Credential, Principal};
+use crate::app::AppState;
+use crate::audit::{self, Event, Outcome};
+use crate::error::AppError;
+use crate::http::client::ClientInfo;
+use crate::store::ApiKeyRecord;
+use crate::tenancy::OrgAccess;
+use crate::validate;
+
+pub const PREFIX: &str = "loki_";
+const SECRET_BYTES: usize = 32;
+const MAX_SCOPES: usize = 64;
+const TOUCH_EVERY: ChronoDuration = ChronoDuration::seconds(60);
+
+/// Splits `loki_<key id>_<secret>`; the secret may itself contain `_`.
+pub fn parse(token: &str) -> Option<(&str, &str)> {
+    let rest = token.strip_prefix(PREFIX)?;
+    let (id, secret) = rest.split_once('_')?;
+    let id_ok = id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    (id_ok && !secret.is_empty()).then_some((id, secret))
+}
+
+fn new_key_id() -> String {
+    super::keys::hex_encode(&rand::random::<[u8; 8]>())
+}
+
+pub fn info(r: &ApiKeyRecord) -> ApiKeyInfo {
+    ApiKeyInfo {
+        id: r.id,
+        org_id: r.org_id,
+        key_id: r.key_id.clone(),
+        name: r.name.clone(),
+        scopes: serde_json::from_str(&r.scopes).unwrap_or_default(),
+        created_by: r.created_by,
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        last_used_at: r.last_used_at,
+        rotated_at: r.rotated_at,
+        previous_secret_valid_until: r.previous_valid_until.filter(|t| *t > Utc::now()),
+        revoked_at: r.revoked_at,
+    }
+}
+
+fn require_api_tier(access: &OrgAccess) -> Result<(), AppError> {
+    if access.org.tier.limits().api_access {
+        Ok(())
+    } else {
+        Err(AppError::TierLimit {
+            message: format!(
+                "API keys need a tier with API access (starter or above); this organization is on {}",
+                access.org.tier
+            ),
+        })
+    }
+}
+
+fn check_scopes(scopes: &[String]) -> Result<Vec<String>, AppError> {
+    if scopes.is_empty() || scopes.len() > MAX_SCOPES {
+        return Err(AppError::validation(
+            "scopes",
+            format!("give 1 to {MAX_SCOPES} permission names"),
+        ));
+    }
+    let mut out = Vec::new();
+    for s in scopes {
+        validate::permission_name("scopes", s)?;
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    Ok(out)
+}
+
+pub async fn create(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    req: CreateApiKeyRequest,
+) -> Result<ApiKeySecretResponse, AppError> {
+    require_api_tier(access)?;
+    let name = validate::name("name", &req.name, 100)?;
+    let scopes = check_scopes(&req.scopes)?;
+    if req.expires_at.is_some_and(|t| t <= Utc::now()) {
+        return Err(AppError::validation("expires_at", "must be in the future"));
+    }
+    let secret = random_token(SECRET_BYTES);
+    let record = ApiKeyRecord {
+        id: Uuid::now_v7(),
+        org_id: access.org.id,
+        key_id: new_key_id(),
+        name,
+        scopes: serde_json::to_string(&scopes).map_err(|e| AppError::Internal(e.into()))?,
+        secret_hash: sha256_hex(secret.as_bytes()),
+        previous_secret_hash: None,
+        previous_valid_until: None,
+        created_by: principal.user.id,
+        created_at: Utc::now(),
+        expires_at: req.expires_at,
+        last_used_at: None,
+        rotated_at: None,
+        revoked_at: None,
+    };
+    let api_key = format!("{PREFIX}{}_{secret}", record.key_id);
+    state.store.create_api_key(record.clone()).await?;
+    audit::record(
+        state,
+        principal
+            .event("api_key.created", Outcome::Success)
+            .resource("api_key", record.id)
+            .meta(serde_json::json!({"name": record.name, "scopes": scopes, "expires_at": record.expires_at})),
+    )
+    .await?;
+    Ok(ApiKeySecretResponse {
+        key: info(&record),
+        api_key,
+    })
+}
+
+pub async fn rotate(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    id: Uuid,
+    req: RotateApiKeyRequest,
+) -> Result<ApiKeySecretResponse, AppError> {
+    require_api_tier(access)?;
+    let grace = req
+        .grace_period_secs
+        .unwrap_or(state.config.api_key_rotation_grace_secs);
+    if grace > 30 * 24 * 3600 {
+        return Err(AppError::validation(
+            "grace_period_secs",
+            "must be at most 30 days",
+        ));
+    }
+    let secret = random_token(SECRET_BYTES);
+    let until: DateTime<Utc> =
+        Utc::now() + ChronoDuration::seconds(i64::try_from(grace).unwrap_or(0));
+    state
+        .store
+        .rotate_api_key(access.org.id, id, sha256_hex(secret.as_bytes()), until)
+        .await?;
+    let record = get(state, access.org.id, id).await?;
+    audit::record(
+        state,
+        principal
+            .event("api_key.rotated", Outcome::Success)
+            .resource("api_key", id)
+            .meta(serde_json::json!({"grace_period_secs": grace})),
+    )
+    .await?;
+    Ok(ApiKeySecretResponse {
+        api_key: format!("{PREFIX}{}_{secret}", record.key_id),
+        key: info(&record),
+    })
+}
+
+pub async fn revoke(
+    state: &AppState,
+    org: Uuid,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<(), AppError> {
+    state.store.revoke_api_key(org, id).await?;
+    audit::record(
+        state,
+        principal
+            .event("api_key.revoked", Outcome::Success)
+            .resource("api_key", id),
+    )
+    .await
+}
+
+pub async fn get(state: &AppState, org: Uuid, id: Uuid) -> Result<ApiKeyRecord, AppError> {
+    state
+        .store
+        .api_key(org, id)
+        .await?
+        .ok_or(AppError::NotFound { what: "API key" })
+}
+
+fn invalid() -> AppError {
+    AppError::unauthorized("invalid_api_key", "the API key is invalid")
+}
+
+/// Authenticates `Authorization: Bearer loki_…`.
+pub async fn authenticate(
+    state: &AppState,
+    token: &str,
+    client: &ClientInfo,
+) -> Result<Principal, AppError> {
+    let (key_id, secret) = parse(token).ok_or_else(invalid)?;
+    let record = state.store.api_key_by_key_id(key_id).await?;
+    // Hash even when the key id is unknown, so both paths cost the same.
+    let digest = sha256_hex(secret.as_bytes());
+    let now = Utc::now();
+    let Some(record) = record else {
+        return Err(invalid());
+    };
+    let current = ct_eq(&record.secret_hash, &digest);
+    let previous = record
+        .previous_secret_hash
+        .as_deref()
+        .is_some_and(|p| ct_eq(p, &digest))
+        && record.previous_valid_until.is_some_and(|t| t > now);
+    let refusal = if !(current || previous) {
+        Some(("invalid_api_key", "the API key is invalid"))
+    } else if record.revoked_at.is_some() {
+        Some(("api_key_revoked", "the API key was revoked"))
+    } else if record.expires_at.is_some_and(|t| t <= now) {
+        Some(("api_key_expired", "the API key has expired"))
+    } else {
+        None
+    };
+    if let Some((code, message)) = refusal {
+        audit::record(
+            state,
+            Event::new("api_key.rejected", Outcome::Denied)
+                .org(Some(record.org_id))
+                .api_key(record.id)
+                .client(client)
+                .meta(serde_json::json!({"reason": code})),
+        )
+        .await?;
+        return Err(AppError::unauthorized(code, message));
+    }
+    let org = state
+        .store
+        .org_by_id(record.org_id)
+        .await?
+        .filter(|o| o.deleted_at.is_none())
+        .ok_or_else(invalid)?;
+    if !org.tier.limits().api_access {
+        return Err(AppError::TierLimit {
+            message: format!("the organization's tier ({}) has no API access", org.tier),
+        });
+    }
+    let user = state
+        .store
+        .user_by_id(record.created_by)
+        .await?
+        .ok_or_else(invalid)?;
+    if record.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY) {
+        state.store.touch_api_key(record.org_id, record.id).await?;
+    }
+    Ok(Principal {
+        user,
+        org: Some(record.org_id),
+        credential: Credential::ApiKey {
+            id: record.id,
+            key_id: record.key_id.clone(),
+            scopes: serde_json::from_str(&record.scopes).unwrap_or_default(),
+        },
+        client: client.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_keys() {
+        assert_eq!(
+            parse("loki_0123456789abcdef_s3_cr-et"),
+            Some(("0123456789abcdef", "s3_cr-et"))
+        );
+        assert_eq!(parse("loki_0123456789abcdef_"), None);
+        assert_eq!(parse("loki_short_secret"), None);
+        assert_eq!(parse("nope_0123456789abcdef_x"), None);
+    }
+}

@@ -1,0 +1,74 @@
+//! `/api/v1/orgs/{org_id}/api-keys`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json as JsonResponse;
+use loki_shared::api::{
+    ApiKeyInfo, ApiKeyListResponse, ApiKeySecretResponse, CreateApiKeyRequest, RotateApiKeyRequest,
+};
+use uuid::Uuid;
+
+use super::extract::{Json, Path};
+use crate::app::AppState;
+use crate::auth::{api_keys, Principal};
+use crate::error::AppResult;
+use crate::tenancy::{Need, OrgAccess};
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org_id): Path<Uuid>,
+    Json(req): Json<CreateApiKeyRequest>,
+) -> AppResult<(StatusCode, JsonResponse<ApiKeySecretResponse>)> {
+    let access = OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    Ok((
+        StatusCode::CREATED,
+        JsonResponse(api_keys::create(&state, &access, &principal, req).await?),
+    ))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org_id): Path<Uuid>,
+) -> AppResult<JsonResponse<ApiKeyListResponse>> {
+    OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    let keys = state.store.list_api_keys(org_id).await?;
+    Ok(JsonResponse(ApiKeyListResponse {
+        api_keys: keys.iter().map(api_keys::info).collect(),
+    }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, id)): Path<(Uuid, Uuid)>,
+) -> AppResult<JsonResponse<ApiKeyInfo>> {
+    OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    Ok(JsonResponse(api_keys::info(
+        &api_keys::get(&state, org_id, id).await?,
+    )))
+}
+
+pub async fn rotate(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, id)): Path<(Uuid, Uuid)>,
+    body: Option<Json<RotateApiKeyRequest>>,
+) -> AppResult<JsonResponse<ApiKeySecretResponse>> {
+    let access = OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    let req = body.map(|Json(r)| r).unwrap_or_default();
+    Ok(JsonResponse(
+        api_keys::rotate(&state, &access, &principal, id, req).await?,
+    ))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, id)): Path<(Uuid, Uuid)>,
+) -> AppResult<StatusCode> {
+    OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    api_keys::revoke(&state, org_id, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,46 @@
+//! `/api/v1/orgs/{org_id}/sessions`: an admin's view of the members' sessions.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json as JsonResponse;
+use loki_shared::api::{PasswordResetResponse, SessionListResponse};
+use uuid::Uuid;
+
+use super::extract::Path;
+use crate::app::AppState;
+use crate::auth::{account, Principal};
+use crate::error::AppResult;
+use crate::tenancy::{Need, OrgAccess};
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org_id): Path<Uuid>,
+) -> AppResult<JsonResponse<SessionListResponse>> {
+    OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    Ok(JsonResponse(SessionListResponse {
+        sessions: account::org_sessions(&state, org_id, &principal).await?,
+    }))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, id)): Path<(Uuid, Uuid)>,
+) -> AppResult<StatusCode> {
+    OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    account::revoke_org_session(&state, org_id, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/orgs/{org_id}/members/{user_id}/reset-password`.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, user_id)): Path<(Uuid, Uuid)>,
+) -> AppResult<JsonResponse<PasswordResetResponse>> {
+    let access = OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    Ok(JsonResponse(
+        account::reset_password(&state, &access, &principal, user_id).await?,
+    ))
+}
