@@ -89,7 +89,22 @@ pub async fn run() -> anyhow::Result<()> {
             email,
             password_file,
         }) => create_super_admin(config, &email, password_file).await,
+        Command::Admin(AdminCommand::RotateSigningKey) => rotate_signing_key(config).await,
     }
+}
+
+async fn rotate_signing_key(config: Config) -> anyhow::Result<()> {
+    let state = AppState::open(config).await?;
+    let kid = state.tokens.keys.rotate().await?;
+    crate::audit::record(
+        &state,
+        crate::audit::Event::new("system.signing_key_rotated", crate::audit::Outcome::Success)
+            .resource("signing_key", &kid),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("new signing key {kid}");
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
