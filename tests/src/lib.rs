@@ -158,6 +158,41 @@ impl TestEnv {
     }
 }
 
+impl TestEnv {
+    /// Moves a stored API key's expiry into the past ("time travel" for
+    /// expiry tests; connects as the owner, beside the daemon).
+    pub async fn expire_api_key(&self, key_id: &str) {
+        let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+        let sql = "UPDATE api_keys SET expires_at = $1 WHERE key_id = $2";
+        let done = match &self.pg {
+            Some(pg) => {
+                let mut c = sqlx::PgConnection::connect(&pg.url).await.expect("connect");
+                sqlx::query(sql)
+                    .bind(past)
+                    .bind(key_id)
+                    .execute(&mut c)
+                    .await
+                    .expect("update")
+                    .rows_affected()
+            }
+            None => {
+                let url = self.config().database_url();
+                let mut c = sqlx::SqliteConnection::connect(&url)
+                    .await
+                    .expect("connect");
+                sqlx::query(sql)
+                    .bind(past)
+                    .bind(key_id)
+                    .execute(&mut c)
+                    .await
+                    .expect("update")
+                    .rows_affected()
+            }
+        };
+        assert_eq!(done, 1, "api key {key_id} not found");
+    }
+}
+
 /// A running daemon and an HTTP client for it.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -325,15 +360,20 @@ impl TestApp {
 
     /// Signs in (optionally into an org, by id or slug); returns the token.
     pub async fn login(&self, email: &str, org: Option<&str>) -> String {
+        self.login_full(email, org).await["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// Signs in; returns the whole token response.
+    pub async fn login_full(&self, email: &str, org: Option<&str>) -> Value {
         let mut body = json!({"email": email, "password": PASSWORD});
         if let Some(o) = org {
             body["org"] = json!(o);
         }
         let r = self.post("/api/v1/auth/login", None, body).await;
-        r.assert_status(200)["access_token"]
-            .as_str()
-            .expect("token")
-            .to_owned()
+        r.assert_status(200).clone()
     }
 
     /// Registers a user, creates an org as them and returns

@@ -99,19 +99,46 @@ async fn malformed_bodies(b: Backend) {
 }
 
 async fn oversized_bodies_are_refused(b: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::spawn(b).await;
-    let big =
-        json!({"email": "big@example.com", "password": "p".repeat(2 * 1024 * 1024)}).to_string();
-    raw(
-        &app,
-        Method::POST,
-        "/api/v1/auth/register",
-        None,
-        Some("application/json"),
-        big.into_bytes(),
-    )
-    .await
-    .assert_error(413, "payload_too_large");
+    // Declared too large: answered before the body is sent.
+    let mut conn = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/v1/auth/register HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        app.addr,
+        2 * 1024 * 1024
+    );
+    conn.write_all(head.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    conn.read_to_string(&mut response).await.expect("read");
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(
+        response.contains("\"code\":\"payload_too_large\""),
+        "{response}"
+    );
+    // Streamed without a length: cut off while reading. (Its own client:
+    // the daemon closes this connection, which must not go back to the
+    // shared pool.)
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..64).map(|_| Ok(vec![b' '; 64 * 1024])).collect();
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/auth/register"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await;
+    // The daemon may close while the client still sends; when an answer
+    // arrives, it is the JSON 413.
+    if let Ok(resp) = r {
+        TestApp::reply(resp)
+            .await
+            .assert_error(413, "payload_too_large");
+    }
     // Long but under the body limit: the password policy names the field.
     let long = json!({"email": "big@example.com", "password": "p1!Xy".repeat(100)});
     app.post("/api/v1/auth/register", None, long)

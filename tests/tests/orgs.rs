@@ -77,14 +77,14 @@ async fn create_get_list_update(b: Backend) {
         .patch(
             &format!("/api/v1/orgs/{id}"),
             &scoped,
-            json!({"name": "Acme Corporation", "slug": "acme", "settings": {"audit_retention_days": 730, "require_mfa_for_admins": true}}),
+            json!({"name": "Acme Corporation", "slug": "acme", "settings": {"audit_retention_days": 730, "require_mfa_for_admins": false}}),
         )
         .await;
     let updated = r.assert_status(200);
     assert_eq!(updated["name"], "Acme Corporation");
     assert_eq!(updated["slug"], "acme");
     assert_eq!(updated["settings"]["audit_retention_days"], 730);
-    assert_eq!(updated["settings"]["require_mfa_for_admins"], true);
+    assert_eq!(updated["settings"]["require_mfa_for_admins"], false);
     app.patch(
         &format!("/api/v1/orgs/{id}"),
         &scoped,

@@ -54,10 +54,9 @@ pub async fn rotate(
     State(state): State<AppState>,
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
-    body: Option<Json<RotateApiKeyRequest>>,
+    Json(req): Json<RotateApiKeyRequest>,
 ) -> AppResult<JsonResponse<ApiKeySecretResponse>> {
     let access = OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
-    let req = body.map(|Json(r)| r).unwrap_or_default();
     Ok(JsonResponse(
         api_keys::rotate(&state, &access, &principal, id, req).await?,
     ))

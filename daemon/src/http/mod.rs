@@ -52,6 +52,24 @@ pub fn router(state: AppState) -> Router {
             get(members::get)
                 .patch(members::update)
                 .delete(members::remove),
+        )
+        .route(
+            "/orgs/{org_id}/members/{user_id}/reset-password",
+            post(sessions::reset_password),
+        )
+        .route("/orgs/{org_id}/sessions", get(sessions::list))
+        .route("/orgs/{org_id}/sessions/{id}", delete(sessions::revoke))
+        .route(
+            "/orgs/{org_id}/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/orgs/{org_id}/api-keys/{id}",
+            get(api_keys::get).delete(api_keys::revoke),
+        )
+        .route(
+            "/orgs/{org_id}/api-keys/{id}/rotate",
+            post(api_keys::rotate),
         );
 
     Router::new()
@@ -62,12 +80,34 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.config.max_body_bytes,
+            declared_body_limit,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(state.config.request_timeout_secs),
         ))
         .layer(middleware::from_fn(request_id::middleware))
         .with_state(state)
+}
+
+/// Refuses a body whose declared length is over the limit before reading
+/// any of it (bodies without a length are cut off while being read).
+async fn declared_body_limit(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return axum::response::IntoResponse::into_response(AppError::PayloadTooLarge);
+    }
+    next.run(req).await
 }
 
 async fn not_found() -> AppError {

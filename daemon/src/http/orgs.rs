@@ -51,7 +51,9 @@ pub async fn update(
     Json(req): Json<UpdateOrgRequest>,
 ) -> AppResult<JsonResponse<Organization>> {
     OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
-    Ok(JsonResponse(tenancy::update(&state, org_id, req).await?))
+    Ok(JsonResponse(
+        tenancy::update(&state, &principal, org_id, req).await?,
+    ))
 }
 
 pub async fn set_tier(

@@ -84,6 +84,9 @@ impl OrgAccess {
                 _ => {}
             }
         }
+        if let Some(r) = &role {
+            crate::auth::service::require_mfa_policy(&org, r, &principal.user)?;
+        }
         Ok(Self { org, role })
     }
 }
@@ -139,9 +142,22 @@ pub async fn list_mine(
 
 pub async fn update(
     state: &AppState,
+    principal: &Principal,
     org: Uuid,
     req: UpdateOrgRequest,
 ) -> Result<Organization, AppError> {
+    // Requiring MFA of admins without having it would lock the caller out.
+    if req
+        .settings
+        .as_ref()
+        .is_some_and(|s| s.require_mfa_for_admins)
+        && !principal.user.mfa_enabled
+    {
+        return Err(AppError::validation(
+            "settings.require_mfa_for_admins",
+            "enable MFA on your own account before requiring it of admins",
+        ));
+    }
     let patch = OrgPatch {
         name: req
             .name

@@ -1,0 +1,91 @@
+//! Two lokid processes on one PostgreSQL and one Redis: revocations and
+//! single-use refresh tokens hold across them.
+
+use std::sync::Arc;
+
+use loki_tests::{json, Backend, TestApp, TestEnv, REDIS_ENV};
+
+async fn pair() -> Option<(TestApp, TestApp)> {
+    let b = Backend::postgres()?;
+    assert!(
+        std::env::var(REDIS_ENV).is_ok(),
+        "two daemons need {REDIS_ENV} as well"
+    );
+    let env = Arc::new(TestEnv::new(b).await);
+    let a = TestApp::spawn_on(env.clone()).await;
+    let b = TestApp::spawn_on(env).await;
+    assert_eq!(a.state.kv.kind(), "redis");
+    Some((a, b))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_revoked_on_one_daemon_is_refused_by_the_other() {
+    let Some((a, b)) = pair().await else { return };
+    a.register("both@example.com").await;
+    let t1 = a.login("both@example.com", None).await;
+    let t2 = b.login("both@example.com", None).await;
+    // Tokens from either daemon work on both (shared keys, shared sessions).
+    b.get("/api/v1/auth/me", &t1).await.assert_status(200);
+    a.get("/api/v1/auth/me", &t2).await.assert_status(200);
+    let sid = b.get("/api/v1/auth/me", &t1).await.body["session_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let r = a.delete(&format!("/api/v1/auth/sessions/{sid}"), &t2).await;
+    assert_eq!(r.status.as_u16(), 204);
+    b.get("/api/v1/auth/me", &t1)
+        .await
+        .assert_error(401, "session_revoked");
+    // Logout through B ends the session for A.
+    let r = b
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/auth/logout",
+            Some(&t2),
+            None,
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 204);
+    a.get("/api/v1/auth/me", &t2)
+        .await
+        .assert_error(401, "session_revoked");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_used_on_one_daemon_cannot_be_used_on_the_other() {
+    let Some((a, b)) = pair().await else { return };
+    a.register("rt@example.com").await;
+    let pair1 = a.login_full("rt@example.com", None).await;
+    let rt = pair1["refresh_token"].clone();
+    let r = a
+        .post("/api/v1/auth/refresh", None, json!({"refresh_token": rt}))
+        .await;
+    let fresh = r.assert_status(200)["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    b.post("/api/v1/auth/refresh", None, json!({"refresh_token": rt}))
+        .await
+        .assert_error(401, "refresh_token_reused");
+    // The reuse ended the family everywhere.
+    a.get("/api/v1/auth/me", &fresh)
+        .await
+        .assert_error(401, "session_revoked");
+
+    // Racing the same refresh token on both daemons: exactly one wins.
+    let pair2 = b.login_full("rt@example.com", None).await;
+    let rt2 = pair2["refresh_token"].clone();
+    let (ra, rb) = tokio::join!(
+        a.post("/api/v1/auth/refresh", None, json!({"refresh_token": rt2})),
+        b.post("/api/v1/auth/refresh", None, json!({"refresh_token": rt2})),
+    );
+    let wins = [&ra, &rb]
+        .iter()
+        .filter(|r| r.status.as_u16() == 200)
+        .count();
+    assert_eq!(wins, 1, "{ra:?} {rb:?}");
+    a.stop().await;
+    b.stop().await;
+}
