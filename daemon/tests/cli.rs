@@ -191,6 +191,19 @@ fn migrate_then_bootstrap_a_super_admin() {
         "password must not be logged"
     );
 
+    // Signing keys rotate from the command line.
+    let out = lokid(dir.path())
+        .args(["admin", "rotate-signing-key", "--data-dir"])
+        .arg(&data)
+        .output()
+        .expect("rotate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("new signing key k"));
+
     // A weak password is refused with a clear message.
     let pw = dir.path().join("pw");
     std::fs::write(&pw, "short").expect("write");
