@@ -26,6 +26,8 @@ pub struct AppState {
     pub passwords: PasswordHasherPool,
     /// Seals secrets at rest (signing keys, TOTP secrets).
     pub master: Arc<MasterKey>,
+    /// Per-organization role and grant snapshots.
+    pub authz: Arc<crate::rbac::Authorizer>,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             passwords,
             master,
+            authz: Arc::new(crate::rbac::Authorizer::default()),
         })
     }
 }

@@ -41,8 +41,10 @@ pub struct Config {
     /// `aud` of issued tokens.
     pub token_audience: String,
     pub access_token_ttl_secs: u64,
-    /// Largest accepted request body.
+    /// Largest accepted request body (JSON).
     pub max_body_bytes: usize,
+    /// Largest accepted evidence document upload.
+    pub max_document_bytes: usize,
     pub request_timeout_secs: u64,
     /// How long in-flight requests may take to finish at shutdown.
     pub shutdown_grace_secs: u64,
@@ -89,6 +91,7 @@ impl Default for Config {
             token_audience: "loki-api".to_owned(),
             access_token_ttl_secs: 30 * 60,
             max_body_bytes: 1024 * 1024,
+            max_document_bytes: 25 * 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
             password_hash_concurrency: std::thread::available_parallelism()

@@ -23,6 +23,12 @@ pub enum AppError {
     /// 403: authenticated but not allowed.
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
+    /// 403: the caller lacks a permission; the body names it.
+    #[error("missing permission `{permission}`")]
+    PermissionDenied { permission: loki_shared::Permission },
+    /// 415: the body's content type is not accepted here.
+    #[error("{0}")]
+    UnsupportedContentType(String),
     /// 402: the organization's tier does not allow this (upgrade the tier).
     #[error("{message}")]
     TierLimit { message: String },
@@ -94,6 +100,11 @@ impl AppError {
             Self::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Self::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
             Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            Self::PermissionDenied { .. } => (StatusCode::FORBIDDEN, "permission_denied"),
+            Self::UnsupportedContentType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_content_type",
+            ),
             Self::TierLimit { .. } => (StatusCode::PAYMENT_REQUIRED, "tier_limit_exceeded"),
             Self::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -142,6 +153,10 @@ impl IntoResponse for AppError {
                 code: code.to_owned(),
                 message,
                 request_id: current_request_id(),
+                permission: match &self {
+                    AppError::PermissionDenied { permission } => Some(permission.name().to_owned()),
+                    _ => None,
+                },
             },
         };
         let mut response = (status, axum::Json(body)).into_response();

@@ -23,6 +23,9 @@ pub struct ErrorBody {
     pub message: String,
     /// The request id, also sent as the `x-request-id` header.
     pub request_id: String,
+    /// For `permission_denied`: the permission that was missing.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub permission: Option<String>,
 }
 
 /// Lifecycle state of an organization.
@@ -97,8 +100,8 @@ pub struct Organization {
 pub struct MyOrganization {
     #[serde(flatten)]
     pub organization: Organization,
-    /// The role the caller holds in it.
-    pub role: String,
+    /// The roles the caller holds in it.
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,7 +142,7 @@ pub struct Member {
     pub email: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub display_name: Option<String>,
-    pub role: String,
+    pub roles: Vec<String>,
     pub joined_at: DateTime<Utc>,
 }
 
@@ -156,13 +159,174 @@ pub struct AddMemberRequest {
     pub email: Option<String>,
     #[serde(default)]
     pub user_id: Option<Uuid>,
+    /// The member's first role (predefined or custom).
+    pub role: String,
+}
+
+/// Replaces all of a member's roles.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMemberRequest {
+    pub roles: Vec<String>,
+}
+
+/// Assigns one more role to a member.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRoleRequest {
     pub role: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PermissionInfo {
+    pub name: String,
+    pub description: String,
+    /// Held only by super admins; no organization role can include it.
+    pub system: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PermissionListResponse {
+    pub permissions: Vec<PermissionInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleInfo {
+    pub name: String,
+    pub description: String,
+    /// True for admin, compliance_officer, auditor and viewer.
+    pub predefined: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub parent: Option<String>,
+    /// The role's own permissions.
+    pub permissions: Vec<String>,
+    /// Its own plus everything inherited from its parents.
+    pub effective_permissions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleListResponse {
+    pub roles: Vec<RoleInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UpdateMemberRequest {
-    pub role: String,
+pub struct CreateRoleRequest {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub permissions: Vec<String>,
+    /// A role (predefined or custom) whose permissions this one inherits.
+    #[serde(default)]
+    pub parent: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRoleRequest {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Remove the parent.
+    #[serde(default)]
+    pub clear_parent: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantSubjectType {
+    User,
+    Role,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGrantRequest {
+    /// Only `document` for now.
+    pub resource_type: String,
+    pub resource_id: Uuid,
+    pub subject_type: GrantSubjectType,
+    /// A user id or a role name.
+    pub subject: String,
+    pub permission: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantInfo {
+    pub id: Uuid,
+    pub resource_type: String,
+    pub resource_id: Uuid,
+    pub subject_type: GrantSubjectType,
+    pub subject: String,
+    pub permission: String,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantListResponse {
+    pub grants: Vec<GrantInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentInfo {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub content_type: String,
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the current version's content.
+    pub sha256: String,
+    pub version: u32,
+    pub frameworks: Vec<String>,
+    pub controls: Vec<String>,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentListResponse {
+    pub documents: Vec<DocumentInfo>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDocumentRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub frameworks: Option<Vec<String>>,
+    #[serde(default)]
+    pub controls: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentVersionInfo {
+    pub version: u32,
+    pub sha256: String,
+    pub size: u64,
+    pub content_type: String,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentVersionListResponse {
+    pub versions: Vec<DocumentVersionInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -3,6 +3,10 @@
 //! here, so the desktop (and offline tools) can depend on it cheaply.
 
 pub mod api;
+pub mod controls;
+pub mod permissions;
 pub mod tier;
 
+pub use controls::Framework;
+pub use permissions::{PermSet, Permission};
 pub use tier::{Tier, TierLimits};

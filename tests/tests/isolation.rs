@@ -24,7 +24,7 @@ async fn other_tenants_are_refused_without_data(b: Backend) {
     ];
     for (method, path) in &probes {
         let body = match *method {
-            "PATCH" if path.contains("members") => Some(json!({"role": "viewer"})),
+            "PATCH" if path.contains("members") => Some(json!({"roles": ["viewer"]})),
             "PATCH" => Some(json!({"name": "pwned"})),
             "POST" => Some(json!({"email": "a@example.com", "role": "admin"})),
             _ => None,

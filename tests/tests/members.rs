@@ -17,7 +17,7 @@ async fn add_list_change_remove(b: Backend) {
         .await;
     let m = r.assert_status(201);
     assert_eq!(m["user_id"], worker.to_string());
-    assert_eq!(m["role"], "auditor");
+    assert_eq!(m["roles"], json!(["auditor"]));
     app.post(
         &path,
         Some(&admin),
@@ -57,11 +57,11 @@ async fn add_list_change_remove(b: Backend) {
 
     let one = format!("{path}/{worker}");
     let r = app
-        .patch(&one, &admin, json!({"role": "compliance_officer"}))
+        .patch(&one, &admin, json!({"roles": ["compliance_officer"]}))
         .await;
-    assert_eq!(r.assert_status(200)["role"], "compliance_officer");
+    assert_eq!(r.assert_status(200)["roles"], json!(["compliance_officer"]));
     assert_eq!(
-        app.get(&one, &admin).await.assert_status(200)["role"],
+        app.get(&one, &admin).await.assert_status(200)["roles"][0],
         "compliance_officer"
     );
 
@@ -69,7 +69,7 @@ async fn add_list_change_remove(b: Backend) {
     let wt = app.login("worker@example.com", None).await;
     let mine = app.get("/api/v1/orgs", &wt).await;
     assert_eq!(
-        mine.assert_status(200)["organizations"][0]["role"],
+        mine.assert_status(200)["organizations"][0]["roles"][0],
         "compliance_officer"
     );
     // ...but cannot manage members.
@@ -78,7 +78,7 @@ async fn add_list_change_remove(b: Backend) {
         .await;
     app.delete(&one, &wt)
         .await
-        .assert_error(403, "admin_required");
+        .assert_error(403, "permission_denied");
 
     let r = app.delete(&one, &admin).await;
     assert_eq!(r.status.as_u16(), 204);
@@ -101,7 +101,7 @@ async fn the_last_admin_stays(b: Backend) {
         .unwrap_or_default()
         .to_owned();
     let one = format!("/api/v1/orgs/{org}/members/{me}");
-    app.patch(&one, &admin, json!({"role": "viewer"}))
+    app.patch(&one, &admin, json!({"roles": ["viewer"]}))
         .await
         .assert_error(409, "last_admin");
     app.delete(&one, &admin)

@@ -181,7 +181,7 @@ async fn admins_see_and_revoke_member_sessions(b: Backend) {
 
     app.get(&format!("/api/v1/orgs/{org}/sessions"), &member)
         .await
-        .assert_error(403, "admin_required");
+        .assert_error(403, "permission_denied");
     let r = app
         .delete(&format!("/api/v1/orgs/{org}/sessions/{member_sid}"), &admin)
         .await;

@@ -95,8 +95,8 @@ async fn organizations(b: Backend) {
         s.member(org.id, u.id)
             .await
             .expect("member")
-            .map(|m| m.role),
-        Some("admin".into())
+            .map(|m| m.roles),
+        Some(vec!["admin".to_owned()])
     );
     match s.create_org(new_org("alpha"), u.id).await {
         Err(StoreError::Conflict {
@@ -206,12 +206,30 @@ async fn memberships_and_limit(b: Backend) {
         })
     ));
     assert_eq!(
-        s.set_member_role(org.id, member, "auditor")
+        s.set_member_roles(org.id, member, &["auditor".into(), "viewer".into()])
             .await
             .expect("role")
-            .role,
-        "auditor"
+            .roles,
+        ["auditor", "viewer"]
     );
+    assert_eq!(
+        s.remove_member_role(org.id, member, "viewer")
+            .await
+            .expect("revoke")
+            .roles,
+        ["auditor"]
+    );
+    assert!(matches!(
+        s.remove_member_role(org.id, member, "viewer").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.add_member_role(org.id, member, "auditor").await,
+        Err(StoreError::Conflict {
+            code: "role_already_held",
+            ..
+        })
+    ));
     assert_eq!(
         s.count_members_with_role(org.id, "admin")
             .await
@@ -224,7 +242,7 @@ async fn memberships_and_limit(b: Backend) {
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        s.set_member_role(org.id, member, "viewer").await,
+        s.set_member_roles(org.id, member, &["viewer".into()]).await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -247,7 +265,8 @@ async fn tenant_methods_filter_by_org(b: Backend) {
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        s.set_member_role(org_a.id, bu.id, "viewer").await,
+        s.set_member_roles(org_a.id, bu.id, &["viewer".into()])
+            .await,
         Err(StoreError::NotFound(_))
     ));
     let list: Vec<_> = s
@@ -262,8 +281,8 @@ async fn tenant_methods_filter_by_org(b: Backend) {
         s.member(org_b.id, bu.id)
             .await
             .expect("member")
-            .map(|m| m.role),
-        Some("admin".into())
+            .map(|m| m.roles),
+        Some(vec!["admin".to_owned()])
     );
 }
 

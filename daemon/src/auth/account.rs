@@ -14,7 +14,7 @@ use super::{mfa, sessions, Principal};
 use crate::app::AppState;
 use crate::audit::{self, Outcome};
 use crate::error::AppError;
-use crate::tenancy::OrgAccess;
+use crate::rbac::OrgAccess;
 
 /// Changes the caller's password; every other session of theirs ends.
 pub async fn change_password(

@@ -15,8 +15,8 @@ use crate::app::AppState;
 use crate::audit::{self, Event, Outcome};
 use crate::error::AppError;
 use crate::http::client::ClientInfo;
+use crate::rbac::OrgAccess;
 use crate::store::ApiKeyRecord;
-use crate::tenancy::OrgAccess;
 use crate::validate;
 
 pub const PREFIX: &str = "loki_";
@@ -76,6 +76,8 @@ fn check_scopes(scopes: &[String]) -> Result<Vec<String>, AppError> {
     let mut out = Vec::new();
     for s in scopes {
         validate::permission_name("scopes", s)?;
+        s.parse::<loki_shared::Permission>()
+            .map_err(|e| AppError::validation("scopes", e.to_string()))?;
         if !out.contains(s) {
             out.push(s.clone());
         }
@@ -92,6 +94,10 @@ pub async fn create(
     require_api_tier(access)?;
     let name = validate::name("name", &req.name, 100)?;
     let scopes = check_scopes(&req.scopes)?;
+    // A key never carries more than its creator holds (and at use it is
+    // further cut to what the creator holds then).
+    let wanted = crate::rbac::roles::parse_names("scopes", &scopes)?;
+    access.require_at_least(wanted, "this API key")?;
     if req.expires_at.is_some_and(|t| t <= Utc::now()) {
         return Err(AppError::validation("expires_at", "must be in the future"));
     }

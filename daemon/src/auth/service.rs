@@ -475,13 +475,20 @@ pub async fn resolve_membership(
                 "you are not a member of that organization (or it does not exist)",
             )
         })?;
-    require_mfa_policy(&mine.organization, &mine.role, user)?;
+    require_mfa_policy(&mine.organization, &mine.roles, user)?;
     Ok(mine.organization)
 }
 
 /// An organization may require MFA of its admins.
-pub fn require_mfa_policy(org: &Organization, role: &str, user: &User) -> Result<(), AppError> {
-    if org.settings.require_mfa_for_admins && role == "admin" && !user.mfa_enabled {
+pub fn require_mfa_policy(
+    org: &Organization,
+    roles: &[String],
+    user: &User,
+) -> Result<(), AppError> {
+    if org.settings.require_mfa_for_admins
+        && roles.iter().any(|r| r == "admin")
+        && !user.mfa_enabled
+    {
         return Err(AppError::forbidden(
             "mfa_enrollment_required",
             "this organization requires MFA for admins: enable it (POST /api/v1/auth/mfa/enroll) first",

@@ -12,7 +12,8 @@ use super::extract::{Json, Path};
 use crate::app::AppState;
 use crate::auth::{api_keys, Principal};
 use crate::error::AppResult;
-use crate::tenancy::{Need, OrgAccess};
+use crate::rbac::OrgAccess;
+use loki_shared::Permission;
 
 pub async fn create(
     State(state): State<AppState>,
@@ -20,7 +21,7 @@ pub async fn create(
     Path(org_id): Path<Uuid>,
     Json(req): Json<CreateApiKeyRequest>,
 ) -> AppResult<(StatusCode, JsonResponse<ApiKeySecretResponse>)> {
-    let access = OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyCreate).await?;
     Ok((
         StatusCode::CREATED,
         JsonResponse(api_keys::create(&state, &access, &principal, req).await?),
@@ -32,7 +33,7 @@ pub async fn list(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<ApiKeyListResponse>> {
-    OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRead).await?;
     let keys = state.store.list_api_keys(org_id).await?;
     Ok(JsonResponse(ApiKeyListResponse {
         api_keys: keys.iter().map(api_keys::info).collect(),
@@ -44,7 +45,7 @@ pub async fn get(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<JsonResponse<ApiKeyInfo>> {
-    OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRead).await?;
     Ok(JsonResponse(api_keys::info(
         &api_keys::get(&state, org_id, id).await?,
     )))
@@ -56,7 +57,7 @@ pub async fn rotate(
     Path((org_id, id)): Path<(Uuid, Uuid)>,
     Json(req): Json<RotateApiKeyRequest>,
 ) -> AppResult<JsonResponse<ApiKeySecretResponse>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRotate).await?;
     Ok(JsonResponse(
         api_keys::rotate(&state, &access, &principal, id, req).await?,
     ))
@@ -67,7 +68,7 @@ pub async fn revoke(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<StatusCode> {
-    OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRevoke).await?;
     api_keys::revoke(&state, org_id, &principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

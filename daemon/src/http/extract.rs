@@ -101,3 +101,20 @@ where
         }
     }
 }
+
+/// The raw request body, with rejections mapped to [`AppError`].
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S> FromRequest<S> for RawBody
+where
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| body_rejection(e.status(), e.body_text()))
+    }
+}

@@ -1,23 +1,27 @@
-//! `/api/v1/orgs/{org_id}/members`.
+//! `/api/v1/orgs/{org_id}/members` and members' roles.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json as JsonResponse;
-use loki_shared::api::{AddMemberRequest, Member, MemberListResponse, UpdateMemberRequest};
+use loki_shared::api::{
+    AddMemberRequest, AssignRoleRequest, Member, MemberListResponse, UpdateMemberRequest,
+};
+use loki_shared::Permission;
 use uuid::Uuid;
 
 use super::extract::{Json, Path};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::tenancy::{self, Need, OrgAccess};
+use crate::rbac::{roles, OrgAccess};
+use crate::tenancy;
 
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<MemberListResponse>> {
-    OrgAccess::require(&state, &principal, org_id, Need::Read).await?;
+    OrgAccess::require(&state, &principal, org_id, Permission::MemberRead).await?;
     Ok(JsonResponse(MemberListResponse {
         members: state.store.list_members(org_id).await?,
     }))
@@ -28,7 +32,7 @@ pub async fn get(
     principal: Principal,
     Path((org_id, user_id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<JsonResponse<Member>> {
-    OrgAccess::require(&state, &principal, org_id, Need::Read).await?;
+    OrgAccess::require(&state, &principal, org_id, Permission::MemberRead).await?;
     let member = state
         .store
         .member(org_id, user_id)
@@ -43,22 +47,26 @@ pub async fn add(
     Path(org_id): Path<Uuid>,
     Json(req): Json<AddMemberRequest>,
 ) -> AppResult<(StatusCode, JsonResponse<Member>)> {
-    let access = OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::MemberInvite).await?;
+    access
+        .check(&state, &principal, Permission::RoleAssign, None)
+        .await?;
     Ok((
         StatusCode::CREATED,
-        JsonResponse(tenancy::add_member(&state, &access, req).await?),
+        JsonResponse(tenancy::add_member(&state, &access, &principal, req).await?),
     ))
 }
 
+/// Replaces the member's roles.
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
     Path((org_id, user_id)): Path<(Uuid, Uuid)>,
     Json(req): Json<UpdateMemberRequest>,
 ) -> AppResult<JsonResponse<Member>> {
-    OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleAssign).await?;
     Ok(JsonResponse(
-        tenancy::change_role(&state, org_id, user_id, &req.role).await?,
+        roles::set(&state, &access, &principal, user_id, req.roles).await?,
     ))
 }
 
@@ -67,7 +75,32 @@ pub async fn remove(
     principal: Principal,
     Path((org_id, user_id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<StatusCode> {
-    OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
-    tenancy::remove_member(&state, org_id, user_id).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::MemberRemove).await?;
+    roles::remove_member(&state, &access, &principal, user_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST …/members/{user_id}/roles`: one more role.
+pub async fn assign_role(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, user_id)): Path<(Uuid, Uuid)>,
+    Json(req): Json<AssignRoleRequest>,
+) -> AppResult<JsonResponse<Member>> {
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleAssign).await?;
+    Ok(JsonResponse(
+        roles::assign(&state, &access, &principal, user_id, &req.role).await?,
+    ))
+}
+
+/// `DELETE …/members/{user_id}/roles/{role}`.
+pub async fn revoke_role(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, user_id, role)): Path<(Uuid, Uuid, String)>,
+) -> AppResult<JsonResponse<Member>> {
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleAssign).await?;
+    Ok(JsonResponse(
+        roles::revoke(&state, &access, &principal, user_id, &role).await?,
+    ))
 }

@@ -3,16 +3,20 @@
 pub mod api_keys;
 pub mod auth;
 pub mod client;
+pub mod documents;
 pub mod extract;
+pub mod grants;
 pub mod health;
 pub mod members;
 pub mod orgs;
 pub mod request_id;
+pub mod roles;
 pub mod sessions;
 
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
@@ -37,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/mfa/confirm", post(auth::mfa_confirm))
         .route("/auth/mfa/disable", post(auth::mfa_disable))
         .route("/auth/mfa/verify", post(auth::mfa_verify))
+        .route("/permissions", get(roles::permissions))
         .route("/orgs", get(orgs::list).post(orgs::create))
         .route(
             "/orgs/{org_id}",
@@ -72,6 +77,45 @@ pub fn router(state: AppState) -> Router {
             post(api_keys::rotate),
         );
 
+    let doc_limit = DefaultBodyLimit::max(state.config.max_document_bytes);
+    let api = api
+        .route(
+            "/orgs/{org_id}/members/{user_id}/roles",
+            post(members::assign_role),
+        )
+        .route(
+            "/orgs/{org_id}/members/{user_id}/roles/{role}",
+            delete(members::revoke_role),
+        )
+        .route("/orgs/{org_id}/roles", get(roles::list).post(roles::create))
+        .route(
+            "/orgs/{org_id}/roles/{name}",
+            get(roles::get).patch(roles::update).delete(roles::delete),
+        )
+        .route(
+            "/orgs/{org_id}/grants",
+            get(grants::list).post(grants::create),
+        )
+        .route("/orgs/{org_id}/grants/{id}", delete(grants::revoke))
+        .route(
+            DOCUMENTS,
+            get(documents::list).post(documents::create.layer(doc_limit)),
+        )
+        .route(
+            "/orgs/{org_id}/documents/{id}",
+            get(documents::get)
+                .patch(documents::update)
+                .delete(documents::delete),
+        )
+        .route(
+            DOCUMENT_CONTENT,
+            get(documents::download).put(documents::replace.layer(doc_limit)),
+        )
+        .route(
+            "/orgs/{org_id}/documents/{id}/versions",
+            get(documents::versions),
+        );
+
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -81,7 +125,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(
-            state.config.max_body_bytes,
+            state.clone(),
             declared_body_limit,
         ))
         .layer(TimeoutLayer::with_status_code(
@@ -92,13 +136,35 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Refuses a body whose declared length is over the limit before reading
-/// any of it (bodies without a length are cut off while being read).
+const DOCUMENTS: &str = "/orgs/{org_id}/documents";
+const DOCUMENT_CONTENT: &str = "/orgs/{org_id}/documents/{id}/content";
+
+/// The largest body a route accepts: document uploads take files, the rest
+/// take JSON.
+fn body_limit_for(state: &AppState, req: &axum::extract::Request) -> usize {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str())
+        .unwrap_or_default();
+    let upload = route
+        .strip_prefix("/api/v1")
+        .is_some_and(|r| r == DOCUMENTS || r == DOCUMENT_CONTENT);
+    if upload {
+        state.config.max_document_bytes
+    } else {
+        state.config.max_body_bytes
+    }
+}
+
+/// Refuses a body whose declared length is over the route's limit before
+/// reading any of it (bodies without a length are cut off while read).
 async fn declared_body_limit(
-    axum::extract::State(limit): axum::extract::State<usize>,
+    axum::extract::State(state): axum::extract::State<AppState>,
     req: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
+    let limit = body_limit_for(&state, &req);
     let declared = req
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)

@@ -6,6 +6,7 @@ use axum::Json as JsonResponse;
 use loki_shared::api::{
     ChangeTierRequest, CreateOrgRequest, OrgListResponse, Organization, UpdateOrgRequest,
 };
+use loki_shared::Permission;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -13,7 +14,8 @@ use super::extract::{Json, Path, Query};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::AppResult;
-use crate::tenancy::{self, Need, OrgAccess};
+use crate::rbac::OrgAccess;
+use crate::tenancy;
 
 pub async fn list(
     State(state): State<AppState>,
@@ -40,7 +42,7 @@ pub async fn get(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<Organization>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Need::Read).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::OrgRead).await?;
     Ok(JsonResponse(access.org))
 }
 
@@ -50,9 +52,9 @@ pub async fn update(
     Path(org_id): Path<Uuid>,
     Json(req): Json<UpdateOrgRequest>,
 ) -> AppResult<JsonResponse<Organization>> {
-    OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::OrgUpdate).await?;
     Ok(JsonResponse(
-        tenancy::update(&state, &principal, org_id, req).await?,
+        tenancy::update(&state, &access, &principal, req).await?,
     ))
 }
 
@@ -62,9 +64,9 @@ pub async fn set_tier(
     Path(org_id): Path<Uuid>,
     Json(req): Json<ChangeTierRequest>,
 ) -> AppResult<JsonResponse<Organization>> {
-    OrgAccess::require(&state, &principal, org_id, Need::SuperAdmin).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::SystemTiers).await?;
     Ok(JsonResponse(
-        tenancy::set_tier(&state, org_id, req.tier).await?,
+        tenancy::set_tier(&state, &access, &principal, req.tier).await?,
     ))
 }
 
@@ -82,12 +84,12 @@ pub async fn delete(
     Path(org_id): Path<Uuid>,
     Query(params): Query<DeleteParams>,
 ) -> AppResult<StatusCode> {
-    let need = if params.hard {
-        Need::SuperAdmin
+    let perm = if params.hard {
+        Permission::SystemHardDelete
     } else {
-        Need::Admin
+        Permission::OrgDelete
     };
-    OrgAccess::require(&state, &principal, org_id, need).await?;
-    tenancy::delete(&state, org_id, params.hard).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, perm).await?;
+    tenancy::delete(&state, &access, &principal, params.hard).await?;
     Ok(StatusCode::NO_CONTENT)
 }

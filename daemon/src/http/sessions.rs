@@ -1,23 +1,24 @@
-//! `/api/v1/orgs/{org_id}/sessions`: an admin's view of the members' sessions.
+//! `/api/v1/orgs/{org_id}/sessions`: the members' sessions; password resets.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json as JsonResponse;
 use loki_shared::api::{PasswordResetResponse, SessionListResponse};
+use loki_shared::Permission;
 use uuid::Uuid;
 
 use super::extract::Path;
 use crate::app::AppState;
 use crate::auth::{account, Principal};
 use crate::error::AppResult;
-use crate::tenancy::{Need, OrgAccess};
+use crate::rbac::OrgAccess;
 
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<SessionListResponse>> {
-    OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    OrgAccess::require(&state, &principal, org_id, Permission::SessionRead).await?;
     Ok(JsonResponse(SessionListResponse {
         sessions: account::org_sessions(&state, org_id, &principal).await?,
     }))
@@ -28,7 +29,7 @@ pub async fn revoke(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<StatusCode> {
-    OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    OrgAccess::require(&state, &principal, org_id, Permission::SessionRevoke).await?;
     account::revoke_org_session(&state, org_id, &principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -39,7 +40,8 @@ pub async fn reset_password(
     principal: Principal,
     Path((org_id, user_id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<JsonResponse<PasswordResetResponse>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Need::Admin).await?;
+    let access =
+        OrgAccess::require(&state, &principal, org_id, Permission::MemberResetPassword).await?;
     Ok(JsonResponse(
         account::reset_password(&state, &access, &principal, user_id).await?,
     ))

@@ -4,14 +4,13 @@
 //! in RLS-scoped transactions.
 
 use chrono::{DateTime, Utc};
-use loki_shared::api::{Member, User};
+use loki_shared::api::User;
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 use uuid::Uuid;
 
 use super::models::{
-    ApiKeyRecord, CredentialsRow, MemberRow, MfaState, NewOrg, NewRefreshToken, NewUser,
-    RefreshTokenRecord, SigningKeyRecord, UserCredentials, UserRow, API_KEY_COLUMNS, MEMBER_SELECT,
-    USER_COLUMNS,
+    ApiKeyRecord, CredentialsRow, MfaState, NewRefreshToken, NewUser, RefreshTokenRecord,
+    SigningKeyRecord, UserCredentials, UserRow, API_KEY_COLUMNS, USER_COLUMNS,
 };
 use super::{expect_row, map_sqlx, unique_conflict, StoreResult};
 
@@ -47,7 +46,6 @@ where
     for<'r> UserRow: FromRow<'r, DB::Row>,
     for<'r> CredentialsRow: FromRow<'r, DB::Row>,
     for<'r> SigningKeyRecord: FromRow<'r, DB::Row>,
-    for<'r> MemberRow: FromRow<'r, DB::Row>,
     DB::QueryResult: RowsAffected,
 {
     pub async fn ping(&self) -> StoreResult<()> {
@@ -132,69 +130,6 @@ where
         .await
         .map_err(err)?;
         Ok(())
-    }
-
-    // --- tenant statements, run on a connection the backend has scoped
-
-    /// Inserts the organization (free tier, active) and its creator as admin.
-    /// `settings_param` is how the backend writes the JSON settings
-    /// parameter (`$4` or `$4::jsonb`).
-    pub async fn insert_org_with_admin(
-        conn: &mut DB::Connection,
-        org: NewOrg,
-        creator: Uuid,
-        settings: String,
-        settings_param: &str,
-    ) -> StoreResult<()> {
-        let now = Utc::now();
-        let sql = format!(
-            "INSERT INTO organizations (id, slug, name, tier, status, settings, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'free', 'active', {settings_param}, $5, $5)"
-        );
-        sqlx::query::<DB>(&sql)
-            .bind(org.id)
-            .bind(org.slug)
-            .bind(org.name)
-            .bind(settings)
-            .bind(now)
-            .execute(&mut *conn)
-            .await
-            .map_err(unique_conflict)?;
-        sqlx::query::<DB>(
-            "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at) VALUES ($1, $2, 'admin', $3, $3)",
-        )
-        .bind(org.id)
-        .bind(creator)
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map_err(unique_conflict)?;
-        Ok(())
-    }
-
-    pub async fn fetch_member(
-        conn: &mut DB::Connection,
-        org: Uuid,
-        user: Uuid,
-    ) -> StoreResult<Option<Member>> {
-        let sql = format!("{MEMBER_SELECT} WHERE m.org_id = $1 AND m.user_id = $2");
-        let row = sqlx::query_as::<DB, MemberRow>(&sql)
-            .bind(org)
-            .bind(user)
-            .fetch_optional(conn)
-            .await
-            .map_err(err)?;
-        Ok(row.map(Member::from))
-    }
-
-    pub async fn fetch_members(conn: &mut DB::Connection, org: Uuid) -> StoreResult<Vec<Member>> {
-        let sql = format!("{MEMBER_SELECT} WHERE m.org_id = $1 ORDER BY m.created_at, u.email");
-        let rows = sqlx::query_as::<DB, MemberRow>(&sql)
-            .bind(org)
-            .fetch_all(conn)
-            .await
-            .map_err(err)?;
-        Ok(rows.into_iter().map(Member::from).collect())
     }
 
     // --- passwords and MFA

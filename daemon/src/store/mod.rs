@@ -10,18 +10,22 @@ mod common;
 mod models;
 pub mod postgres;
 pub mod sqlite;
+mod tenant_sql;
+pub mod tenant_store;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use loki_shared::api::{Member, MyOrganization, OrgSettings, Organization, User};
+use loki_shared::api::{MyOrganization, OrgSettings, Organization, User};
 use loki_shared::Tier;
 use uuid::Uuid;
 
 pub use models::{
-    ApiKeyRecord, MfaState, NewOrg, NewRefreshToken, NewUser, OrgPatch, RefreshTokenRecord,
-    SigningKeyRecord, UserCredentials,
+    ApiKeyRecord, DocumentFilter, DocumentPatch, DocumentRecord, GrantRecord, MfaState, NewContent,
+    NewOrg, NewRefreshToken, NewUser, OrgPatch, RefreshTokenRecord, RolePatch, RoleRecord,
+    SigningKeyRecord, UserCredentials, VersionRecord,
 };
+pub use tenant_store::TenantStore;
 
 /// Errors a store method can return; the HTTP layer maps each to one status.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +68,7 @@ impl Backend {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: TenantStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Cheap round trip for readiness checks.
@@ -92,23 +96,6 @@ pub trait Store: Send + Sync + 'static {
     async fn soft_delete_org(&self, org: Uuid) -> StoreResult<Organization>;
     /// Removes the organization and everything it owns.
     async fn hard_delete_org(&self, org: Uuid) -> StoreResult<()>;
-
-    // --- memberships (tenant-owned)
-    /// Adds the member unless that would exceed `max_members` (checked
-    /// atomically with the insert). `Conflict{already_member}` if present.
-    async fn add_member(
-        &self,
-        org: Uuid,
-        user: Uuid,
-        role: &str,
-        max_members: Option<u32>,
-    ) -> StoreResult<Member>;
-    async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>>;
-    async fn list_members(&self, org: Uuid) -> StoreResult<Vec<Member>>;
-    async fn set_member_role(&self, org: Uuid, user: Uuid, role: &str) -> StoreResult<Member>;
-    async fn remove_member(&self, org: Uuid, user: Uuid) -> StoreResult<()>;
-    /// Number of members holding `role`, to refuse removing the last admin.
-    async fn count_members_with_role(&self, org: Uuid, role: &str) -> StoreResult<u64>;
 
     // --- passwords and MFA (global, per user)
     async fn password_hash(&self, user: Uuid) -> StoreResult<Option<String>>;
@@ -251,4 +238,9 @@ pub(crate) fn expect_row(rows_affected: u64, what: &'static str) -> StoreResult<
     } else {
         Ok(())
     }
+}
+
+/// Maps a driver error with no unique-constraint meaning.
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    map_sqlx(e, None)
 }

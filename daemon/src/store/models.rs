@@ -137,11 +137,24 @@ impl TryFrom<OrgRow> for Organization {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct MyOrgRow {
-    #[sqlx(flatten)]
-    pub org: OrgRow,
-    pub role: String,
+/// Joins organizations with the caller's roles in them.
+pub(crate) fn my_orgs(
+    rows: Vec<OrgRow>,
+    roles: &[(Uuid, String)],
+) -> StoreResult<Vec<loki_shared::api::MyOrganization>> {
+    rows.into_iter()
+        .map(|r| {
+            let id = r.id;
+            Ok(loki_shared::api::MyOrganization {
+                organization: r.try_into()?,
+                roles: roles
+                    .iter()
+                    .filter(|(o, _)| *o == id)
+                    .map(|(_, role)| role.clone())
+                    .collect(),
+            })
+        })
+        .collect()
 }
 
 #[derive(sqlx::FromRow)]
@@ -149,18 +162,17 @@ pub(crate) struct MemberRow {
     pub user_id: Uuid,
     pub email: String,
     pub display_name: Option<String>,
-    pub role: String,
     pub joined_at: DateTime<Utc>,
 }
 
-impl From<MemberRow> for Member {
-    fn from(r: MemberRow) -> Self {
+impl MemberRow {
+    pub(crate) fn into_member(self, roles: Vec<String>) -> Member {
         Member {
-            user_id: r.user_id,
-            email: r.email,
-            display_name: r.display_name,
-            role: r.role,
-            joined_at: r.joined_at,
+            user_id: self.user_id,
+            email: self.email,
+            display_name: self.display_name,
+            roles,
+            joined_at: self.joined_at,
         }
     }
 }
@@ -170,7 +182,7 @@ pub(crate) const USER_COLUMNS: &str =
 pub(crate) const ORG_COLUMNS: &str =
     "o.id, o.slug, o.name, o.tier, o.status, o.settings, o.created_at, o.updated_at, o.deleted_at";
 pub(crate) const MEMBER_SELECT: &str =
-    "SELECT m.user_id, u.email, u.display_name, m.role, m.created_at AS joined_at \
+    "SELECT m.user_id, u.email, u.display_name, m.created_at AS joined_at \
      FROM memberships m JOIN users u ON u.id = m.user_id";
 
 /// A user's TOTP state; secrets are sealed with the master key.
@@ -244,3 +256,110 @@ impl std::fmt::Debug for ApiKeyRecord {
 
 pub(crate) const API_KEY_COLUMNS: &str = "id, org_id, key_id, name, scopes, secret_hash, previous_secret_hash, \
      previous_valid_until, created_by, created_at, expires_at, last_used_at, rotated_at, revoked_at";
+
+/// A custom role as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RoleRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub description: String,
+    /// JSON array of permission names (the role's own, not inherited).
+    pub permissions: String,
+    pub parent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RolePatch {
+    pub description: Option<String>,
+    pub permissions: Option<String>,
+    /// `Some(None)` clears the parent.
+    pub parent: Option<Option<String>>,
+}
+
+/// A permission on one resource for a user or a role.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GrantRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub resource_type: String,
+    pub resource_id: Uuid,
+    /// `user` or `role`.
+    pub subject_type: String,
+    /// A user id or a role name.
+    pub subject: String,
+    pub permission: String,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DocumentRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub version: i64,
+    /// JSON arrays.
+    pub frameworks: String,
+    pub controls: String,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VersionRecord {
+    pub document_id: Uuid,
+    pub version: i64,
+    pub sha256: String,
+    pub size: i64,
+    pub content_type: String,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Content to store for a document version.
+pub struct NewContent {
+    pub sha256: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    pub created_by: Uuid,
+}
+
+impl std::fmt::Debug for NewContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewContent")
+            .field("sha256", &self.sha256)
+            .field("size", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DocumentPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Both tag lists are replaced together when given.
+    pub tags: Option<(Vec<String>, Vec<String>)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DocumentFilter {
+    pub framework: Option<String>,
+    pub control: Option<String>,
+    /// Case-insensitive substring of the name.
+    pub name: Option<String>,
+    /// Return documents older than this id (ids are time-ordered).
+    pub before: Option<Uuid>,
+    pub limit: i64,
+}
+
+pub(crate) const DOCUMENT_COLUMNS: &str =
+    "d.id, d.org_id, d.name, d.description, d.content_type, d.size, d.sha256, \
+     d.version, d.frameworks, d.controls, d.created_by, d.created_at, d.updated_at";

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use loki_shared::api::{Member, MyOrganization, Organization, User};
+use loki_shared::api::{MyOrganization, Organization, User};
 use loki_shared::Tier;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool, Postgres, Transaction};
@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::common::Common;
 use super::models::*;
+use super::tenant_sql::Tenant;
 use super::{
     expect_row, map_sqlx, settings_to_json, unique_conflict, Backend, Store, StoreError,
     StoreResult,
@@ -146,6 +147,11 @@ impl PgStore {
         }
         Ok(tx)
     }
+
+    /// The transaction tenant work runs in, with `app.org_id` set.
+    pub(crate) async fn scope(&self, org: Uuid) -> StoreResult<Transaction<'static, Postgres>> {
+        self.in_org(org).await
+    }
 }
 
 #[async_trait]
@@ -184,8 +190,7 @@ impl Store for PgStore {
         let id = org.id;
         let settings = settings_to_json(&Default::default())?;
         let mut tx = self.in_org(id).await?;
-        Common::<Postgres>::insert_org_with_admin(&mut tx, org, creator, settings, "$4::jsonb")
-            .await?;
+        Tenant::<Postgres>::insert_org(&mut tx, org, creator, settings, "$4::jsonb").await?;
         let created = Self::fetch_org(&mut tx, id)
             .await?
             .ok_or(StoreError::NotFound("organization"))?;
@@ -202,8 +207,8 @@ impl Store for PgStore {
 
     async fn orgs_of_user(&self, user: Uuid) -> StoreResult<Vec<MyOrganization>> {
         let mut tx = self.begin_scoped(None, Some(user)).await?;
-        let rows: Vec<MyOrgRow> = sqlx::query_as(&format!(
-            "SELECT {PG_ORG_COLUMNS}, m.role FROM organizations o \
+        let rows: Vec<OrgRow> = sqlx::query_as(&format!(
+            "SELECT {PG_ORG_COLUMNS} FROM organizations o \
              JOIN memberships m ON m.org_id = o.id \
              WHERE m.user_id = $1 AND o.status <> 'deleted' ORDER BY o.created_at, o.id"
         ))
@@ -211,15 +216,9 @@ impl Store for PgStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(err)?;
+        let roles = Tenant::<Postgres>::roles_of_user(&mut tx, user).await?;
         tx.commit().await.map_err(err)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(MyOrganization {
-                    organization: r.org.try_into()?,
-                    role: r.role,
-                })
-            })
-            .collect()
+        my_orgs(rows, &roles)
     }
 
     async fn update_org(&self, org: Uuid, patch: OrgPatch) -> StoreResult<Organization> {
@@ -264,111 +263,6 @@ impl Store for PgStore {
         expect_row(done.rows_affected(), "organization")?;
         tx.commit().await.map_err(err)?;
         Ok(())
-    }
-
-    async fn add_member(
-        &self,
-        org: Uuid,
-        user: Uuid,
-        role: &str,
-        max_members: Option<u32>,
-    ) -> StoreResult<Member> {
-        let mut tx = self.in_org(org).await?;
-        // Lock the organization row so concurrent adds count one at a time.
-        let locked: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM organizations WHERE id = $1 AND status <> 'deleted' FOR UPDATE",
-        )
-        .bind(org)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(err)?;
-        if locked.is_none() {
-            return Err(StoreError::NotFound("organization"));
-        }
-        if let Some(max) = max_members {
-            let count: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = $1")
-                    .bind(org)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(err)?;
-            if count >= i64::from(max) {
-                return Err(super::member_limit_error(max_members));
-            }
-        }
-        sqlx::query(
-            "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, now(), now())",
-        )
-        .bind(org)
-        .bind(user)
-        .bind(role)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique_conflict)?;
-        let member = Common::<Postgres>::fetch_member(&mut tx, org, user)
-            .await?
-            .ok_or(StoreError::NotFound("member"))?;
-        tx.commit().await.map_err(err)?;
-        Ok(member)
-    }
-
-    async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>> {
-        let mut tx = self.in_org(org).await?;
-        let found = Common::<Postgres>::fetch_member(&mut tx, org, user).await?;
-        tx.commit().await.map_err(err)?;
-        Ok(found)
-    }
-
-    async fn list_members(&self, org: Uuid) -> StoreResult<Vec<Member>> {
-        let mut tx = self.in_org(org).await?;
-        let members = Common::<Postgres>::fetch_members(&mut tx, org).await?;
-        tx.commit().await.map_err(err)?;
-        Ok(members)
-    }
-
-    async fn set_member_role(&self, org: Uuid, user: Uuid, role: &str) -> StoreResult<Member> {
-        let mut tx = self.in_org(org).await?;
-        let done = sqlx::query(
-            "UPDATE memberships SET role = $3, updated_at = now() WHERE org_id = $1 AND user_id = $2",
-        )
-        .bind(org)
-        .bind(user)
-        .bind(role)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
-        expect_row(done.rows_affected(), "member")?;
-        let member = Common::<Postgres>::fetch_member(&mut tx, org, user)
-            .await?
-            .ok_or(StoreError::NotFound("member"))?;
-        tx.commit().await.map_err(err)?;
-        Ok(member)
-    }
-
-    async fn remove_member(&self, org: Uuid, user: Uuid) -> StoreResult<()> {
-        let mut tx = self.in_org(org).await?;
-        let done = sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
-            .bind(org)
-            .bind(user)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        expect_row(done.rows_affected(), "member")?;
-        tx.commit().await.map_err(err)?;
-        Ok(())
-    }
-
-    async fn count_members_with_role(&self, org: Uuid, role: &str) -> StoreResult<u64> {
-        let mut tx = self.in_org(org).await?;
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = $2")
-                .bind(org)
-                .bind(role)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(err)?;
-        tx.commit().await.map_err(err)?;
-        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn password_hash(&self, user: Uuid) -> StoreResult<Option<String>> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use loki_shared::api::{Member, MyOrganization, Organization, User};
+use loki_shared::api::{MyOrganization, Organization, User};
 use loki_shared::Tier;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool};
@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::common::Common;
 use super::models::*;
+use super::tenant_sql::Tenant;
 use super::{
     expect_row, map_sqlx, settings_to_json, unique_conflict, Backend, Store, StoreError,
     StoreResult,
@@ -72,6 +73,15 @@ impl SqliteStore {
     ) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
         self.pool.acquire().await.map_err(err)
     }
+
+    /// The transaction tenant work runs in. SQLite has no row-level
+    /// security: the scope is the `org_id` filter in every statement.
+    pub(crate) async fn scope(
+        &self,
+        _org: Uuid,
+    ) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
+        self.pool.begin().await.map_err(err)
+    }
 }
 
 fn err(e: sqlx::Error) -> StoreError {
@@ -114,7 +124,7 @@ impl Store for SqliteStore {
         let id = org.id;
         let settings = settings_to_json(&Default::default())?;
         let mut tx = self.pool.begin().await.map_err(err)?;
-        Common::<Sqlite>::insert_org_with_admin(&mut tx, org, creator, settings, "$4").await?;
+        Tenant::<Sqlite>::insert_org(&mut tx, org, creator, settings, "$4").await?;
         tx.commit().await.map_err(err)?;
         self.org_row(id).await
     }
@@ -131,23 +141,18 @@ impl Store for SqliteStore {
     }
 
     async fn orgs_of_user(&self, user: Uuid) -> StoreResult<Vec<MyOrganization>> {
-        let rows: Vec<MyOrgRow> = sqlx::query_as(&format!(
-            "SELECT {ORG_COLUMNS}, m.role FROM organizations o \
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        let rows: Vec<OrgRow> = sqlx::query_as(&format!(
+            "SELECT {ORG_COLUMNS} FROM organizations o \
              JOIN memberships m ON m.org_id = o.id \
              WHERE m.user_id = $1 AND o.status <> 'deleted' ORDER BY o.created_at, o.id"
         ))
         .bind(user)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await
         .map_err(err)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(MyOrganization {
-                    organization: r.org.try_into()?,
-                    role: r.role,
-                })
-            })
-            .collect()
+        let roles = Tenant::<Sqlite>::roles_of_user(&mut conn, user).await?;
+        my_orgs(rows, &roles)
     }
 
     async fn update_org(&self, org: Uuid, patch: OrgPatch) -> StoreResult<Organization> {
@@ -206,85 +211,6 @@ impl Store for SqliteStore {
             .map_err(err)?;
         expect_row(done.rows_affected(), "organization")?;
         Ok(())
-    }
-
-    async fn add_member(
-        &self,
-        org: Uuid,
-        user: Uuid,
-        role: &str,
-        max_members: Option<u32>,
-    ) -> StoreResult<Member> {
-        // One statement: SQLite runs it atomically, so two concurrent adds
-        // cannot both pass the count check.
-        let done = sqlx::query(
-            "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at) \
-             SELECT $1, $2, $3, $4, $4 \
-             WHERE $5 IS NULL OR (SELECT COUNT(*) FROM memberships WHERE org_id = $1) < $5",
-        )
-        .bind(org)
-        .bind(user)
-        .bind(role)
-        .bind(Utc::now())
-        .bind(max_members.map(i64::from))
-        .execute(&self.pool)
-        .await
-        .map_err(unique_conflict)?;
-        if done.rows_affected() == 0 {
-            return Err(super::member_limit_error(max_members));
-        }
-        self.member(org, user)
-            .await?
-            .ok_or(StoreError::NotFound("member"))
-    }
-
-    async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>> {
-        let mut conn = self.pool.acquire().await.map_err(err)?;
-        Common::<Sqlite>::fetch_member(&mut conn, org, user).await
-    }
-
-    async fn list_members(&self, org: Uuid) -> StoreResult<Vec<Member>> {
-        let mut conn = self.pool.acquire().await.map_err(err)?;
-        Common::<Sqlite>::fetch_members(&mut conn, org).await
-    }
-
-    async fn set_member_role(&self, org: Uuid, user: Uuid, role: &str) -> StoreResult<Member> {
-        let done = sqlx::query(
-            "UPDATE memberships SET role = $3, updated_at = $4 WHERE org_id = $1 AND user_id = $2",
-        )
-        .bind(org)
-        .bind(user)
-        .bind(role)
-        .bind(Utc::now())
-        .execute(&self.pool)
-        .await
-        .map_err(err)?;
-        expect_row(done.rows_affected(), "member")?;
-        self.member(org, user)
-            .await?
-            .ok_or(StoreError::NotFound("member"))
-    }
-
-    async fn remove_member(&self, org: Uuid, user: Uuid) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
-            .bind(org)
-            .bind(user)
-            .execute(&self.pool)
-            .await
-            .map_err(err)?;
-        expect_row(done.rows_affected(), "member")?;
-        Ok(())
-    }
-
-    async fn count_members_with_role(&self, org: Uuid, role: &str) -> StoreResult<u64> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = $2")
-                .bind(org)
-                .bind(role)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(err)?;
-        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn password_hash(&self, user: Uuid) -> StoreResult<Option<String>> {

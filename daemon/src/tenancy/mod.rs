@@ -1,9 +1,7 @@
 //! Organizations, tiers and memberships. No HTTP types in here.
 //!
-//! Until the RBAC issue lands, authorization here is deliberately simple and
-//! lives in one place ([`OrgAccess`]): a token must be scoped to the
-//! organization it addresses (super admins excepted), members may read,
-//! and changes need the `admin` role.
+//! Handlers admit the caller with [`crate::rbac::OrgAccess`] first; what is
+//! here assumes the permission was granted.
 
 use loki_shared::api::{
     AddMemberRequest, CreateOrgRequest, Member, MyOrganization, Organization, UpdateOrgRequest,
@@ -12,84 +10,14 @@ use loki_shared::Tier;
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::audit::{self, Outcome};
 use crate::auth::Principal;
 use crate::error::AppError;
+use crate::rbac::OrgAccess;
 use crate::store::{NewOrg, OrgPatch, StoreError};
 use crate::validate;
 
 const NAME_MAX: usize = 200;
-
-/// What a caller needs to do in an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    Read,
-    Admin,
-    SuperAdmin,
-}
-
-/// A checked right to act in one organization.
-pub struct OrgAccess {
-    pub org: Organization,
-    /// The caller's role, if a member (super admins may have none).
-    pub role: Option<String>,
-}
-
-impl OrgAccess {
-    pub async fn require(
-        state: &AppState,
-        principal: &Principal,
-        org_id: Uuid,
-        need: Need,
-    ) -> Result<Self, AppError> {
-        let superuser = principal.is_super_admin();
-        if need == Need::SuperAdmin && !superuser {
-            return Err(AppError::forbidden(
-                "super_admin_required",
-                "this action needs a super admin",
-            ));
-        }
-        if principal.org != Some(org_id) && !superuser {
-            return Err(AppError::forbidden(
-                "wrong_organization",
-                "the token is not scoped to this organization; switch organization first",
-            ));
-        }
-        let org = state
-            .store
-            .org_by_id(org_id)
-            .await?
-            .filter(|o| o.deleted_at.is_none() || need == Need::SuperAdmin)
-            .ok_or(AppError::NotFound {
-                what: "organization",
-            })?;
-        let role = state
-            .store
-            .member(org_id, principal.user.id)
-            .await?
-            .map(|m| m.role);
-        if !superuser {
-            match (&role, need) {
-                (None, _) => {
-                    return Err(AppError::forbidden(
-                        "not_a_member",
-                        "you are not a member of this organization",
-                    ))
-                }
-                (Some(r), Need::Admin) if r != "admin" => {
-                    return Err(AppError::forbidden(
-                        "admin_required",
-                        "this action needs the admin role",
-                    ))
-                }
-                _ => {}
-            }
-        }
-        if let Some(r) = &role {
-            crate::auth::service::require_mfa_policy(&org, r, &principal.user)?;
-        }
-        Ok(Self { org, role })
-    }
-}
 
 pub async fn create(
     state: &AppState,
@@ -126,7 +54,15 @@ pub async fn create(
             }
             other => {
                 let org = other?;
-                tracing::info!(org_id = %org.id, slug = %org.slug, "organization created");
+                audit::record(
+                    state,
+                    principal
+                        .event("org.created", Outcome::Success)
+                        .org(Some(org.id))
+                        .resource("organization", org.id)
+                        .meta(serde_json::json!({"after": org})),
+                )
+                .await?;
                 return Ok(org);
             }
         }
@@ -140,12 +76,25 @@ pub async fn list_mine(
     Ok(state.store.orgs_of_user(principal.user.id).await?)
 }
 
+/// Renames and changes settings. Settings are security settings: they need
+/// `security:update` on top of `org:update`.
 pub async fn update(
     state: &AppState,
+    access: &OrgAccess,
     principal: &Principal,
-    org: Uuid,
     req: UpdateOrgRequest,
 ) -> Result<Organization, AppError> {
+    let org = access.org.id;
+    if req.settings.is_some() {
+        access
+            .check(
+                state,
+                principal,
+                loki_shared::Permission::SecurityUpdate,
+                None,
+            )
+            .await?;
+    }
     // Requiring MFA of admins without having it would lock the caller out.
     if req
         .settings
@@ -185,31 +134,78 @@ pub async fn update(
             "nothing to update: give name, slug or settings",
         ));
     }
-    Ok(state.store.update_org(org, patch).await?)
+    let settings_changed = patch.settings.is_some();
+    let after = state.store.update_org(org, patch).await?;
+    let action = if settings_changed {
+        "security.settings_changed"
+    } else {
+        "org.updated"
+    };
+    audit::record(
+        state,
+        principal
+            .event(action, Outcome::Success)
+            .resource("organization", org)
+            .meta(serde_json::json!({"before": access.org, "after": after})),
+    )
+    .await?;
+    Ok(after)
 }
 
-pub async fn set_tier(state: &AppState, org: Uuid, tier: Tier) -> Result<Organization, AppError> {
-    let updated = state.store.set_org_tier(org, tier).await?;
-    tracing::info!(org_id = %org, tier = %tier, "tier changed");
+pub async fn set_tier(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    tier: Tier,
+) -> Result<Organization, AppError> {
+    let updated = state.store.set_org_tier(access.org.id, tier).await?;
+    audit::record(
+        state,
+        principal
+            .event("org.tier_changed", Outcome::Success)
+            .org(Some(access.org.id))
+            .resource("organization", access.org.id)
+            .meta(
+                serde_json::json!({"before": {"tier": access.org.tier}, "after": {"tier": tier}}),
+            ),
+    )
+    .await?;
     Ok(updated)
 }
 
-pub async fn delete(state: &AppState, org: Uuid, hard: bool) -> Result<(), AppError> {
+pub async fn delete(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    hard: bool,
+) -> Result<(), AppError> {
+    let org = access.org.id;
     if hard {
         state.store.hard_delete_org(org).await?;
     } else {
         state.store.soft_delete_org(org).await?;
     }
-    tracing::info!(org_id = %org, hard, "organization deleted");
-    Ok(())
+    audit::record(
+        state,
+        principal
+            .event(
+                if hard { "org.purged" } else { "org.deleted" },
+                Outcome::Success,
+            )
+            .org(Some(org))
+            .resource("organization", org)
+            .meta(serde_json::json!({"before": access.org})),
+    )
+    .await
 }
 
 pub async fn add_member(
     state: &AppState,
     access: &OrgAccess,
+    principal: &Principal,
     req: AddMemberRequest,
 ) -> Result<Member, AppError> {
-    let role = validate::role("role", &req.role)?;
+    crate::rbac::roles::check_assignable(access, &req.role)?;
     let user = match (req.user_id, req.email.as_deref()) {
         (Some(id), None) => state.store.user_by_id(id).await?,
         (None, Some(email)) => {
@@ -227,49 +223,17 @@ pub async fn add_member(
     }
     .ok_or(AppError::NotFound { what: "user" })?;
     let max = access.org.tier.limits().max_members;
-    Ok(state
+    let member = state
         .store
-        .add_member(access.org.id, user.id, &role, max)
-        .await?)
-}
-
-pub async fn change_role(
-    state: &AppState,
-    org: Uuid,
-    user: Uuid,
-    role: &str,
-) -> Result<Member, AppError> {
-    let role = validate::role("role", role)?;
-    let current = state
-        .store
-        .member(org, user)
-        .await?
-        .ok_or(AppError::NotFound { what: "member" })?;
-    if current.role == "admin" && role != "admin" {
-        refuse_last_admin(state, org).await?;
-    }
-    Ok(state.store.set_member_role(org, user, &role).await?)
-}
-
-pub async fn remove_member(state: &AppState, org: Uuid, user: Uuid) -> Result<(), AppError> {
-    let current = state
-        .store
-        .member(org, user)
-        .await?
-        .ok_or(AppError::NotFound { what: "member" })?;
-    if current.role == "admin" {
-        refuse_last_admin(state, org).await?;
-    }
-    Ok(state.store.remove_member(org, user).await?)
-}
-
-/// An organization always keeps at least one admin.
-async fn refuse_last_admin(state: &AppState, org: Uuid) -> Result<(), AppError> {
-    if state.store.count_members_with_role(org, "admin").await? <= 1 {
-        return Err(AppError::conflict(
-            "last_admin",
-            "the organization must keep at least one admin",
-        ));
-    }
-    Ok(())
+        .add_member(access.org.id, user.id, &req.role, max)
+        .await?;
+    audit::record(
+        state,
+        principal
+            .event("member.added", Outcome::Success)
+            .resource("member", member.user_id)
+            .meta(serde_json::json!({"after": {"email": member.email, "roles": member.roles}})),
+    )
+    .await?;
+    Ok(member)
 }

@@ -1,0 +1,277 @@
+//! `/api/v1/orgs/{org_id}/documents`: evidence documents.
+//!
+//! Uploads send the content as the raw body with its `Content-Type`; the
+//! metadata travels in the query string (`name`, `description`,
+//! `frameworks`, `controls` — lists comma-separated).
+
+use axum::extract::State;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, ETAG};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json as JsonResponse;
+use loki_shared::api::{
+    DocumentInfo, DocumentListResponse, DocumentVersionListResponse, UpdateDocumentRequest,
+};
+use loki_shared::Permission;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::extract::{Json, Path, Query, RawBody};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::documents::{self, Upload};
+use crate::error::{AppError, AppResult};
+use crate::rbac::OrgAccess;
+use crate::store::DocumentFilter;
+
+fn split(list: Option<&str>) -> Vec<String> {
+    list.map(|l| {
+        l.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadParams {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    frameworks: Option<String>,
+    #[serde(default)]
+    controls: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org_id): Path<Uuid>,
+    Query(p): Query<UploadParams>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> AppResult<(StatusCode, JsonResponse<DocumentInfo>)> {
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::DocCreate).await?;
+    let upload = Upload {
+        name: p.name,
+        description: p.description.unwrap_or_default(),
+        frameworks: split(p.frameworks.as_deref()),
+        controls: split(p.controls.as_deref()),
+        content_type: content_type(&headers),
+        bytes: body.to_vec(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        JsonResponse(documents::create(&state, &access, &principal, upload).await?),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    #[serde(default)]
+    framework: Option<String>,
+    #[serde(default)]
+    control: Option<String>,
+    /// Substring of the name, case-insensitive.
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org_id): Path<Uuid>,
+    Query(p): Query<ListParams>,
+) -> AppResult<JsonResponse<DocumentListResponse>> {
+    OrgAccess::require(&state, &principal, org_id, Permission::DocRead).await?;
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(AppError::validation("limit", "must be between 1 and 200"));
+    }
+    let before = p
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<Uuid>().map_err(|_| {
+                AppError::bad_request("invalid_cursor", "the cursor is not one this server issued")
+            })
+        })
+        .transpose()?;
+    if p.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(AppError::validation("q", "must be at most 200 characters"));
+    }
+    let filter = DocumentFilter {
+        framework: p.framework,
+        control: p.control,
+        name: p.q,
+        before,
+        limit,
+    };
+    let (documents, next_cursor) = documents::list(&state, org_id, filter).await?;
+    Ok(JsonResponse(DocumentListResponse {
+        documents,
+        next_cursor,
+    }))
+}
+
+/// Admits the caller to one document: an organization-wide permission, or a
+/// grant on this document.
+async fn on_document(
+    state: &AppState,
+    principal: &Principal,
+    org_id: Uuid,
+    id: Uuid,
+    perm: Permission,
+) -> AppResult<OrgAccess> {
+    let access = OrgAccess::open(state, principal, org_id).await?;
+    access
+        .check(state, principal, perm, Some(("document", id)))
+        .await?;
+    Ok(access)
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, id)): Path<(Uuid, Uuid)>,
+) -> AppResult<JsonResponse<DocumentInfo>> {
+    on_document(&state, &principal, org_id, id, Permission::DocRead).await?;
+    Ok(JsonResponse(documents::info(
+        &documents::get(&state, org_id, id).await?,
+    )))
+}
+
+pub async fn versions(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, id)): Path<(Uuid, Uuid)>,
+) -> AppResult<JsonResponse<DocumentVersionListResponse>> {
+    on_document(&state, &principal, org_id, id, Permission::DocRead).await?;
+    documents::get(&state, org_id, id).await?;
+    let versions = state.store.document_versions(org_id, id).await?;
+    Ok(JsonResponse(DocumentVersionListResponse {
+        versions: versions.iter().map(documents::version_info).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadParams {
+    #[serde(default)]
+    version: Option<i64>,
+}
+
+/// A file name safe for `Content-Disposition`.
+fn safe_filename(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    if s.is_empty() {
+        "document".into()
+    } else {
+        s
+    }
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, id)): Path<(Uuid, Uuid)>,
+    Query(p): Query<DownloadParams>,
+) -> AppResult<Response> {
+    on_document(&state, &principal, org_id, id, Permission::DocDownload).await?;
+    let (doc, version, bytes) =
+        documents::download(&state, &principal, org_id, id, p.version).await?;
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(&version.content_type).map_err(|e| AppError::Internal(e.into()))?,
+    );
+    let disposition = format!("attachment; filename=\"{}\"", safe_filename(&doc.name));
+    h.insert(
+        CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).map_err(|e| AppError::Internal(e.into()))?,
+    );
+    h.insert(
+        ETAG,
+        HeaderValue::from_str(&format!("\"{}\"", version.sha256))
+            .map_err(|e| AppError::Internal(e.into()))?,
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    Ok(resp)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, id)): Path<(Uuid, Uuid)>,
+    Json(req): Json<UpdateDocumentRequest>,
+) -> AppResult<JsonResponse<DocumentInfo>> {
+    let access = on_document(&state, &principal, org_id, id, Permission::DocUpdate).await?;
+    Ok(JsonResponse(
+        documents::update(&state, &access, &principal, id, req).await?,
+    ))
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, id)): Path<(Uuid, Uuid)>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> AppResult<JsonResponse<DocumentInfo>> {
+    let access = on_document(&state, &principal, org_id, id, Permission::DocUpdate).await?;
+    let ct = content_type(&headers);
+    Ok(JsonResponse(
+        documents::replace(
+            &state,
+            &access,
+            &principal,
+            id,
+            ct.as_deref(),
+            body.to_vec(),
+        )
+        .await?,
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, id)): Path<(Uuid, Uuid)>,
+) -> AppResult<StatusCode> {
+    let access = on_document(&state, &principal, org_id, id, Permission::DocDelete).await?;
+    documents::delete(&state, &access, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,70 @@
+//! `/api/v1/orgs/{org_id}/grants`: resource-level grants.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json as JsonResponse;
+use loki_shared::api::{CreateGrantRequest, GrantInfo, GrantListResponse};
+use loki_shared::Permission;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::extract::{Json, Path, Query};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::rbac::{grants, OrgAccess};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantFilter {
+    #[serde(default)]
+    resource_type: Option<String>,
+    #[serde(default)]
+    resource_id: Option<Uuid>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org_id): Path<Uuid>,
+    Query(f): Query<GrantFilter>,
+) -> AppResult<JsonResponse<GrantListResponse>> {
+    OrgAccess::require(&state, &principal, org_id, Permission::GrantRead).await?;
+    let resource = match (f.resource_type, f.resource_id) {
+        (Some(t), Some(id)) => Some((t, id)),
+        (None, None) => None,
+        _ => {
+            return Err(AppError::validation(
+                "resource_id",
+                "give resource_type and resource_id together",
+            ))
+        }
+    };
+    let list = state.store.grants(org_id, resource).await?;
+    Ok(JsonResponse(GrantListResponse {
+        grants: list.iter().map(grants::info).collect(),
+    }))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org_id): Path<Uuid>,
+    Json(req): Json<CreateGrantRequest>,
+) -> AppResult<(StatusCode, JsonResponse<GrantInfo>)> {
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::GrantCreate).await?;
+    Ok((
+        StatusCode::CREATED,
+        JsonResponse(grants::create(&state, &access, &principal, req).await?),
+    ))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, id)): Path<(Uuid, Uuid)>,
+) -> AppResult<StatusCode> {
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::GrantRevoke).await?;
+    grants::revoke(&state, &access, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

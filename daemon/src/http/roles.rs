@@ -1,0 +1,103 @@
+//! `/api/v1/permissions` and `/api/v1/orgs/{org_id}/roles`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json as JsonResponse;
+use loki_shared::api::{
+    CreateRoleRequest, PermissionInfo, PermissionListResponse, RoleInfo, RoleListResponse,
+    UpdateRoleRequest,
+};
+use loki_shared::Permission;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::extract::{Json, Path, Query};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::error::AppResult;
+use crate::rbac::{roles, OrgAccess};
+
+/// The permission catalogue (any signed-in caller).
+pub async fn permissions(_principal: Principal) -> JsonResponse<PermissionListResponse> {
+    JsonResponse(PermissionListResponse {
+        permissions: Permission::ALL
+            .iter()
+            .map(|p| PermissionInfo {
+                name: p.name().to_owned(),
+                description: p.description().to_owned(),
+                system: p.is_system(),
+            })
+            .collect(),
+    })
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org_id): Path<Uuid>,
+) -> AppResult<JsonResponse<RoleListResponse>> {
+    OrgAccess::require(&state, &principal, org_id, Permission::RoleRead).await?;
+    Ok(JsonResponse(RoleListResponse {
+        roles: roles::list(&state, org_id).await?,
+    }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, name)): Path<(Uuid, String)>,
+) -> AppResult<JsonResponse<RoleInfo>> {
+    OrgAccess::require(&state, &principal, org_id, Permission::RoleRead).await?;
+    Ok(JsonResponse(roles::get(&state, org_id, &name).await?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org_id): Path<Uuid>,
+    Json(req): Json<CreateRoleRequest>,
+) -> AppResult<(StatusCode, JsonResponse<RoleInfo>)> {
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleCreate).await?;
+    Ok((
+        StatusCode::CREATED,
+        JsonResponse(roles::create(&state, &access, &principal, req).await?),
+    ))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, name)): Path<(Uuid, String)>,
+    Json(req): Json<UpdateRoleRequest>,
+) -> AppResult<JsonResponse<RoleInfo>> {
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleUpdate).await?;
+    Ok(JsonResponse(
+        roles::update(&state, &access, &principal, &name, req).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRoleParams {
+    /// Move the role's holders to this role, in the same transaction.
+    #[serde(default)]
+    reassign_to: Option<String>,
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, name)): Path<(Uuid, String)>,
+    Query(params): Query<DeleteRoleParams>,
+) -> AppResult<StatusCode> {
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleDelete).await?;
+    roles::delete(
+        &state,
+        &access,
+        &principal,
+        &name,
+        params.reassign_to.as_deref(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,157 @@
+//! The per-request access check: is the caller in this organization, with
+//! which roles, and may they do this? Every handler goes through here.
+
+use std::sync::Arc;
+
+use loki_shared::api::Organization;
+use loki_shared::permissions::{PermSet, Permission};
+use uuid::Uuid;
+
+use super::policy::{Decision, OrgPolicy, Subject};
+use crate::app::AppState;
+use crate::audit::{self, Outcome};
+use crate::auth::{Credential, Principal};
+use crate::error::AppError;
+
+/// A caller admitted to one organization.
+pub struct OrgAccess {
+    pub org: Organization,
+    pub subject: Subject,
+    pub policy: Arc<OrgPolicy>,
+}
+
+async fn refuse(
+    state: &AppState,
+    principal: &Principal,
+    org: Uuid,
+    err: AppError,
+    reason: &str,
+) -> AppError {
+    let event = principal
+        .event("access.denied", Outcome::Denied)
+        .org(Some(org))
+        .meta(serde_json::json!({"reason": reason}));
+    match audit::record(state, event).await {
+        Ok(()) => err,
+        Err(e) => e,
+    }
+}
+
+impl OrgAccess {
+    /// Admits the caller to the organization (scope, membership, MFA
+    /// policy) without checking a permission yet.
+    pub async fn open(
+        state: &AppState,
+        principal: &Principal,
+        org_id: Uuid,
+    ) -> Result<Self, AppError> {
+        let superuser = principal.is_super_admin();
+        if principal.org != Some(org_id) && !superuser {
+            let e = AppError::forbidden(
+                "wrong_organization",
+                "the credential is not scoped to this organization; switch organization first",
+            );
+            return Err(refuse(state, principal, org_id, e, "wrong_organization").await);
+        }
+        let org = state
+            .store
+            .org_by_id(org_id)
+            .await?
+            // Super admins still reach soft-deleted organizations (hard delete).
+            .filter(|o| o.deleted_at.is_none() || superuser)
+            .ok_or(AppError::NotFound {
+                what: "organization",
+            })?;
+        let roles = match state.store.member(org_id, principal.user.id).await? {
+            Some(m) => m.roles,
+            None if superuser => Vec::new(),
+            None => {
+                let e = AppError::forbidden(
+                    "not_a_member",
+                    "you are not a member of this organization",
+                );
+                return Err(refuse(state, principal, org_id, e, "not_a_member").await);
+            }
+        };
+        crate::auth::service::require_mfa_policy(&org, &roles, &principal.user)?;
+        let scopes = match &principal.credential {
+            Credential::ApiKey { scopes, .. } => Some(
+                scopes
+                    .iter()
+                    .filter_map(|s| s.parse::<Permission>().ok())
+                    .fold(PermSet::EMPTY, PermSet::with),
+            ),
+            Credential::Session(_) => None,
+        };
+        let policy = state.authz.policy(state, org_id).await?;
+        Ok(Self {
+            org,
+            subject: Subject {
+                user: principal.user.id,
+                roles,
+                super_admin: superuser,
+                scopes,
+            },
+            policy,
+        })
+    }
+
+    /// Admits the caller and requires `perm` organization-wide.
+    pub async fn require(
+        state: &AppState,
+        principal: &Principal,
+        org_id: Uuid,
+        perm: Permission,
+    ) -> Result<Self, AppError> {
+        let access = Self::open(state, principal, org_id).await?;
+        access.check(state, principal, perm, None).await?;
+        Ok(access)
+    }
+
+    /// The decision for `perm` (on `resource`, when given); a denial is
+    /// audited and returned as 403 naming the permission.
+    pub async fn check(
+        &self,
+        state: &AppState,
+        principal: &Principal,
+        perm: Permission,
+        resource: Option<(&'static str, Uuid)>,
+    ) -> Result<Decision, AppError> {
+        let d = self
+            .policy
+            .decide(&self.subject, perm, resource.map(|r| r.1));
+        if d.allowed {
+            return Ok(d);
+        }
+        let mut event = principal
+            .event("access.denied", Outcome::Denied)
+            .org(Some(self.org.id))
+            .meta(serde_json::json!({"permission": perm.name(), "reason": d.reason}));
+        if let Some((kind, id)) = resource {
+            event = event.resource(kind, id);
+        }
+        audit::record(state, event).await?;
+        Err(AppError::PermissionDenied { permission: perm })
+    }
+
+    /// Everything the caller may do organization-wide (for escalation checks).
+    pub fn permissions(&self) -> PermSet {
+        self.policy.permissions_of(&self.subject)
+    }
+
+    /// Refuses handing out `wanted` unless the caller holds all of it: nobody
+    /// can give more than they have.
+    pub fn require_at_least(&self, wanted: PermSet, what: &str) -> Result<(), AppError> {
+        let missing = PermSet(wanted.0 & !self.permissions().0);
+        if missing == PermSet::EMPTY {
+            return Ok(());
+        }
+        Err(AppError::forbidden(
+            "privilege_escalation",
+            format!(
+                "{what} would give permissions you do not hold: {}",
+                missing.names().join(", ")
+            ),
+        ))
+    }
+}

@@ -1,0 +1,508 @@
+//! Custom roles and role assignment, with the escalation rules: nobody
+//! creates, changes or hands out a role stronger than what they hold, and
+//! no organization role carries a system permission.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use loki_shared::api::{CreateRoleRequest, Member, RoleInfo, UpdateRoleRequest};
+use loki_shared::permissions::{
+    predefined_description, predefined_role, PermSet, Permission, PREDEFINED_ROLES,
+};
+use uuid::Uuid;
+
+use super::policy::{effective, RoleDef, MAX_ROLE_DEPTH};
+use super::{parse_permissions, OrgAccess};
+use crate::app::AppState;
+use crate::audit::{self, Outcome};
+use crate::auth::Principal;
+use crate::error::AppError;
+use crate::store::{RolePatch, RoleRecord};
+
+fn check_name(name: &str) -> Result<(), AppError> {
+    let ok = (2..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !ok {
+        return Err(AppError::validation(
+            "name",
+            "2 to 64 characters: lowercase letters, digits and underscores, starting with a letter",
+        ));
+    }
+    if predefined_role(name).is_some() || name == "super_admin" {
+        return Err(AppError::validation(
+            "name",
+            format!("`{name}` is a predefined role"),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses permission names; system permissions never belong to org roles.
+pub fn parse_names(field: &str, names: &[String]) -> Result<PermSet, AppError> {
+    let mut set = PermSet::EMPTY;
+    for n in names {
+        let p: Permission =
+            n.parse()
+                .map_err(|e: loki_shared::permissions::UnknownPermission| {
+                    AppError::validation(field, e.to_string())
+                })?;
+        if p.is_system() {
+            return Err(AppError::validation(
+                field,
+                format!("{p} is a system permission; only super admins hold it"),
+            ));
+        }
+        set = set.with(p);
+    }
+    Ok(set)
+}
+
+fn info(name: &str, own: PermSet, eff: PermSet, r: Option<&RoleRecord>) -> RoleInfo {
+    RoleInfo {
+        name: name.to_owned(),
+        description: r
+            .map(|r| r.description.clone())
+            .unwrap_or_else(|| predefined_description(name).to_owned()),
+        predefined: r.is_none(),
+        parent: r.and_then(|r| r.parent.clone()),
+        permissions: own.names(),
+        effective_permissions: eff.names(),
+        created_at: r.map(|r| r.created_at),
+        updated_at: r.map(|r| r.updated_at),
+    }
+}
+
+pub async fn list(state: &AppState, org: Uuid) -> Result<Vec<RoleInfo>, AppError> {
+    let records = state.store.roles(org).await?;
+    let policy = state.authz.policy(state, org).await?;
+    let mut out: Vec<RoleInfo> = PREDEFINED_ROLES
+        .iter()
+        .map(|n| {
+            let set = predefined_role(n).unwrap_or_default();
+            info(n, set, set, None)
+        })
+        .collect();
+    for r in &records {
+        let own = parse_permissions(&r.permissions);
+        out.push(info(
+            &r.name,
+            own,
+            policy.role(&r.name).unwrap_or(own),
+            Some(r),
+        ));
+    }
+    Ok(out)
+}
+
+pub async fn get(state: &AppState, org: Uuid, name: &str) -> Result<RoleInfo, AppError> {
+    list(state, org)
+        .await?
+        .into_iter()
+        .find(|r| r.name == name)
+        .ok_or(AppError::NotFound { what: "role" })
+}
+
+/// The custom roles as the policy sees them, with `change` applied.
+async fn defs_with(
+    state: &AppState,
+    org: Uuid,
+    change: Option<RoleDef>,
+) -> Result<Vec<RoleDef>, AppError> {
+    let mut defs: Vec<RoleDef> = state
+        .store
+        .roles(org)
+        .await?
+        .into_iter()
+        .map(|r| RoleDef {
+            own: parse_permissions(&r.permissions),
+            name: r.name,
+            parent: r.parent,
+        })
+        .collect();
+    if let Some(c) = change {
+        defs.retain(|d| d.name != c.name);
+        defs.push(c);
+    }
+    Ok(defs)
+}
+
+/// Effective permissions of `name` after the change; refuses unknown
+/// parents, cycles and chains deeper than the limit.
+fn resolve(defs: &[RoleDef], name: &str) -> Result<PermSet, AppError> {
+    let by_name: HashMap<&str, &RoleDef> = defs.iter().map(|d| (d.name.as_str(), d)).collect();
+    if let Some(parent) = by_name.get(name).and_then(|d| d.parent.as_deref()) {
+        if predefined_role(parent).is_none() && !by_name.contains_key(parent) {
+            return Err(AppError::validation(
+                "parent",
+                format!("no role named `{parent}`"),
+            ));
+        }
+    }
+    effective(name, &by_name).ok_or_else(|| {
+        AppError::validation(
+            "parent",
+            format!("the parent chain would form a cycle or exceed {MAX_ROLE_DEPTH} levels"),
+        )
+    })
+}
+
+pub async fn create(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    req: CreateRoleRequest,
+) -> Result<RoleInfo, AppError> {
+    check_name(&req.name)?;
+    let own = parse_names("permissions", &req.permissions)?;
+    let description = req
+        .description
+        .as_deref()
+        .map(|d| crate::validate::name("description", d, 500))
+        .transpose()?
+        .unwrap_or_default();
+    let def = RoleDef {
+        name: req.name.clone(),
+        own,
+        parent: req.parent.clone(),
+    };
+    let eff = resolve(
+        &defs_with(state, access.org.id, Some(def)).await?,
+        &req.name,
+    )?;
+    access.require_at_least(eff, "this role")?;
+    let now = Utc::now();
+    state
+        .store
+        .create_role(RoleRecord {
+            id: Uuid::now_v7(),
+            org_id: access.org.id,
+            name: req.name.clone(),
+            description,
+            permissions: serde_json::to_string(&own.names())
+                .map_err(|e| AppError::Internal(e.into()))?,
+            parent: req.parent.clone(),
+            created_at: now,
+            updated_at: now,
+        })
+        .await?;
+    state.authz.invalidate(state, access.org.id).await?;
+    audit::record(
+        state,
+        principal
+            .event("role.created", Outcome::Success)
+            .resource("role", &req.name)
+            .meta(serde_json::json!({"after": {"permissions": own.names(), "parent": req.parent}})),
+    )
+    .await?;
+    get(state, access.org.id, &req.name).await
+}
+
+pub async fn update(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    name: &str,
+    req: UpdateRoleRequest,
+) -> Result<RoleInfo, AppError> {
+    let org = access.org.id;
+    let defs = defs_with(state, org, None).await?;
+    let current = defs
+        .iter()
+        .find(|d| d.name == name)
+        .cloned()
+        .ok_or_else(|| {
+            if predefined_role(name).is_some() {
+                AppError::forbidden(
+                    "predefined_role",
+                    "predefined roles cannot be changed; create a custom role",
+                )
+            } else {
+                AppError::NotFound { what: "role" }
+            }
+        })?;
+    let before = resolve(&defs, name)?;
+    let own = match &req.permissions {
+        Some(p) => parse_names("permissions", p)?,
+        None => current.own,
+    };
+    let parent = if req.clear_parent {
+        None
+    } else {
+        req.parent.clone().or(current.parent.clone())
+    };
+    let changed = RoleDef {
+        name: name.to_owned(),
+        own,
+        parent: parent.clone(),
+    };
+    let after = resolve(&defs_with(state, org, Some(changed)).await?, name)?;
+    // Neither a role stronger than you, nor the result, may be touched.
+    access.require_at_least(before.union(after), "changing this role")?;
+    let description = req
+        .description
+        .as_deref()
+        .map(|d| crate::validate::name("description", d, 500))
+        .transpose()?;
+    state
+        .store
+        .update_role(
+            org,
+            name,
+            RolePatch {
+                description,
+                permissions: req
+                    .permissions
+                    .as_ref()
+                    .map(|_| serde_json::to_string(&own.names()))
+                    .transpose()
+                    .map_err(|e| AppError::Internal(e.into()))?,
+                parent: (req.clear_parent || req.parent.is_some()).then_some(parent.clone()),
+            },
+        )
+        .await?;
+    state.authz.invalidate(state, org).await?;
+    audit::record(
+        state,
+        principal
+            .event("role.updated", Outcome::Success)
+            .resource("role", name)
+            .meta(serde_json::json!({
+                "before": {"permissions": current.own.names(), "parent": current.parent, "effective": before.names()},
+                "after": {"permissions": own.names(), "parent": parent, "effective": after.names()},
+            })),
+    )
+    .await?;
+    get(state, org, name).await
+}
+
+pub async fn delete(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    name: &str,
+    reassign_to: Option<&str>,
+) -> Result<(), AppError> {
+    let org = access.org.id;
+    if predefined_role(name).is_some() {
+        return Err(AppError::forbidden(
+            "predefined_role",
+            "predefined roles cannot be deleted",
+        ));
+    }
+    let defs = defs_with(state, org, None).await?;
+    if !defs.iter().any(|d| d.name == name) {
+        return Err(AppError::NotFound { what: "role" });
+    }
+    if let Some(child) = defs.iter().find(|d| d.parent.as_deref() == Some(name)) {
+        return Err(AppError::conflict(
+            "role_has_children",
+            format!(
+                "role `{}` inherits from this role; change it first",
+                child.name
+            ),
+        ));
+    }
+    access.require_at_least(resolve(&defs, name)?, "deleting this role")?;
+    if let Some(to) = reassign_to {
+        if to == name {
+            return Err(AppError::validation("reassign_to", "must be another role"));
+        }
+        let target = access
+            .policy
+            .role(to)
+            .ok_or_else(|| AppError::validation("reassign_to", format!("no role named `{to}`")))?;
+        access.require_at_least(target, "reassigning to that role")?;
+    }
+    state.store.delete_role(org, name, reassign_to).await?;
+    state.authz.invalidate(state, org).await?;
+    audit::record(
+        state,
+        principal
+            .event("role.deleted", Outcome::Success)
+            .resource("role", name)
+            .meta(serde_json::json!({"reassigned_to": reassign_to})),
+    )
+    .await
+}
+
+/// Refuses unknown roles and roles stronger than the caller's own.
+pub fn check_assignable(access: &OrgAccess, role: &str) -> Result<(), AppError> {
+    let set = access.policy.role(role).ok_or_else(|| {
+        AppError::validation(
+            "role",
+            format!(
+                "no role named `{}`",
+                role.chars().take(64).collect::<String>()
+            ),
+        )
+    })?;
+    access.require_at_least(set, &format!("assigning `{role}`"))
+}
+
+/// An organization always keeps at least one admin.
+async fn keep_an_admin(
+    state: &AppState,
+    org: Uuid,
+    member: &Member,
+    remaining: &[String],
+) -> Result<(), AppError> {
+    let loses_admin =
+        member.roles.iter().any(|r| r == "admin") && !remaining.iter().any(|r| r == "admin");
+    if loses_admin && state.store.count_members_with_role(org, "admin").await? <= 1 {
+        return Err(AppError::conflict(
+            "last_admin",
+            "the organization must keep at least one admin",
+        ));
+    }
+    Ok(())
+}
+
+async fn member(state: &AppState, org: Uuid, user: Uuid) -> Result<Member, AppError> {
+    state
+        .store
+        .member(org, user)
+        .await?
+        .ok_or(AppError::NotFound { what: "member" })
+}
+
+fn role_event(
+    principal: &Principal,
+    action: &'static str,
+    user: Uuid,
+    before: &[String],
+    after: &[String],
+) -> audit::Event {
+    principal
+        .event(action, Outcome::Success)
+        .resource("member", user)
+        .meta(serde_json::json!({"before": {"roles": before}, "after": {"roles": after}}))
+}
+
+pub async fn assign(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    user: Uuid,
+    role: &str,
+) -> Result<Member, AppError> {
+    check_assignable(access, role)?;
+    let before = member(state, access.org.id, user).await?;
+    let after = state
+        .store
+        .add_member_role(access.org.id, user, role)
+        .await?;
+    audit::record(
+        state,
+        role_event(
+            principal,
+            "role.assigned",
+            user,
+            &before.roles,
+            &after.roles,
+        ),
+    )
+    .await?;
+    Ok(after)
+}
+
+pub async fn revoke(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    user: Uuid,
+    role: &str,
+) -> Result<Member, AppError> {
+    let before = member(state, access.org.id, user).await?;
+    if !before.roles.iter().any(|r| r == role) {
+        return Err(AppError::NotFound {
+            what: "member role",
+        });
+    }
+    // Taking a role away is handing out less, but only someone who could
+    // assign it may revoke it.
+    if let Some(set) = access.policy.role(role) {
+        access.require_at_least(set, &format!("revoking `{role}`"))?;
+    }
+    let remaining: Vec<String> = before
+        .roles
+        .iter()
+        .filter(|r| *r != role)
+        .cloned()
+        .collect();
+    if remaining.is_empty() {
+        return Err(AppError::conflict(
+            "last_role",
+            "a member keeps at least one role; remove the member instead",
+        ));
+    }
+    keep_an_admin(state, access.org.id, &before, &remaining).await?;
+    let after = state
+        .store
+        .remove_member_role(access.org.id, user, role)
+        .await?;
+    audit::record(
+        state,
+        role_event(principal, "role.revoked", user, &before.roles, &after.roles),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Replaces a member's roles (`PATCH …/members/{user}`).
+pub async fn set(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    user: Uuid,
+    roles: Vec<String>,
+) -> Result<Member, AppError> {
+    if roles.is_empty() || roles.len() > 16 {
+        return Err(AppError::validation("roles", "give 1 to 16 roles"));
+    }
+    let mut roles = roles;
+    roles.dedup();
+    let before = member(state, access.org.id, user).await?;
+    for r in roles.iter().chain(before.roles.iter()) {
+        check_assignable(access, r)?;
+    }
+    keep_an_admin(state, access.org.id, &before, &roles).await?;
+    let after = state
+        .store
+        .set_member_roles(access.org.id, user, &roles)
+        .await?;
+    audit::record(
+        state,
+        role_event(
+            principal,
+            "member.role_changed",
+            user,
+            &before.roles,
+            &after.roles,
+        ),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Removes a member (never the last admin).
+pub async fn remove_member(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    user: Uuid,
+) -> Result<(), AppError> {
+    let before = member(state, access.org.id, user).await?;
+    keep_an_admin(state, access.org.id, &before, &[]).await?;
+    state.store.remove_member(access.org.id, user).await?;
+    audit::record(
+        state,
+        principal
+            .event("member.removed", Outcome::Success)
+            .resource("member", user)
+            .meta(serde_json::json!({"before": {"roles": before.roles, "email": before.email}})),
+    )
+    .await
+}
