@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use loki_shared::{Tier, TierLimits};
 use serde::{Deserialize, Serialize};
 
 /// The system-wide config file, read when it exists and no `--config` is given.
@@ -64,6 +65,19 @@ pub struct Config {
     pub signing_key_refresh_secs: u64,
     /// Issuer name shown by authenticator apps.
     pub mfa_issuer: String,
+    /// Per-tier overrides of the built-in limits, e.g.
+    /// `[limits.free] max_storage_bytes = 5000000000`.
+    pub limits: std::collections::BTreeMap<Tier, LimitOverrides>,
+}
+
+/// Any limit left out keeps the tier's built-in value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    pub max_members: Option<u32>,
+    pub max_storage_bytes: Option<u64>,
+    pub api_access: Option<bool>,
+    pub requests_per_hour: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +118,7 @@ impl Default for Config {
             api_key_rotation_grace_secs: 24 * 3600,
             signing_key_refresh_secs: 60,
             mfa_issuer: "LOKI".to_owned(),
+            limits: Default::default(),
         }
     }
 }
@@ -173,6 +188,22 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("loki.db").display()))
+    }
+
+    /// The limits of a tier on this deployment (built-in, then overrides).
+    pub fn limits(&self, tier: Tier) -> TierLimits {
+        let mut l = tier.limits();
+        if let Some(o) = self.limits.get(&tier) {
+            if o.max_members.is_some() {
+                l.max_members = o.max_members;
+            }
+            if o.max_storage_bytes.is_some() {
+                l.max_storage_bytes = o.max_storage_bytes;
+            }
+            l.api_access = o.api_access.unwrap_or(l.api_access);
+            l.requests_per_hour = o.requests_per_hour.unwrap_or(l.requests_per_hour);
+        }
+        l
     }
 
     pub fn master_key_path(&self) -> PathBuf {

@@ -89,6 +89,9 @@ pub struct Organization {
     pub tier: Tier,
     pub status: OrgStatus,
     pub settings: OrgSettings,
+    /// Bytes of evidence stored (unique content), counted against the tier.
+    #[serde(default)]
+    pub storage_used_bytes: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none", default)]

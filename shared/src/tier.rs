@@ -5,7 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A subscription tier. New organizations start on [`Tier::Free`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     #[default]

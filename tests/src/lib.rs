@@ -308,15 +308,22 @@ impl TestApp {
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.expect("body");
+        let json = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
         let body = if bytes.is_empty() {
             Value::Null
-        } else {
+        } else if json || status.is_client_error() || status.is_server_error() {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| {
                 panic!(
                     "non-JSON body ({status}): {}",
                     String::from_utf8_lossy(&bytes)
                 )
             })
+        } else {
+            // Downloads: the content, as text.
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
         };
         Reply {
             status,

@@ -89,3 +89,52 @@ async fn a_refresh_token_used_on_one_daemon_cannot_be_used_on_the_other() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_change_on_one_daemon_applies_on_the_other() {
+    let Some((a, b)) = pair().await else { return };
+    let (org, admin) = a.user_with_org("owner@example.com", "Shared").await;
+    let member = a.register("m@example.com").await;
+    a.post(
+        &format!("/api/v1/orgs/{org}/roles"),
+        Some(&admin),
+        json!({"name": "clerk", "permissions": ["org:read"]}),
+    )
+    .await
+    .assert_status(201);
+    a.post(
+        &format!("/api/v1/orgs/{org}/members"),
+        Some(&admin),
+        json!({"user_id": member, "role": "clerk"}),
+    )
+    .await
+    .assert_status(201);
+    let token = b.login("m@example.com", Some("shared")).await;
+    let docs = format!("/api/v1/orgs/{org}/documents");
+    // B caches the policy...
+    b.get(&docs, &token)
+        .await
+        .assert_error(403, "permission_denied");
+    // ...A changes the role...
+    a.patch(
+        &format!("/api/v1/orgs/{org}/roles/clerk"),
+        &admin,
+        json!({"permissions": ["org:read", "doc:read"]}),
+    )
+    .await
+    .assert_status(200);
+    // ...and B's next request sees it.
+    b.get(&docs, &token).await.assert_status(200);
+    a.patch(
+        &format!("/api/v1/orgs/{org}/roles/clerk"),
+        &admin,
+        json!({"permissions": ["org:read"]}),
+    )
+    .await
+    .assert_status(200);
+    b.get(&docs, &token)
+        .await
+        .assert_error(403, "permission_denied");
+    a.stop().await;
+    b.stop().await;
+}

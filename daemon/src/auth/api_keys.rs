@@ -53,8 +53,8 @@ pub fn info(r: &ApiKeyRecord) -> ApiKeyInfo {
     }
 }
 
-fn require_api_tier(access: &OrgAccess) -> Result<(), AppError> {
-    if access.org.tier.limits().api_access {
+fn require_api_tier(state: &AppState, access: &OrgAccess) -> Result<(), AppError> {
+    if state.config.limits(access.org.tier).api_access {
         Ok(())
     } else {
         Err(AppError::TierLimit {
@@ -91,7 +91,7 @@ pub async fn create(
     principal: &Principal,
     req: CreateApiKeyRequest,
 ) -> Result<ApiKeySecretResponse, AppError> {
-    require_api_tier(access)?;
+    require_api_tier(state, access)?;
     let name = validate::name("name", &req.name, 100)?;
     let scopes = check_scopes(&req.scopes)?;
     // A key never carries more than its creator holds (and at use it is
@@ -141,7 +141,7 @@ pub async fn rotate(
     id: Uuid,
     req: RotateApiKeyRequest,
 ) -> Result<ApiKeySecretResponse, AppError> {
-    require_api_tier(access)?;
+    require_api_tier(state, access)?;
     let grace = req
         .grace_period_secs
         .unwrap_or(state.config.api_key_rotation_grace_secs);
@@ -248,7 +248,7 @@ pub async fn authenticate(
         .await?
         .filter(|o| o.deleted_at.is_none())
         .ok_or_else(invalid)?;
-    if !org.tier.limits().api_access {
+    if !state.config.limits(org.tier).api_access {
         return Err(AppError::TierLimit {
             message: format!("the organization's tier ({}) has no API access", org.tier),
         });

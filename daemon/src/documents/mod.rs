@@ -158,11 +158,10 @@ pub fn check_tags(
     Ok((fw, ctl))
 }
 
-fn quota(access: &OrgAccess) -> Option<i64> {
-    access
-        .org
-        .tier
-        .limits()
+fn quota(state: &AppState, access: &OrgAccess) -> Option<i64> {
+    state
+        .config
+        .limits(access.org.tier)
         .max_storage_bytes
         .map(|b| i64::try_from(b).unwrap_or(i64::MAX))
 }
@@ -216,7 +215,7 @@ pub async fn create(
     let out = info(&doc);
     state
         .store
-        .create_document(doc, content, (frameworks, controls), quota(access))
+        .create_document(doc, content, (frameworks, controls), quota(state, access))
         .await?;
     audit::record(
         state,
@@ -327,7 +326,7 @@ pub async fn replace(
     let after = info(
         &state
             .store
-            .replace_document_content(org, id, content, quota(access))
+            .replace_document_content(org, id, content, quota(state, access))
             .await?,
     );
     audit::record(

@@ -109,6 +109,7 @@ pub(crate) struct OrgRow {
     pub tier: String,
     pub status: String,
     pub settings: String,
+    pub storage_used_bytes: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
@@ -128,6 +129,7 @@ impl TryFrom<OrgRow> for Organization {
             tier: r.tier.parse::<Tier>().map_err(|_| corrupt("tier"))?,
             status: OrgStatus::parse(&r.status).ok_or_else(|| corrupt("status"))?,
             settings: serde_json::from_str(&r.settings).map_err(|_| corrupt("settings"))?,
+            storage_used_bytes: u64::try_from(r.storage_used_bytes).unwrap_or(0),
             slug: r.slug,
             name: r.name,
             created_at: r.created_at,
@@ -180,7 +182,7 @@ impl MemberRow {
 pub(crate) const USER_COLUMNS: &str =
     "id, email, display_name, is_super_admin, mfa_enabled, created_at";
 pub(crate) const ORG_COLUMNS: &str =
-    "o.id, o.slug, o.name, o.tier, o.status, o.settings, o.created_at, o.updated_at, o.deleted_at";
+    "o.id, o.slug, o.name, o.tier, o.status, o.settings, o.storage_used_bytes, o.created_at, o.updated_at, o.deleted_at";
 pub(crate) const MEMBER_SELECT: &str =
     "SELECT m.user_id, u.email, u.display_name, m.created_at AS joined_at \
      FROM memberships m JOIN users u ON u.id = m.user_id";

@@ -32,7 +32,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgre
 pub const APP_ROLE: &str = "loki_app";
 
 const PG_ORG_COLUMNS: &str =
-    "o.id, o.slug, o.name, o.tier, o.status, o.settings::text AS settings, \
+    "o.id, o.slug, o.name, o.tier, o.status, o.settings::text AS settings, o.storage_used_bytes, \
      o.created_at, o.updated_at, o.deleted_at";
 
 pub struct PgStore {

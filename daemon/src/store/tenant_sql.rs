@@ -428,7 +428,7 @@ macro_rules! tenant_sql {
             /// Deletes blobs no version refers to and gives their bytes back.
             pub async fn collect_blobs(conn: &mut <$db as sqlx::Database>::Connection, org: Uuid) -> StoreResult<()> {
                 let (freed,): (i64,) = sqlx::query_as::<$db, (i64,)>(
-                    "SELECT COALESCE(SUM(size), 0) FROM blobs b WHERE b.org_id = $1 AND NOT EXISTS \
+                    "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM blobs b WHERE b.org_id = $1 AND NOT EXISTS \
                      (SELECT 1 FROM document_versions v WHERE v.org_id = b.org_id AND v.sha256 = b.sha256)",
                 )
                 .bind(org)

@@ -222,7 +222,7 @@ pub async fn add_member(
         }
     }
     .ok_or(AppError::NotFound { what: "user" })?;
-    let max = access.org.tier.limits().max_members;
+    let max = state.config.limits(access.org.tier).max_members;
     let member = state
         .store
         .add_member(access.org.id, user.id, &req.role, max)
