@@ -272,3 +272,47 @@ mod tests {
         assert_eq!(s.names(), ["org:read", "doc:read"]);
     }
 }
+
+#[cfg(test)]
+mod readme {
+    use super::*;
+
+    /// The role matrix as the README shows it.
+    fn matrix() -> String {
+        let mut out = String::from("| permission | description | admin | compliance_officer | auditor | viewer |\n|---|---|:-:|:-:|:-:|:-:|\n");
+        for p in Permission::ALL {
+            let cells: Vec<&str> = PREDEFINED_ROLES
+                .iter()
+                .map(|r| {
+                    if predefined_role(r).unwrap_or_default().contains(*p) {
+                        "✓"
+                    } else {
+                        ""
+                    }
+                })
+                .collect();
+            let name = if p.is_system() {
+                format!("`{p}` (system)")
+            } else {
+                format!("`{p}`")
+            };
+            out.push_str(&format!(
+                "| {name} | {} | {} |\n",
+                p.description(),
+                cells.join(" | ")
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn the_readme_shows_the_real_role_matrix() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+            .unwrap_or_default();
+        let expected = matrix();
+        assert!(
+            readme.contains(&expected),
+            "README.md must contain this role matrix:\n{expected}"
+        );
+    }
+}
