@@ -6,6 +6,7 @@
 //! wall: each tenant method runs in a transaction that first sets
 //! `app.org_id` (and `app.user_id` for the "my organizations" queries).
 
+mod account_store;
 mod common;
 mod models;
 pub mod postgres;
@@ -16,10 +17,11 @@ pub mod tenant_store;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use loki_shared::api::{MyOrganization, OrgSettings, Organization, User};
+use loki_shared::api::{MyOrganization, OrgSettings, Organization};
 use loki_shared::Tier;
 use uuid::Uuid;
 
+pub use account_store::AccountStore;
 pub use models::{
     ApiKeyRecord, DocumentFilter, DocumentPatch, DocumentRecord, GrantRecord, MfaState, NewContent,
     NewOrg, NewRefreshToken, NewUser, OrgPatch, RefreshTokenRecord, RolePatch, RoleRecord,
@@ -68,21 +70,8 @@ impl Backend {
 }
 
 #[async_trait]
-pub trait Store: TenantStore + Send + Sync + 'static {
+pub trait Store: AccountStore + TenantStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
-
-    /// Cheap round trip for readiness checks.
-    async fn ping(&self) -> StoreResult<()>;
-
-    // --- users (global identities; a user may belong to many organizations)
-    /// Fails with `Conflict{email_taken}` when the email exists.
-    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
-    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>>;
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
-    /// The user and their password hash, for sign-in only.
-    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
-    /// Creates the user as super admin, or promotes the existing one; returns it.
-    async fn upsert_super_admin(&self, user: NewUser) -> StoreResult<User>;
 
     // --- organizations
     /// Creates the organization and makes `creator` its admin, atomically.
@@ -96,68 +85,6 @@ pub trait Store: TenantStore + Send + Sync + 'static {
     async fn soft_delete_org(&self, org: Uuid) -> StoreResult<Organization>;
     /// Removes the organization and everything it owns.
     async fn hard_delete_org(&self, org: Uuid) -> StoreResult<()>;
-
-    // --- passwords and MFA (global, per user)
-    async fn password_hash(&self, user: Uuid) -> StoreResult<Option<String>>;
-    async fn set_password(&self, user: Uuid, hash: String) -> StoreResult<()>;
-    async fn mfa_state(&self, user: Uuid) -> StoreResult<Option<MfaState>>;
-    /// Stores (or clears) the secret of an enrolment awaiting confirmation.
-    async fn set_mfa_pending(&self, user: Uuid, secret_enc: Option<Vec<u8>>) -> StoreResult<()>;
-    /// Turns MFA on with the confirmed secret, the step used to confirm it,
-    /// and fresh recovery codes (hashes), replacing any old ones.
-    async fn enable_mfa(
-        &self,
-        user: Uuid,
-        secret_enc: Vec<u8>,
-        step: i64,
-        recovery_hashes: Vec<String>,
-    ) -> StoreResult<()>;
-    async fn disable_mfa(&self, user: Uuid) -> StoreResult<()>;
-    /// Accepts TOTP time step `step` unless it or a later one was already
-    /// used (so a code works once, on every daemon). True when accepted.
-    async fn consume_totp_step(&self, user: Uuid, step: i64) -> StoreResult<bool>;
-    /// Marks an unused recovery code used; true when it was unused.
-    async fn consume_recovery_code(&self, user: Uuid, code_hash: &str) -> StoreResult<bool>;
-    async fn unused_recovery_codes(&self, user: Uuid) -> StoreResult<u64>;
-
-    // --- refresh tokens: one family per session
-    async fn create_refresh_family(&self, session: Uuid, user: Uuid) -> StoreResult<()>;
-    async fn insert_refresh_token(&self, token: NewRefreshToken) -> StoreResult<()>;
-    /// Marks the session's unused refresh tokens used, before a new one is
-    /// issued: a family has one live token, and an older copy is a reuse.
-    async fn retire_refresh_tokens(&self, session: Uuid) -> StoreResult<()>;
-    async fn refresh_token_by_hash(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
-    /// Marks the token used; false when it already was (a reuse).
-    async fn use_refresh_token(&self, id: Uuid) -> StoreResult<bool>;
-    async fn revoke_refresh_family(&self, session: Uuid, reason: &str) -> StoreResult<()>;
-    /// Revokes the user's live families except `keep`; returns their sessions.
-    async fn revoke_user_refresh_families(
-        &self,
-        user: Uuid,
-        keep: Option<Uuid>,
-        reason: &str,
-    ) -> StoreResult<Vec<Uuid>>;
-
-    // --- API keys (tenant-owned)
-    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()>;
-    /// Authentication lookup by the public key id, before the tenant is known.
-    async fn api_key_by_key_id(&self, key_id: &str) -> StoreResult<Option<ApiKeyRecord>>;
-    async fn api_key(&self, org: Uuid, id: Uuid) -> StoreResult<Option<ApiKeyRecord>>;
-    async fn list_api_keys(&self, org: Uuid) -> StoreResult<Vec<ApiKeyRecord>>;
-    async fn revoke_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
-    /// Replaces the secret; the previous one stays valid until `previous_valid_until`.
-    async fn rotate_api_key(
-        &self,
-        org: Uuid,
-        id: Uuid,
-        secret_hash: String,
-        previous_valid_until: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<()>;
-    async fn touch_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
-
-    // --- token signing keys (private halves encrypted by the caller)
-    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
-    async fn insert_signing_key(&self, key: SigningKeyRecord) -> StoreResult<()>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -11,20 +11,18 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use loki_shared::api::{MyOrganization, Organization, User};
+use loki_shared::api::{MyOrganization, Organization};
 use loki_shared::Tier;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::common::Common;
 use super::models::*;
 use super::tenant_sql::Tenant;
 use super::{
     expect_row, map_sqlx, settings_to_json, unique_conflict, Backend, Store, StoreError,
     StoreResult,
 };
-use super::{ApiKeyRecord, MfaState, NewRefreshToken, RefreshTokenRecord};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -36,7 +34,7 @@ const PG_ORG_COLUMNS: &str =
      o.created_at, o.updated_at, o.deleted_at";
 
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 fn err(e: sqlx::Error) -> StoreError {
@@ -132,7 +130,7 @@ impl PgStore {
 
     /// A transaction in which RLS shows the keys of `org`, or the one key
     /// whose public id is `key_id` (for authentication).
-    async fn api_keys_scope(
+    pub(crate) async fn api_keys_scope(
         &self,
         org: Option<Uuid>,
         key_id: Option<&str>,
@@ -158,32 +156,6 @@ impl PgStore {
 impl Store for PgStore {
     fn backend(&self) -> Backend {
         Backend::Postgres
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        Common(&self.pool).ping().await
-    }
-
-    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
-        Common(&self.pool).insert_user(user, false).await
-    }
-
-    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
-        Common(&self.pool).user_where("id", id).await
-    }
-
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        Common(&self.pool)
-            .user_where("email", email.to_owned())
-            .await
-    }
-
-    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
-        Common(&self.pool).credentials_by_email(email).await
-    }
-
-    async fn upsert_super_admin(&self, user: NewUser) -> StoreResult<User> {
-        Common(&self.pool).insert_user(user, true).await
     }
 
     async fn create_org(&self, org: NewOrg, creator: Uuid) -> StoreResult<Organization> {
@@ -263,169 +235,5 @@ impl Store for PgStore {
         expect_row(done.rows_affected(), "organization")?;
         tx.commit().await.map_err(err)?;
         Ok(())
-    }
-
-    async fn password_hash(&self, user: Uuid) -> StoreResult<Option<String>> {
-        Common(&self.pool).password_hash(user).await
-    }
-
-    async fn set_password(&self, user: Uuid, hash: String) -> StoreResult<()> {
-        Common(&self.pool).set_password(user, hash).await
-    }
-
-    async fn mfa_state(&self, user: Uuid) -> StoreResult<Option<MfaState>> {
-        Common(&self.pool).mfa_state(user).await
-    }
-
-    async fn set_mfa_pending(&self, user: Uuid, secret_enc: Option<Vec<u8>>) -> StoreResult<()> {
-        Common(&self.pool).set_mfa_pending(user, secret_enc).await
-    }
-
-    async fn enable_mfa(
-        &self,
-        user: Uuid,
-        secret_enc: Vec<u8>,
-        step: i64,
-        recovery_hashes: Vec<String>,
-    ) -> StoreResult<()> {
-        Common(&self.pool)
-            .enable_mfa(user, secret_enc, step, recovery_hashes)
-            .await
-    }
-
-    async fn disable_mfa(&self, user: Uuid) -> StoreResult<()> {
-        Common(&self.pool).disable_mfa(user).await
-    }
-
-    async fn consume_totp_step(&self, user: Uuid, step: i64) -> StoreResult<bool> {
-        Common(&self.pool).consume_totp_step(user, step).await
-    }
-
-    async fn consume_recovery_code(&self, user: Uuid, code_hash: &str) -> StoreResult<bool> {
-        Common(&self.pool)
-            .consume_recovery_code(user, code_hash)
-            .await
-    }
-
-    async fn unused_recovery_codes(&self, user: Uuid) -> StoreResult<u64> {
-        Common(&self.pool).unused_recovery_codes(user).await
-    }
-
-    async fn create_refresh_family(&self, session: Uuid, user: Uuid) -> StoreResult<()> {
-        Common(&self.pool)
-            .create_refresh_family(session, user)
-            .await
-    }
-
-    async fn insert_refresh_token(&self, token: NewRefreshToken) -> StoreResult<()> {
-        Common(&self.pool).insert_refresh_token(token).await
-    }
-
-    async fn retire_refresh_tokens(&self, session: Uuid) -> StoreResult<()> {
-        Common(&self.pool).retire_refresh_tokens(session).await
-    }
-
-    async fn refresh_token_by_hash(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
-        Common(&self.pool).refresh_token_by_hash(hash).await
-    }
-
-    async fn use_refresh_token(&self, id: Uuid) -> StoreResult<bool> {
-        Common(&self.pool).use_refresh_token(id).await
-    }
-
-    async fn revoke_refresh_family(&self, session: Uuid, reason: &str) -> StoreResult<()> {
-        Common(&self.pool)
-            .revoke_refresh_family(session, reason)
-            .await
-    }
-
-    async fn revoke_user_refresh_families(
-        &self,
-        user: Uuid,
-        keep: Option<Uuid>,
-        reason: &str,
-    ) -> StoreResult<Vec<Uuid>> {
-        Common(&self.pool)
-            .revoke_user_refresh_families(user, keep, reason)
-            .await
-    }
-
-    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
-        let mut conn = self.api_keys_scope(Some(key.org_id), None).await?;
-        Common::<Postgres>::insert_api_key(&mut conn, key).await?;
-        conn.commit().await.map_err(err)
-    }
-
-    async fn api_key_by_key_id(&self, key_id: &str) -> StoreResult<Option<ApiKeyRecord>> {
-        let mut conn = self.api_keys_scope(None, Some(key_id)).await?;
-        let found =
-            Common::<Postgres>::fetch_api_keys(&mut conn, "key_id = $1", key_id.to_owned(), None)
-                .await?;
-        {
-            let v = found.into_iter().next();
-            conn.commit().await.map_err(err)?;
-            Ok(v)
-        }
-    }
-
-    async fn api_key(&self, org: Uuid, id: Uuid) -> StoreResult<Option<ApiKeyRecord>> {
-        let mut conn = self.api_keys_scope(Some(org), None).await?;
-        let found =
-            Common::<Postgres>::fetch_api_keys(&mut conn, "org_id = $1 AND id = $2", org, Some(id))
-                .await?;
-        {
-            let v = found.into_iter().next();
-            conn.commit().await.map_err(err)?;
-            Ok(v)
-        }
-    }
-
-    async fn list_api_keys(&self, org: Uuid) -> StoreResult<Vec<ApiKeyRecord>> {
-        let mut conn = self.api_keys_scope(Some(org), None).await?;
-        let found = Common::<Postgres>::fetch_api_keys(&mut conn, "org_id = $1", org, None).await?;
-        {
-            let v = found;
-            conn.commit().await.map_err(err)?;
-            Ok(v)
-        }
-    }
-
-    async fn revoke_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
-        let mut conn = self.api_keys_scope(Some(org), None).await?;
-        Common::<Postgres>::update_api_key(&mut conn, org, id, "revoked_at = $3", None).await?;
-        conn.commit().await.map_err(err)
-    }
-
-    async fn rotate_api_key(
-        &self,
-        org: Uuid,
-        id: Uuid,
-        secret_hash: String,
-        previous_valid_until: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<()> {
-        let mut conn = self.api_keys_scope(Some(org), None).await?;
-        Common::<Postgres>::update_api_key(
-            &mut conn,
-            org,
-            id,
-            "previous_secret_hash = secret_hash, secret_hash = $4, previous_valid_until = $5, rotated_at = $3",
-            Some((secret_hash, previous_valid_until)),
-        )
-        .await?;
-        conn.commit().await.map_err(err)
-    }
-
-    async fn touch_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
-        let mut conn = self.api_keys_scope(Some(org), None).await?;
-        Common::<Postgres>::update_api_key(&mut conn, org, id, "last_used_at = $3", None).await?;
-        conn.commit().await.map_err(err)
-    }
-
-    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        Common(&self.pool).signing_keys().await
-    }
-
-    async fn insert_signing_key(&self, key: SigningKeyRecord) -> StoreResult<()> {
-        Common(&self.pool).insert_signing_key(key).await
     }
 }

@@ -8,25 +8,23 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use loki_shared::api::{MyOrganization, Organization, User};
+use loki_shared::api::{MyOrganization, Organization};
 use loki_shared::Tier;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool};
 use uuid::Uuid;
 
-use super::common::Common;
 use super::models::*;
 use super::tenant_sql::Tenant;
 use super::{
     expect_row, map_sqlx, settings_to_json, unique_conflict, Backend, Store, StoreError,
     StoreResult,
 };
-use super::{ApiKeyRecord, MfaState, NewRefreshToken, RefreshTokenRecord};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 fn options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
@@ -65,13 +63,14 @@ impl SqliteStore {
             .ok_or(StoreError::NotFound("organization"))
     }
 
-    /// SQLite has no RLS: the scope is only the filter in each query.
-    async fn api_keys_scope(
+    /// The transaction API-key work runs in (see the PostgreSQL twin). SQLite
+    /// has no row-level security: the scope is the filter in each query.
+    pub(crate) async fn api_keys_scope(
         &self,
         _org: Option<Uuid>,
         _key_id: Option<&str>,
-    ) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
-        self.pool.acquire().await.map_err(err)
+    ) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
+        self.pool.begin().await.map_err(err)
     }
 
     /// The transaction tenant work runs in. SQLite has no row-level
@@ -92,32 +91,6 @@ fn err(e: sqlx::Error) -> StoreError {
 impl Store for SqliteStore {
     fn backend(&self) -> Backend {
         Backend::Sqlite
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        Common(&self.pool).ping().await
-    }
-
-    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
-        Common(&self.pool).insert_user(user, false).await
-    }
-
-    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
-        Common(&self.pool).user_where("id", id).await
-    }
-
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        Common(&self.pool)
-            .user_where("email", email.to_owned())
-            .await
-    }
-
-    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
-        Common(&self.pool).credentials_by_email(email).await
-    }
-
-    async fn upsert_super_admin(&self, user: NewUser) -> StoreResult<User> {
-        Common(&self.pool).insert_user(user, true).await
     }
 
     async fn create_org(&self, org: NewOrg, creator: Uuid) -> StoreResult<Organization> {
@@ -211,157 +184,5 @@ impl Store for SqliteStore {
             .map_err(err)?;
         expect_row(done.rows_affected(), "organization")?;
         Ok(())
-    }
-
-    async fn password_hash(&self, user: Uuid) -> StoreResult<Option<String>> {
-        Common(&self.pool).password_hash(user).await
-    }
-
-    async fn set_password(&self, user: Uuid, hash: String) -> StoreResult<()> {
-        Common(&self.pool).set_password(user, hash).await
-    }
-
-    async fn mfa_state(&self, user: Uuid) -> StoreResult<Option<MfaState>> {
-        Common(&self.pool).mfa_state(user).await
-    }
-
-    async fn set_mfa_pending(&self, user: Uuid, secret_enc: Option<Vec<u8>>) -> StoreResult<()> {
-        Common(&self.pool).set_mfa_pending(user, secret_enc).await
-    }
-
-    async fn enable_mfa(
-        &self,
-        user: Uuid,
-        secret_enc: Vec<u8>,
-        step: i64,
-        recovery_hashes: Vec<String>,
-    ) -> StoreResult<()> {
-        Common(&self.pool)
-            .enable_mfa(user, secret_enc, step, recovery_hashes)
-            .await
-    }
-
-    async fn disable_mfa(&self, user: Uuid) -> StoreResult<()> {
-        Common(&self.pool).disable_mfa(user).await
-    }
-
-    async fn consume_totp_step(&self, user: Uuid, step: i64) -> StoreResult<bool> {
-        Common(&self.pool).consume_totp_step(user, step).await
-    }
-
-    async fn consume_recovery_code(&self, user: Uuid, code_hash: &str) -> StoreResult<bool> {
-        Common(&self.pool)
-            .consume_recovery_code(user, code_hash)
-            .await
-    }
-
-    async fn unused_recovery_codes(&self, user: Uuid) -> StoreResult<u64> {
-        Common(&self.pool).unused_recovery_codes(user).await
-    }
-
-    async fn create_refresh_family(&self, session: Uuid, user: Uuid) -> StoreResult<()> {
-        Common(&self.pool)
-            .create_refresh_family(session, user)
-            .await
-    }
-
-    async fn insert_refresh_token(&self, token: NewRefreshToken) -> StoreResult<()> {
-        Common(&self.pool).insert_refresh_token(token).await
-    }
-
-    async fn retire_refresh_tokens(&self, session: Uuid) -> StoreResult<()> {
-        Common(&self.pool).retire_refresh_tokens(session).await
-    }
-
-    async fn refresh_token_by_hash(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
-        Common(&self.pool).refresh_token_by_hash(hash).await
-    }
-
-    async fn use_refresh_token(&self, id: Uuid) -> StoreResult<bool> {
-        Common(&self.pool).use_refresh_token(id).await
-    }
-
-    async fn revoke_refresh_family(&self, session: Uuid, reason: &str) -> StoreResult<()> {
-        Common(&self.pool)
-            .revoke_refresh_family(session, reason)
-            .await
-    }
-
-    async fn revoke_user_refresh_families(
-        &self,
-        user: Uuid,
-        keep: Option<Uuid>,
-        reason: &str,
-    ) -> StoreResult<Vec<Uuid>> {
-        Common(&self.pool)
-            .revoke_user_refresh_families(user, keep, reason)
-            .await
-    }
-
-    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
-        let mut conn = self.api_keys_scope(Some(key.org_id), None).await?;
-        Common::<Sqlite>::insert_api_key(&mut conn, key).await?;
-        Ok(())
-    }
-
-    async fn api_key_by_key_id(&self, key_id: &str) -> StoreResult<Option<ApiKeyRecord>> {
-        let mut conn = self.api_keys_scope(None, Some(key_id)).await?;
-        let found =
-            Common::<Sqlite>::fetch_api_keys(&mut conn, "key_id = $1", key_id.to_owned(), None)
-                .await?;
-        Ok(found.into_iter().next())
-    }
-
-    async fn api_key(&self, org: Uuid, id: Uuid) -> StoreResult<Option<ApiKeyRecord>> {
-        let mut conn = self.api_keys_scope(Some(org), None).await?;
-        let found =
-            Common::<Sqlite>::fetch_api_keys(&mut conn, "org_id = $1 AND id = $2", org, Some(id))
-                .await?;
-        Ok(found.into_iter().next())
-    }
-
-    async fn list_api_keys(&self, org: Uuid) -> StoreResult<Vec<ApiKeyRecord>> {
-        let mut conn = self.api_keys_scope(Some(org), None).await?;
-        let found = Common::<Sqlite>::fetch_api_keys(&mut conn, "org_id = $1", org, None).await?;
-        Ok(found)
-    }
-
-    async fn revoke_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
-        let mut conn = self.api_keys_scope(Some(org), None).await?;
-        Common::<Sqlite>::update_api_key(&mut conn, org, id, "revoked_at = $3", None).await?;
-        Ok(())
-    }
-
-    async fn rotate_api_key(
-        &self,
-        org: Uuid,
-        id: Uuid,
-        secret_hash: String,
-        previous_valid_until: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<()> {
-        let mut conn = self.api_keys_scope(Some(org), None).await?;
-        Common::<Sqlite>::update_api_key(
-            &mut conn,
-            org,
-            id,
-            "previous_secret_hash = secret_hash, secret_hash = $4, previous_valid_until = $5, rotated_at = $3",
-            Some((secret_hash, previous_valid_until)),
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn touch_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
-        let mut conn = self.api_keys_scope(Some(org), None).await?;
-        Common::<Sqlite>::update_api_key(&mut conn, org, id, "last_used_at = $3", None).await?;
-        Ok(())
-    }
-
-    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        Common(&self.pool).signing_keys().await
-    }
-
-    async fn insert_signing_key(&self, key: SigningKeyRecord) -> StoreResult<()> {
-        Common(&self.pool).insert_signing_key(key).await
     }
 }

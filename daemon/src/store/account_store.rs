@@ -1,0 +1,290 @@
+//! The global half of the store: users and their credentials, MFA state,
+//! refresh-token families, API keys and signing keys. The queries are the
+//! same on both backends (`common.rs`); this file binds them to each one
+//! through one macro, so the delegation is written once.
+
+use async_trait::async_trait;
+use loki_shared::api::User;
+use uuid::Uuid;
+
+use super::common::Common;
+use super::models::*;
+use super::StoreResult;
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Cheap round trip for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- users (global identities; a user may belong to many organizations)
+    /// Fails with `Conflict{email_taken}` when the email exists.
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// The user and their password hash, for sign-in only.
+    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
+    /// Creates the user as super admin, or promotes the existing one; returns it.
+    async fn upsert_super_admin(&self, user: NewUser) -> StoreResult<User>;
+
+    // --- passwords and MFA (global, per user)
+    async fn password_hash(&self, user: Uuid) -> StoreResult<Option<String>>;
+    async fn set_password(&self, user: Uuid, hash: String) -> StoreResult<()>;
+    async fn mfa_state(&self, user: Uuid) -> StoreResult<Option<MfaState>>;
+    /// Stores (or clears) the secret of an enrolment awaiting confirmation.
+    async fn set_mfa_pending(&self, user: Uuid, secret_enc: Option<Vec<u8>>) -> StoreResult<()>;
+    /// Turns MFA on with the confirmed secret, the step used to confirm it,
+    /// and fresh recovery codes (hashes), replacing any old ones.
+    async fn enable_mfa(
+        &self,
+        user: Uuid,
+        secret_enc: Vec<u8>,
+        step: i64,
+        recovery_hashes: Vec<String>,
+    ) -> StoreResult<()>;
+    async fn disable_mfa(&self, user: Uuid) -> StoreResult<()>;
+    /// Accepts TOTP time step `step` unless it or a later one was already
+    /// used (so a code works once, on every daemon). True when accepted.
+    async fn consume_totp_step(&self, user: Uuid, step: i64) -> StoreResult<bool>;
+    /// Marks an unused recovery code used; true when it was unused.
+    async fn consume_recovery_code(&self, user: Uuid, code_hash: &str) -> StoreResult<bool>;
+    async fn unused_recovery_codes(&self, user: Uuid) -> StoreResult<u64>;
+
+    // --- refresh tokens: one family per session
+    async fn create_refresh_family(&self, session: Uuid, user: Uuid) -> StoreResult<()>;
+    async fn insert_refresh_token(&self, token: NewRefreshToken) -> StoreResult<()>;
+    /// Marks the session's unused refresh tokens used, before a new one is
+    /// issued: a family has one live token, and an older copy is a reuse.
+    async fn retire_refresh_tokens(&self, session: Uuid) -> StoreResult<()>;
+    async fn refresh_token_by_hash(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
+    /// Marks the token used; false when it already was (a reuse).
+    async fn use_refresh_token(&self, id: Uuid) -> StoreResult<bool>;
+    async fn revoke_refresh_family(&self, session: Uuid, reason: &str) -> StoreResult<()>;
+    /// Revokes the user's live families except `keep`; returns their sessions.
+    async fn revoke_user_refresh_families(
+        &self,
+        user: Uuid,
+        keep: Option<Uuid>,
+        reason: &str,
+    ) -> StoreResult<Vec<Uuid>>;
+
+    // --- API keys (tenant-owned)
+    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()>;
+    /// Authentication lookup by the public key id, before the tenant is known.
+    async fn api_key_by_key_id(&self, key_id: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn api_key(&self, org: Uuid, id: Uuid) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn list_api_keys(&self, org: Uuid) -> StoreResult<Vec<ApiKeyRecord>>;
+    async fn revoke_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+    /// Replaces the secret; the previous one stays valid until `previous_valid_until`.
+    async fn rotate_api_key(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        secret_hash: String,
+        previous_valid_until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()>;
+    async fn touch_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+
+    // --- token signing keys (private halves encrypted by the caller)
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    async fn insert_signing_key(&self, key: SigningKeyRecord) -> StoreResult<()>;
+}
+
+macro_rules! account_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait]
+        impl AccountStore for $store {
+    async fn ping(&self) -> StoreResult<()> {
+        Common(&self.pool).ping().await
+    }
+
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        Common(&self.pool).insert_user(user, false).await
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
+        Common(&self.pool).user_where("id", id).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        Common(&self.pool)
+            .user_where("email", email.to_owned())
+            .await
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
+        Common(&self.pool).credentials_by_email(email).await
+    }
+
+    async fn upsert_super_admin(&self, user: NewUser) -> StoreResult<User> {
+        Common(&self.pool).insert_user(user, true).await
+    }
+
+    async fn password_hash(&self, user: Uuid) -> StoreResult<Option<String>> {
+        Common(&self.pool).password_hash(user).await
+    }
+
+    async fn set_password(&self, user: Uuid, hash: String) -> StoreResult<()> {
+        Common(&self.pool).set_password(user, hash).await
+    }
+
+    async fn mfa_state(&self, user: Uuid) -> StoreResult<Option<MfaState>> {
+        Common(&self.pool).mfa_state(user).await
+    }
+
+    async fn set_mfa_pending(&self, user: Uuid, secret_enc: Option<Vec<u8>>) -> StoreResult<()> {
+        Common(&self.pool).set_mfa_pending(user, secret_enc).await
+    }
+
+    async fn enable_mfa(
+        &self,
+        user: Uuid,
+        secret_enc: Vec<u8>,
+        step: i64,
+        recovery_hashes: Vec<String>,
+    ) -> StoreResult<()> {
+        Common(&self.pool)
+            .enable_mfa(user, secret_enc, step, recovery_hashes)
+            .await
+    }
+
+    async fn disable_mfa(&self, user: Uuid) -> StoreResult<()> {
+        Common(&self.pool).disable_mfa(user).await
+    }
+
+    async fn consume_totp_step(&self, user: Uuid, step: i64) -> StoreResult<bool> {
+        Common(&self.pool).consume_totp_step(user, step).await
+    }
+
+    async fn consume_recovery_code(&self, user: Uuid, code_hash: &str) -> StoreResult<bool> {
+        Common(&self.pool)
+            .consume_recovery_code(user, code_hash)
+            .await
+    }
+
+    async fn unused_recovery_codes(&self, user: Uuid) -> StoreResult<u64> {
+        Common(&self.pool).unused_recovery_codes(user).await
+    }
+
+    async fn create_refresh_family(&self, session: Uuid, user: Uuid) -> StoreResult<()> {
+        Common(&self.pool)
+            .create_refresh_family(session, user)
+            .await
+    }
+
+    async fn insert_refresh_token(&self, token: NewRefreshToken) -> StoreResult<()> {
+        Common(&self.pool).insert_refresh_token(token).await
+    }
+
+    async fn retire_refresh_tokens(&self, session: Uuid) -> StoreResult<()> {
+        Common(&self.pool).retire_refresh_tokens(session).await
+    }
+
+    async fn refresh_token_by_hash(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
+        Common(&self.pool).refresh_token_by_hash(hash).await
+    }
+
+    async fn use_refresh_token(&self, id: Uuid) -> StoreResult<bool> {
+        Common(&self.pool).use_refresh_token(id).await
+    }
+
+    async fn revoke_refresh_family(&self, session: Uuid, reason: &str) -> StoreResult<()> {
+        Common(&self.pool)
+            .revoke_refresh_family(session, reason)
+            .await
+    }
+
+    async fn revoke_user_refresh_families(
+        &self,
+        user: Uuid,
+        keep: Option<Uuid>,
+        reason: &str,
+    ) -> StoreResult<Vec<Uuid>> {
+        Common(&self.pool)
+            .revoke_user_refresh_families(user, keep, reason)
+            .await
+    }
+
+    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
+        let mut conn = self.api_keys_scope(Some(key.org_id), None).await?;
+        Common::<$db>::insert_api_key(&mut conn, key).await?;
+        conn.commit().await.map_err(super::map_err)
+    }
+
+    async fn api_key_by_key_id(&self, key_id: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        let mut conn = self.api_keys_scope(None, Some(key_id)).await?;
+        let found =
+            Common::<$db>::fetch_api_keys(&mut conn, "key_id = $1", key_id.to_owned(), None)
+                .await?;
+        {
+            let v = found.into_iter().next();
+            conn.commit().await.map_err(super::map_err)?;
+            Ok(v)
+        }
+    }
+
+    async fn api_key(&self, org: Uuid, id: Uuid) -> StoreResult<Option<ApiKeyRecord>> {
+        let mut conn = self.api_keys_scope(Some(org), None).await?;
+        let found =
+            Common::<$db>::fetch_api_keys(&mut conn, "org_id = $1 AND id = $2", org, Some(id))
+                .await?;
+        {
+            let v = found.into_iter().next();
+            conn.commit().await.map_err(super::map_err)?;
+            Ok(v)
+        }
+    }
+
+    async fn list_api_keys(&self, org: Uuid) -> StoreResult<Vec<ApiKeyRecord>> {
+        let mut conn = self.api_keys_scope(Some(org), None).await?;
+        let found = Common::<$db>::fetch_api_keys(&mut conn, "org_id = $1", org, None).await?;
+        {
+            let v = found;
+            conn.commit().await.map_err(super::map_err)?;
+            Ok(v)
+        }
+    }
+
+    async fn revoke_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
+        let mut conn = self.api_keys_scope(Some(org), None).await?;
+        Common::<$db>::update_api_key(&mut conn, org, id, "revoked_at = $3", None).await?;
+        conn.commit().await.map_err(super::map_err)
+    }
+
+    async fn rotate_api_key(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        secret_hash: String,
+        previous_valid_until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        let mut conn = self.api_keys_scope(Some(org), None).await?;
+        Common::<$db>::update_api_key(
+            &mut conn,
+            org,
+            id,
+            "previous_secret_hash = secret_hash, secret_hash = $4, previous_valid_until = $5, rotated_at = $3",
+            Some((secret_hash, previous_valid_until)),
+        )
+        .await?;
+        conn.commit().await.map_err(super::map_err)
+    }
+
+    async fn touch_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
+        let mut conn = self.api_keys_scope(Some(org), None).await?;
+        Common::<$db>::update_api_key(&mut conn, org, id, "last_used_at = $3", None).await?;
+        conn.commit().await.map_err(super::map_err)
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        Common(&self.pool).signing_keys().await
+    }
+
+    async fn insert_signing_key(&self, key: SigningKeyRecord) -> StoreResult<()> {
+        Common(&self.pool).insert_signing_key(key).await
+    }
+        }
+    };
+}
+
+account_store!(super::sqlite::SqliteStore, sqlx::Sqlite);
+account_store!(super::postgres::PgStore, sqlx::Postgres);
