@@ -380,6 +380,91 @@ async fn postgres_rls_hides_other_tenants_without_where_clauses() {
     assert!(forged.is_err(), "cross-tenant insert must fail");
     drop(tx); // roll back
 
+    // Every tenant table: rows of B exist, and A's scope sees none of them.
+    let now = chrono::Utc::now();
+    s.create_role(store::RoleRecord {
+        id: Uuid::now_v7(),
+        org_id: org_b.id,
+        name: "b_role".into(),
+        description: String::new(),
+        permissions: "[]".into(),
+        parent: None,
+        created_at: now,
+        updated_at: now,
+    })
+    .await
+    .expect("role");
+    let doc = Uuid::now_v7();
+    s.create_document(
+        store::DocumentRecord {
+            id: doc,
+            org_id: org_b.id,
+            name: "b.txt".into(),
+            description: String::new(),
+            content_type: "text/plain".into(),
+            size: 1,
+            sha256: "ab".repeat(32),
+            version: 1,
+            frameworks: "[\"gdpr\"]".into(),
+            controls: "[]".into(),
+            created_by: bu.id,
+            created_at: now,
+            updated_at: now,
+        },
+        store::NewContent {
+            sha256: "ab".repeat(32),
+            content_type: "text/plain".into(),
+            bytes: b"b".to_vec(),
+            created_by: bu.id,
+        },
+        (vec!["gdpr".into()], vec![]),
+        None,
+    )
+    .await
+    .expect("document");
+    s.create_grant(store::GrantRecord {
+        id: Uuid::now_v7(),
+        org_id: org_b.id,
+        resource_type: "document".into(),
+        resource_id: doc,
+        subject_type: "user".into(),
+        subject: bu.id.to_string(),
+        permission: "doc:read".into(),
+        created_by: bu.id,
+        created_at: now,
+    })
+    .await
+    .expect("grant");
+    let mut tx = pg.begin_scoped(Some(org_a.id), None).await.expect("tx");
+    for table in [
+        "roles",
+        "grants",
+        "documents",
+        "document_versions",
+        "document_tags",
+        "blobs",
+        "api_keys",
+        "member_roles",
+    ] {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE org_id = $1"))
+            .bind(org_b.id)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("count");
+        assert_eq!(
+            n, 0,
+            "{table}: B's rows are invisible from A even when asked for by id"
+        );
+    }
+    drop(tx);
+    let mut tx = pg.begin_scoped(Some(org_b.id), None).await.expect("tx");
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("count");
+    assert_eq!(n, 1, "and visible from B");
+    drop(tx);
+
     // With no tenant set, nothing is visible: the wall fails closed.
     let mut tx = pg.begin_scoped(None, None).await.expect("tx");
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships")
