@@ -247,3 +247,108 @@ fn bad_configuration_is_reported() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
 }
+
+#[test]
+fn audit_bundles_are_verified_offline() {
+    use base64::Engine;
+    use loki_shared::audit::*;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]);
+    let org = uuid::Uuid::now_v7();
+    let mut prev = GENESIS_HASH.to_owned();
+    let mut events = Vec::new();
+    for seq in 1..=5u64 {
+        let e = AuditEvent {
+            schema: SCHEMA_VERSION,
+            id: uuid::Uuid::now_v7(),
+            org_id: org,
+            seq,
+            time: "2026-11-27T10:00:00Z".into(),
+            actor: Actor {
+                kind: "system".into(),
+                user_id: None,
+                api_key_id: None,
+                session_id: None,
+            },
+            action: "org.updated".into(),
+            resource_type: None,
+            resource_id: None,
+            outcome: "success".into(),
+            ip: None,
+            user_agent: None,
+            request_id: None,
+            before: None,
+            after: None,
+            metadata: serde_json::json!({"n": seq}),
+            count: 1,
+            prev_hash: prev.clone(),
+            hash: String::new(),
+        }
+        .seal()
+        .expect("seal");
+        prev = e.hash.clone();
+        events.push(e);
+    }
+    let cp = CheckpointBody {
+        org_id: org,
+        seq: 5,
+        head_hash: prev,
+        issued_at: "2026-11-27T10:00:01Z".into(),
+        key_id: "k1".into(),
+    }
+    .sign(&key)
+    .expect("sign");
+    let manifest = Manifest {
+        format: BUNDLE_FORMAT.into(),
+        version: BUNDLE_VERSION,
+        org_id: org,
+        from: None,
+        to: None,
+        exported_at: "2026-11-27T10:00:01Z".into(),
+    };
+    let bkey = BundleKey {
+        key_id: "k1".into(),
+        public_key: base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(key.verifying_key().as_bytes()),
+        valid_from: "2026-01-01T00:00:00Z".into(),
+        valid_until: None,
+    };
+    let write = |events: &[AuditEvent], name: &str| {
+        let mut lines = vec![
+            line("manifest", &manifest).expect("m"),
+            line("key", &bkey).expect("k"),
+        ];
+        lines.extend(events.iter().map(|e| line("event", e).expect("e")));
+        lines.push(line("checkpoint", &cp).expect("c"));
+        let path = dir.path().join(name);
+        std::fs::write(&path, lines.join("\n")).expect("write");
+        path
+    };
+    let good = write(&events, "good.jsonl");
+    let out = Command::new(LOKID)
+        .args(["audit", "verify"])
+        .arg(&good)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["events"], 5);
+
+    let mut tampered = events.clone();
+    tampered[2].action = "org.deleted".into();
+    let bad = write(&tampered, "bad.jsonl");
+    let out = Command::new(LOKID)
+        .args(["audit", "verify"])
+        .arg(&bad)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(report["failure"]["seq"], 3);
+    assert_eq!(report["failure"]["kind"], "hash_mismatch");
+}

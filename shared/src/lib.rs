@@ -3,6 +3,7 @@
 //! here, so the desktop (and offline tools) can depend on it cheaply.
 
 pub mod api;
+pub mod audit;
 pub mod controls;
 pub mod permissions;
 pub mod tier;

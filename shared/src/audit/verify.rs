@@ -1,0 +1,388 @@
+//! Streaming bundle verification: feed lines, then `finish`. Memory grows
+//! with one 32-byte hash per event (to match checkpoints that come after
+//! the events), not with the events themselves.
+
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{event_hash, BundleKey, Checkpoint, Manifest, BUNDLE_FORMAT, GENESIS_HASH};
+
+/// Why verification failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// A line is not valid JSON or lacks required fields.
+    Malformed,
+    /// An event's content does not match its hash (it was altered).
+    HashMismatch,
+    /// An event's `prev_hash` is not the previous event's hash.
+    ChainBroken,
+    /// A seq is missing (an event was deleted).
+    Gap,
+    /// Seqs go backwards or repeat (events reordered or duplicated).
+    OutOfOrder,
+    /// A checkpoint's signature does not verify.
+    BadSignature,
+    /// A checkpoint names a key the bundle does not carry.
+    UnknownKey,
+    /// A checkpoint's head hash differs from the event at its seq.
+    CheckpointMismatch,
+    /// Events after the last checkpoint: nothing vouches for them.
+    UncoveredTail,
+    /// A checkpoint covers events the bundle does not contain (the newest
+    /// events were removed).
+    TruncatedTail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The first seq at which the chain stops being trustworthy.
+    pub seq: u64,
+    pub kind: FailureKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub org_id: Option<Uuid>,
+    pub events: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub first_seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_seq: Option<u64>,
+    /// The newest signed checkpoint that verified: (seq, head hash).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub signed_head: Option<(u64, String)>,
+    pub checkpoints: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure: Option<Failure>,
+}
+
+#[derive(Default)]
+pub struct BundleVerifier {
+    manifest: Option<Manifest>,
+    keys: HashMap<String, VerifyingKey>,
+    first_seq: Option<u64>,
+    last_seq: Option<u64>,
+    last_hash: Option<String>,
+    /// `prev_hash` of the first event (to match an anchoring checkpoint).
+    first_prev: Option<String>,
+    /// Hash of each event, indexed by `seq - first_seq`.
+    hashes: Vec<[u8; 32]>,
+    checkpoints: Vec<Checkpoint>,
+    events: u64,
+    failure: Option<Failure>,
+    line_no: u64,
+}
+
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl BundleVerifier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn fail(&mut self, seq: u64, kind: FailureKind, detail: impl Into<String>) {
+        // Keep the first failure in chain order.
+        let earlier = self.failure.as_ref().is_none_or(|f| seq < f.seq);
+        if earlier {
+            self.failure = Some(Failure {
+                seq,
+                kind,
+                detail: detail.into(),
+            });
+        }
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.last_seq.map_or(0, |s| s + 1)
+    }
+
+    /// Feeds one bundle line.
+    pub fn line(&mut self, line: &str) {
+        self.line_no += 1;
+        if line.trim().is_empty() {
+            return;
+        }
+        let at = self.next_seq();
+        let v: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                return self.fail(
+                    at,
+                    FailureKind::Malformed,
+                    format!("line {}: {e}", self.line_no),
+                )
+            }
+        };
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let body = v.get(&kind).cloned().unwrap_or(Value::Null);
+        match kind.as_str() {
+            "manifest" => match serde_json::from_value::<Manifest>(body) {
+                Ok(m) if m.format == BUNDLE_FORMAT => self.manifest = Some(m),
+                Ok(m) => self.fail(
+                    0,
+                    FailureKind::Malformed,
+                    format!("unknown bundle format `{}`", m.format),
+                ),
+                Err(e) => self.fail(0, FailureKind::Malformed, format!("manifest: {e}")),
+            },
+            "key" => match serde_json::from_value::<BundleKey>(body) {
+                Ok(k) => {
+                    let raw = URL_SAFE_NO_PAD.decode(&k.public_key).ok();
+                    let key = raw
+                        .and_then(|r| <[u8; 32]>::try_from(r.as_slice()).ok())
+                        .and_then(|r| VerifyingKey::from_bytes(&r).ok());
+                    match key {
+                        Some(key) => {
+                            self.keys.insert(k.key_id, key);
+                        }
+                        None => self.fail(
+                            0,
+                            FailureKind::Malformed,
+                            format!("key {}: not an Ed25519 public key", k.key_id),
+                        ),
+                    }
+                }
+                Err(e) => self.fail(0, FailureKind::Malformed, format!("key: {e}")),
+            },
+            "event" => self.event(body),
+            "checkpoint" => match serde_json::from_value::<Checkpoint>(body) {
+                Ok(c) => self.checkpoints.push(c),
+                Err(e) => self.fail(at, FailureKind::Malformed, format!("checkpoint: {e}")),
+            },
+            other => self.fail(
+                at,
+                FailureKind::Malformed,
+                format!("line {}: unknown type `{other}`", self.line_no),
+            ),
+        }
+    }
+
+    fn event(&mut self, v: Value) {
+        self.events += 1;
+        let expected = self.next_seq();
+        let Some(seq) = v.get("seq").and_then(Value::as_u64) else {
+            return self.fail(expected, FailureKind::Malformed, "event without a seq");
+        };
+        let stored = v
+            .get("hash")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let prev = v
+            .get("prev_hash")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        match self.last_seq {
+            None => {
+                self.first_seq = Some(seq);
+                self.first_prev = Some(prev.clone());
+                if seq == 1 && prev != GENESIS_HASH {
+                    self.fail(
+                        seq,
+                        FailureKind::ChainBroken,
+                        "the first event's prev_hash is not the genesis hash",
+                    );
+                }
+            }
+            Some(last) if seq <= last => {
+                return self.fail(
+                    seq,
+                    FailureKind::OutOfOrder,
+                    format!("seq {seq} after seq {last}"),
+                );
+            }
+            Some(last) if seq > last + 1 => {
+                self.fail(
+                    last + 1,
+                    FailureKind::Gap,
+                    format!("seq {} to {} missing", last + 1, seq - 1),
+                );
+            }
+            Some(_) => {
+                if self.last_hash.as_deref() != Some(prev.as_str()) {
+                    self.fail(
+                        seq,
+                        FailureKind::ChainBroken,
+                        "prev_hash is not the previous event's hash",
+                    );
+                }
+            }
+        }
+        match event_hash(&v) {
+            Ok(h) if h == stored => {}
+            Ok(_) => self.fail(
+                seq,
+                FailureKind::HashMismatch,
+                "the event's content does not match its hash",
+            ),
+            Err(e) => self.fail(seq, FailureKind::Malformed, e.to_string()),
+        }
+        // Index by position; a gap pads so seq arithmetic stays right.
+        let first = self.first_seq.unwrap_or(seq);
+        while (self.hashes.len() as u64) < seq - first {
+            self.hashes.push([0; 32]);
+        }
+        self.hashes.push(hex32(&stored).unwrap_or([0; 32]));
+        self.last_seq = Some(seq);
+        self.last_hash = Some(stored);
+    }
+
+    fn hash_at(&self, seq: u64) -> Option<[u8; 32]> {
+        let first = self.first_seq?;
+        let i = usize::try_from(seq.checked_sub(first)?).ok()?;
+        self.hashes.get(i).copied()
+    }
+
+    /// Checks the checkpoints and coverage; returns the report.
+    pub fn finish(mut self) -> VerifyReport {
+        if self.manifest.is_none() {
+            self.fail(0, FailureKind::Malformed, "the bundle has no manifest");
+        }
+        let org = self.manifest.as_ref().map(|m| m.org_id);
+        let checkpoints = std::mem::take(&mut self.checkpoints);
+        let mut signed_head: Option<(u64, String)> = None;
+        for c in &checkpoints {
+            let b = &c.body;
+            if Some(b.org_id) != org {
+                self.fail(
+                    b.seq,
+                    FailureKind::CheckpointMismatch,
+                    "checkpoint of another organization",
+                );
+                continue;
+            }
+            let Some(key) = self.keys.get(&b.key_id) else {
+                self.fail(
+                    b.seq,
+                    FailureKind::UnknownKey,
+                    format!("no key `{}` in the bundle", b.key_id),
+                );
+                continue;
+            };
+            let sig = URL_SAFE_NO_PAD
+                .decode(&c.signature)
+                .ok()
+                .and_then(|s| Signature::from_slice(&s).ok());
+            let valid = match (sig, b.signed_bytes()) {
+                (Some(sig), Ok(bytes)) => key.verify(&bytes, &sig).is_ok(),
+                _ => false,
+            };
+            if !valid {
+                self.fail(
+                    b.seq,
+                    FailureKind::BadSignature,
+                    format!("checkpoint at seq {} has a bad signature", b.seq),
+                );
+                continue;
+            }
+            let in_range = self.first_seq.is_some_and(|f| b.seq >= f)
+                && self.last_seq.is_some_and(|l| b.seq <= l);
+            if in_range {
+                if self.hash_at(b.seq) != hex32(&b.head_hash) {
+                    self.fail(
+                        b.seq,
+                        FailureKind::CheckpointMismatch,
+                        format!("checkpoint at seq {} does not match the event", b.seq),
+                    );
+                    continue;
+                }
+            } else if self.last_seq.is_none_or(|l| b.seq > l) {
+                let from = self.last_seq.map_or(1, |l| l + 1);
+                self.fail(
+                    from,
+                    FailureKind::TruncatedTail,
+                    format!(
+                        "a checkpoint covers seq {} but the events end before it",
+                        b.seq
+                    ),
+                );
+                continue;
+            }
+            // (A checkpoint just before the first event anchors a range
+            // export or a purge; it is matched below.)
+            if signed_head.as_ref().is_none_or(|(s, _)| b.seq > *s) {
+                signed_head = Some((b.seq, b.head_hash.clone()));
+            }
+        }
+        // A chain that does not start at 1 must be anchored by a checkpoint.
+        if let Some(first) = self.first_seq.filter(|f| *f > 1) {
+            let anchored = checkpoints.iter().any(|c| {
+                c.body.seq + 1 == first && Some(&c.body.head_hash) == self.first_prev.as_ref()
+            });
+            if !anchored {
+                self.fail(
+                    first,
+                    FailureKind::ChainBroken,
+                    "the first event is not anchored by a checkpoint at the previous seq",
+                );
+            }
+        }
+        // Coverage is reported only when nothing more specific went wrong
+        // (a bad checkpoint signature also leaves events uncovered).
+        if self.failure.is_some() {
+        } else if let (Some(last), Some((head, _))) = (self.last_seq, &signed_head) {
+            if last > *head {
+                self.fail(
+                    head + 1,
+                    FailureKind::UncoveredTail,
+                    format!(
+                        "events {} to {last} are after the last checkpoint",
+                        head + 1
+                    ),
+                );
+            }
+        } else if let Some(last) = self.last_seq {
+            self.fail(
+                self.first_seq.unwrap_or(1).min(last),
+                FailureKind::UncoveredTail,
+                "no valid checkpoint covers the events",
+            );
+        }
+        VerifyReport {
+            ok: self.failure.is_none(),
+            org_id: org,
+            events: self.events,
+            first_seq: self.first_seq,
+            last_seq: self.last_seq,
+            signed_head,
+            checkpoints: checkpoints.len() as u64,
+            failure: self.failure,
+        }
+    }
+}
+
+/// Verifies a whole bundle held in memory.
+pub fn verify_str(bundle: &str) -> VerifyReport {
+    let mut v = BundleVerifier::new();
+    for l in bundle.lines() {
+        v.line(l);
+    }
+    v.finish()
+}
+
+#[cfg(test)]
+mod tests;
