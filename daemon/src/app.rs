@@ -28,6 +28,10 @@ pub struct AppState {
     pub master: Arc<MasterKey>,
     /// Per-organization role and grant snapshots.
     pub authz: Arc<crate::rbac::Authorizer>,
+    /// The key that signs audit checkpoints.
+    pub audit_keys: Arc<crate::audit::signer::AuditKeys>,
+    /// Chains that moved since the last periodic checkpoint.
+    pub audit_touched: Arc<crate::audit::signer::Touched>,
 }
 
 impl AppState {
@@ -65,6 +69,8 @@ impl AppState {
             passwords,
             master,
             authz: Arc::new(crate::rbac::Authorizer::default()),
+            audit_keys: Arc::default(),
+            audit_touched: Arc::default(),
         })
     }
 }
@@ -107,6 +113,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
         let refresher = tokio::spawn(refresh_signing_keys(self.state.clone()));
+        let checkpointer = tokio::spawn(crate::audit::signer::periodic(self.state.clone()));
         let router = crate::http::router(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(
@@ -121,6 +128,7 @@ impl Application {
         let serve = async move { serve.await.context("server error") };
         tokio::pin!(serve);
         let _stop_refresher = AbortOnDrop(refresher);
+        let _stop_checkpointer = AbortOnDrop(checkpointer);
         tokio::select! {
             res = &mut serve => res,
             _ = async {

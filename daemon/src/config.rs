@@ -65,6 +65,10 @@ pub struct Config {
     pub signing_key_refresh_secs: u64,
     /// Issuer name shown by authenticator apps.
     pub mfa_issuer: String,
+    /// A signed checkpoint every this many events of a chain...
+    pub audit_checkpoint_every: u64,
+    /// ...and at least this often for chains that moved.
+    pub audit_checkpoint_secs: u64,
     /// Per-tier overrides of the built-in limits, e.g.
     /// `[limits.free] max_storage_bytes = 5000000000`.
     pub limits: std::collections::BTreeMap<Tier, LimitOverrides>,
@@ -119,6 +123,8 @@ impl Default for Config {
             signing_key_refresh_secs: 60,
             mfa_issuer: "LOKI".to_owned(),
             limits: Default::default(),
+            audit_checkpoint_every: 100,
+            audit_checkpoint_secs: 60,
         }
     }
 }

@@ -1,14 +1,20 @@
 //! Security and state-change events for the audit trail.
 //!
-//! Every security decision goes through [`record`]. Until the tamper-evident
-//! trail lands, events are emitted as structured logs on the `loki::audit`
-//! target; the call sites and the event shape stay when they are persisted.
+//! Every state change and security decision goes through [`record`], which
+//! appends the event to its organization's hash chain (format and offline
+//! verifier in `loki_shared::audit`). Checkpoints are signed by `signer`.
 
+pub mod signer;
+
+use loki_shared::audit::{Actor, AuditEvent, SCHEMA_VERSION};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::http::client::ClientInfo;
+
+/// The chain of events that belong to no organization.
+pub const SYSTEM_CHAIN: Uuid = Uuid::nil();
 
 /// Outcome of the audited action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,22 +102,67 @@ impl Event {
     }
 }
 
-/// Records an event. Fails closed once events are persisted: a caller that
-/// cannot record must not proceed.
-pub async fn record(_state: &AppState, e: Event) -> Result<(), crate::error::AppError> {
-    tracing::info!(
-        target: "loki::audit",
-        action = e.action,
-        outcome = e.outcome.as_str(),
-        org_id = ?e.org_id,
-        actor_user = ?e.actor_user,
-        actor_api_key = ?e.actor_api_key,
-        session_id = ?e.session_id,
-        resource_type = e.resource_type,
-        resource_id = e.resource_id.as_deref(),
-        ip = e.ip.as_deref(),
-        metadata = %e.metadata,
-        "audit"
-    );
+/// Records an event in its organization's hash chain (the system chain
+/// when it has no organization), durably, before the caller goes on. When
+/// the write fails, the caller fails: nothing proceeds unrecorded.
+pub async fn record(state: &AppState, e: Event) -> Result<(), crate::error::AppError> {
+    let org = e.org_id.unwrap_or(SYSTEM_CHAIN);
+    let actor = Actor {
+        kind: if e.actor_api_key.is_some() {
+            "api_key"
+        } else if e.actor_user.is_some() {
+            "user"
+        } else {
+            "system"
+        }
+        .to_owned(),
+        user_id: e.actor_user,
+        api_key_id: e.actor_api_key,
+        session_id: e.session_id,
+    };
+    let request_id = Some(crate::http::request_id::current_request_id()).filter(|r| r != "-");
+    let (before, after, metadata) = split_metadata(e.metadata);
+    let draft = AuditEvent {
+        schema: SCHEMA_VERSION,
+        id: Uuid::now_v7(),
+        org_id: org,
+        seq: 0,
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        actor,
+        action: e.action.to_owned(),
+        resource_type: e.resource_type.map(str::to_owned),
+        resource_id: e.resource_id,
+        outcome: e.outcome.as_str().to_owned(),
+        ip: e.ip,
+        user_agent: e.user_agent,
+        request_id,
+        before,
+        after,
+        metadata,
+        count: 1,
+        prev_hash: String::new(),
+        hash: String::new(),
+    };
+    let stored = state.store.append_audit(org, draft).await?;
+    tracing::debug!(target: "loki::audit", org_id = %org, seq = stored.seq, action = %stored.action, "audit event");
+    state.audit_touched.touch(org);
+    let every = state.config.audit_checkpoint_every.max(1);
+    if stored.seq % every == 0 {
+        signer::checkpoint(state, org).await?;
+    }
     Ok(())
+}
+
+/// `before` and `after` travel inside the metadata given to [`Event::meta`];
+/// they become fields of their own. Metadata is always an object.
+fn split_metadata(v: Value) -> (Option<Value>, Option<Value>, Value) {
+    match v {
+        Value::Object(mut m) => {
+            let before = m.remove("before");
+            let after = m.remove("after");
+            (before, after, Value::Object(m))
+        }
+        Value::Null => (None, None, Value::Object(Default::default())),
+        other => (None, None, serde_json::json!({ "value": other })),
+    }
 }

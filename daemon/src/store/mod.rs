@@ -7,6 +7,7 @@
 //! `app.org_id` (and `app.user_id` for the "my organizations" queries).
 
 mod account_store;
+pub mod audit_store;
 mod common;
 mod models;
 pub mod postgres;
@@ -22,6 +23,7 @@ use loki_shared::Tier;
 use uuid::Uuid;
 
 pub use account_store::AccountStore;
+pub use audit_store::{AuditFilter, AuditStore, CheckpointRecord};
 pub use models::{
     ApiKeyRecord, DocumentFilter, DocumentPatch, DocumentRecord, GrantRecord, MfaState, NewContent,
     NewOrg, NewRefreshToken, NewUser, OrgPatch, RefreshTokenRecord, RolePatch, RoleRecord,
@@ -70,7 +72,7 @@ impl Backend {
 }
 
 #[async_trait]
-pub trait Store: AccountStore + TenantStore + Send + Sync + 'static {
+pub trait Store: AccountStore + AuditStore + TenantStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     // --- organizations

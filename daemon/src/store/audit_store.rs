@@ -1,0 +1,306 @@
+//! The audit trail's storage: append to an organization's hash chain (one
+//! linear chain per organization, also with many writers: the chain head
+//! row is locked for the append), read it back, and keep checkpoints and
+//! the keys that sign them. Written once for both backends.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use loki_shared::audit::{AuditEvent, GENESIS_HASH};
+use uuid::Uuid;
+
+use super::models::SigningKeyRecord;
+use super::{map_err, StoreError, StoreResult};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CheckpointRecord {
+    pub org_id: Uuid,
+    pub seq: i64,
+    pub head_hash: String,
+    pub issued_at: String,
+    pub key_id: String,
+    pub signature: String,
+}
+
+/// Search filters; newest first, `before` is a seq cursor.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<Uuid>,
+    pub action: Option<String>,
+    pub action_prefix: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub outcome: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends `event` (its seq, prev_hash and hash are assigned here) and
+    /// returns it as stored.
+    async fn append_audit(&self, org: Uuid, event: AuditEvent) -> StoreResult<AuditEvent>;
+    /// (seq, hash) of the newest event, if any.
+    async fn audit_head(&self, org: Uuid) -> StoreResult<Option<(i64, String)>>;
+    /// Stored event bodies (JSON), newest first.
+    async fn audit_search(&self, org: Uuid, filter: AuditFilter) -> StoreResult<Vec<String>>;
+    async fn audit_event_by_id(&self, org: Uuid, id: Uuid) -> StoreResult<Option<String>>;
+    /// Bodies with seq in `(after, until]`, oldest first, at most `limit`.
+    async fn audit_range(
+        &self,
+        org: Uuid,
+        after: i64,
+        until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, String)>>;
+    /// First and last seq of events in the time range.
+    async fn audit_seq_bounds(
+        &self,
+        org: Uuid,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Option<(i64, i64)>>;
+    async fn audit_hash_at(&self, org: Uuid, seq: i64) -> StoreResult<Option<String>>;
+    async fn insert_checkpoint(&self, cp: CheckpointRecord) -> StoreResult<()>;
+    /// Checkpoints with seq in `[from, to]`, by seq.
+    async fn checkpoints(
+        &self,
+        org: Uuid,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<CheckpointRecord>>;
+    async fn audit_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    async fn insert_audit_key(&self, key: SigningKeyRecord) -> StoreResult<()>;
+}
+
+fn like_prefix(p: &str) -> String {
+    let escaped = p
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("{escaped}%")
+}
+
+macro_rules! audit_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn append_audit(&self, org: Uuid, mut e: AuditEvent) -> StoreResult<AuditEvent> {
+                let mut tx = self.scope(org).await?;
+                // The first statement writes: it takes SQLite's write lock,
+                // and the UPDATE below holds PostgreSQL's row lock until commit.
+                sqlx::query::<$db>("INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING")
+                    .bind(org)
+                    .bind(GENESIS_HASH)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                let (seq, prev): (i64, String) = sqlx::query_as::<$db, (i64, String)>(
+                    "UPDATE audit_heads SET seq = seq + 1 WHERE org_id = $1 RETURNING seq, hash",
+                )
+                .bind(org)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                e.org_id = org;
+                e.seq = u64::try_from(seq).unwrap_or(0);
+                e.prev_hash = prev;
+                let e = e.seal().map_err(|x| StoreError::Other(x.into()))?;
+                let body = serde_json::to_string(&e).map_err(|x| StoreError::Other(x.into()))?;
+                let time = DateTime::parse_from_rfc3339(&e.time)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|x| StoreError::Other(x.into()))?;
+                sqlx::query::<$db>("UPDATE audit_heads SET hash = $2 WHERE org_id = $1")
+                    .bind(org)
+                    .bind(e.hash.clone())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                sqlx::query::<$db>(
+                    "INSERT INTO audit_events (org_id, seq, id, time, action, outcome, actor_user, resource_type, resource_id, hash, body) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(org)
+                .bind(seq)
+                .bind(e.id)
+                .bind(time)
+                .bind(e.action.clone())
+                .bind(e.outcome.clone())
+                .bind(e.actor.user_id)
+                .bind(e.resource_type.clone())
+                .bind(e.resource_id.clone())
+                .bind(e.hash.clone())
+                .bind(body)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(e)
+            }
+
+            async fn audit_head(&self, org: Uuid) -> StoreResult<Option<(i64, String)>> {
+                let mut tx = self.scope(org).await?;
+                let row = sqlx::query_as::<$db, (i64, String)>(
+                    "SELECT seq, hash FROM audit_events WHERE org_id = $1 ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(org)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(row)
+            }
+
+            async fn audit_search(&self, org: Uuid, f: AuditFilter) -> StoreResult<Vec<String>> {
+                let mut tx = self.scope(org).await?;
+                let rows: Vec<(String,)> = sqlx::query_as::<$db, (String,)>(
+                    "SELECT body FROM audit_events WHERE org_id = $1 \
+                     AND ($2 IS NULL OR seq < $2) \
+                     AND ($3 IS NULL OR actor_user = $3) \
+                     AND ($4 IS NULL OR action = $4) \
+                     AND ($5 IS NULL OR action LIKE $5 ESCAPE '\\') \
+                     AND ($6 IS NULL OR resource_type = $6) \
+                     AND ($7 IS NULL OR resource_id = $7) \
+                     AND ($8 IS NULL OR outcome = $8) \
+                     AND ($9 IS NULL OR time >= $9) \
+                     AND ($10 IS NULL OR time <= $10) \
+                     ORDER BY seq DESC LIMIT $11",
+                )
+                .bind(org)
+                .bind(f.before)
+                .bind(f.actor)
+                .bind(f.action)
+                .bind(f.action_prefix.as_deref().map(like_prefix))
+                .bind(f.resource_type)
+                .bind(f.resource_id)
+                .bind(f.outcome)
+                .bind(f.from)
+                .bind(f.to)
+                .bind(f.limit)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(rows.into_iter().map(|r| r.0).collect())
+            }
+
+            async fn audit_event_by_id(&self, org: Uuid, id: Uuid) -> StoreResult<Option<String>> {
+                let mut tx = self.scope(org).await?;
+                let row = sqlx::query_as::<$db, (String,)>("SELECT body FROM audit_events WHERE org_id = $1 AND id = $2")
+                    .bind(org)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(row.map(|r| r.0))
+            }
+
+            async fn audit_range(&self, org: Uuid, after: i64, until: i64, limit: i64) -> StoreResult<Vec<(i64, String)>> {
+                let mut tx = self.scope(org).await?;
+                let rows = sqlx::query_as::<$db, (i64, String)>(
+                    "SELECT seq, body FROM audit_events WHERE org_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
+                )
+                .bind(org)
+                .bind(after)
+                .bind(until)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(rows)
+            }
+
+            async fn audit_seq_bounds(&self, org: Uuid, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> StoreResult<Option<(i64, i64)>> {
+                let mut tx = self.scope(org).await?;
+                let row = sqlx::query_as::<$db, (Option<i64>, Option<i64>)>(
+                    "SELECT MIN(seq), MAX(seq) FROM audit_events WHERE org_id = $1 \
+                     AND ($2 IS NULL OR time >= $2) AND ($3 IS NULL OR time <= $3)",
+                )
+                .bind(org)
+                .bind(from)
+                .bind(to)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(match row {
+                    (Some(a), Some(b)) => Some((a, b)),
+                    _ => None,
+                })
+            }
+
+            async fn audit_hash_at(&self, org: Uuid, seq: i64) -> StoreResult<Option<String>> {
+                let mut tx = self.scope(org).await?;
+                let row = sqlx::query_as::<$db, (String,)>("SELECT hash FROM audit_events WHERE org_id = $1 AND seq = $2")
+                    .bind(org)
+                    .bind(seq)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(row.map(|r| r.0))
+            }
+
+            async fn insert_checkpoint(&self, cp: CheckpointRecord) -> StoreResult<()> {
+                let mut tx = self.scope(cp.org_id).await?;
+                sqlx::query::<$db>(
+                    "INSERT INTO audit_checkpoints (org_id, seq, head_hash, issued_at, key_id, signature) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                )
+                .bind(cp.org_id)
+                .bind(cp.seq)
+                .bind(cp.head_hash)
+                .bind(cp.issued_at)
+                .bind(cp.key_id)
+                .bind(cp.signature)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)
+            }
+
+            async fn checkpoints(&self, org: Uuid, from: i64, to: i64) -> StoreResult<Vec<CheckpointRecord>> {
+                let mut tx = self.scope(org).await?;
+                let rows = sqlx::query_as::<$db, CheckpointRecord>(
+                    "SELECT org_id, seq, head_hash, issued_at, key_id, signature FROM audit_checkpoints \
+                     WHERE org_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq, issued_at",
+                )
+                .bind(org)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(rows)
+            }
+
+            async fn audit_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+                sqlx::query_as::<$db, SigningKeyRecord>(
+                    "SELECT key_id AS kid, public_key, private_key_enc, created_at FROM audit_keys ORDER BY created_at",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)
+            }
+
+            async fn insert_audit_key(&self, k: SigningKeyRecord) -> StoreResult<()> {
+                sqlx::query::<$db>("INSERT INTO audit_keys (key_id, public_key, private_key_enc, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(k.kid)
+                    .bind(k.public_key)
+                    .bind(k.private_key_enc)
+                    .bind(k.created_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+audit_store!(super::sqlite::SqliteStore, sqlx::Sqlite);
+audit_store!(super::postgres::PgStore, sqlx::Postgres);
