@@ -4,6 +4,7 @@
 //! appends the event to its organization's hash chain (format and offline
 //! verifier in `loki_shared::audit`). Checkpoints are signed by `signer`.
 
+pub mod export;
 pub mod signer;
 
 use loki_shared::audit::{Actor, AuditEvent, SCHEMA_VERSION};

@@ -1,6 +1,7 @@
 //! The HTTP surface: the router, its middleware, one module per resource.
 
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod client;
 pub mod documents;
@@ -114,7 +115,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/orgs/{org_id}/documents/{id}/versions",
             get(documents::versions),
-        );
+        )
+        .route("/orgs/{org_id}/audit/events", get(audit::search))
+        .route("/orgs/{org_id}/audit/events/{id}", get(audit::get))
+        .route("/orgs/{org_id}/audit/export", get(audit::export))
+        .route("/orgs/{org_id}/audit/verify", get(audit::verify));
 
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -1,0 +1,262 @@
+//! `/api/v1/orgs/{org_id}/audit/*`: search, read, export, verify. Reading
+//! and exporting the trail are themselves audited.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::Json as JsonResponse;
+use chrono::{DateTime, Utc};
+use loki_shared::audit::VerifyReport;
+use loki_shared::Permission;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::extract::{Path, Query};
+use crate::app::AppState;
+use crate::audit::{self, export, Outcome};
+use crate::auth::Principal;
+use crate::error::{AppError, AppResult};
+use crate::rbac::OrgAccess;
+use crate::store::AuditFilter;
+
+fn time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, AppError> {
+    v.map(|s| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                AppError::validation(field, "must be an RFC 3339 time, e.g. 2026-11-27T10:00:00Z")
+            })
+    })
+    .transpose()
+}
+
+type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+fn range(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<TimeRange, AppError> {
+    let (from, to) = (time("from", from)?, time("to", to)?);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(AppError::validation("from", "must not be after `to`"));
+        }
+    }
+    Ok((from, to))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    #[serde(default)]
+    actor: Option<Uuid>,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    action_prefix: Option<String>,
+    #[serde(default)]
+    resource_type: Option<String>,
+    #[serde(default)]
+    resource_id: Option<String>,
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<i64>,
+}
+
+fn short(field: &str, v: &Option<String>) -> Result<(), AppError> {
+    if v.as_ref()
+        .is_some_and(|s| s.is_empty() || s.chars().count() > 200)
+    {
+        return Err(AppError::validation(field, "must be 1 to 200 characters"));
+    }
+    Ok(())
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org_id): Path<Uuid>,
+    Query(p): Query<SearchParams>,
+) -> AppResult<JsonResponse<Value>> {
+    OrgAccess::require(&state, &principal, org_id, Permission::AuditRead).await?;
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::validation("limit", "must be between 1 and 500"));
+    }
+    if p.cursor.is_some_and(|c| c < 1) {
+        return Err(AppError::validation("cursor", "must be a positive seq"));
+    }
+    if p.outcome
+        .as_deref()
+        .is_some_and(|o| !["success", "denied", "failure"].contains(&o))
+    {
+        return Err(AppError::validation(
+            "outcome",
+            "must be success, denied or failure",
+        ));
+    }
+    for (f, v) in [
+        ("action", &p.action),
+        ("action_prefix", &p.action_prefix),
+        ("resource_type", &p.resource_type),
+        ("resource_id", &p.resource_id),
+    ] {
+        short(f, v)?;
+    }
+    let (from, to) = range(p.from.as_deref(), p.to.as_deref())?;
+    let filter = AuditFilter {
+        actor: p.actor,
+        action: p.action,
+        action_prefix: p.action_prefix,
+        resource_type: p.resource_type,
+        resource_id: p.resource_id,
+        outcome: p.outcome,
+        from,
+        to,
+        before: p.cursor,
+        limit,
+    };
+    let bodies = state.store.audit_search(org_id, filter).await?;
+    let events: Vec<Value> = bodies
+        .iter()
+        .filter_map(|b| serde_json::from_str(b).ok())
+        .collect();
+    let next_cursor = (events.len() as i64 == limit)
+        .then(|| events.last().and_then(|e| e["seq"].as_i64()))
+        .flatten();
+    audit::record(
+        &state,
+        principal
+            .event("audit.read", Outcome::Success)
+            .meta(json!({"results": events.len()})),
+    )
+    .await?;
+    Ok(JsonResponse(
+        json!({"events": events, "next_cursor": next_cursor}),
+    ))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org_id, id)): Path<(Uuid, Uuid)>,
+) -> AppResult<JsonResponse<Value>> {
+    OrgAccess::require(&state, &principal, org_id, Permission::AuditRead).await?;
+    let body = state
+        .store
+        .audit_event_by_id(org_id, id)
+        .await?
+        .ok_or(AppError::NotFound {
+            what: "audit event",
+        })?;
+    audit::record(
+        &state,
+        principal
+            .event("audit.read", Outcome::Success)
+            .resource("audit_event", id),
+    )
+    .await?;
+    Ok(JsonResponse(
+        serde_json::from_str(&body).map_err(|e| AppError::Internal(e.into()))?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+pub async fn export(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org_id): Path<Uuid>,
+    Query(p): Query<ExportParams>,
+) -> AppResult<Response> {
+    OrgAccess::require(&state, &principal, org_id, Permission::AuditExport).await?;
+    let format = p.format.unwrap_or_else(|| "bundle".into());
+    if format != "bundle" && format != "csv" {
+        return Err(AppError::validation("format", "must be bundle or csv"));
+    }
+    let (from, to) = range(p.from.as_deref(), p.to.as_deref())?;
+    // Recorded first, so a whole-chain export contains (and covers) it.
+    audit::record(
+        &state,
+        principal
+            .event("audit.exported", Outcome::Success)
+            .meta(json!({"format": format, "from": p.from, "to": p.to})),
+    )
+    .await?;
+    let range = export::prepare(&state, org_id, from, to).await?;
+    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+    let (body, ctype, ext) = if format == "csv" {
+        (
+            Body::from_stream(export::csv_stream(state.clone(), org_id, range)),
+            "text/csv; charset=utf-8",
+            "csv",
+        )
+    } else {
+        let head = export::head_lines(&state, org_id, from, to).await?;
+        let tail = match &range {
+            Some(r) => export::checkpoint_lines(&state, org_id, r).await?,
+            None => Vec::new(),
+        };
+        (
+            Body::from_stream(export::bundle_stream(
+                state.clone(),
+                org_id,
+                head,
+                range,
+                tail,
+            )),
+            "application/x-ndjson",
+            "jsonl",
+        )
+    };
+    let mut resp = body.into_response();
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
+    let disposition = format!("attachment; filename=\"audit-{org_id}-{stamp}.{ext}\"");
+    resp.headers_mut().insert(
+        CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).map_err(|e| AppError::Internal(e.into()))?,
+    );
+    Ok(resp)
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org_id): Path<Uuid>,
+) -> AppResult<JsonResponse<VerifyReport>> {
+    OrgAccess::require(&state, &principal, org_id, Permission::AuditVerify).await?;
+    let report = export::verify(&state, org_id).await?;
+    let outcome = if report.ok {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    };
+    audit::record(
+        &state,
+        principal
+            .event("audit.verified", outcome)
+            .meta(json!({"ok": report.ok, "events": report.events, "failure": report.failure})),
+    )
+    .await?;
+    Ok(JsonResponse(report))
+}
