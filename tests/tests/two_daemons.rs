@@ -138,3 +138,48 @@ async fn a_role_change_on_one_daemon_applies_on_the_other() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_write_one_linear_audit_chain() {
+    let Some((a, b)) = pair().await else { return };
+    let (org, admin) = a.user_with_org("chain@example.com", "Chained").await;
+    let writes = (0..30).map(|i| {
+        let (app, admin) = (if i % 2 == 0 { &a } else { &b }, &admin);
+        async move {
+            app.patch(
+                &format!("/api/v1/orgs/{org}"),
+                admin,
+                json!({"name": format!("Chained {i}")}),
+            )
+            .await
+        }
+    });
+    for r in futures_util::future::join_all(writes).await {
+        r.assert_status(200);
+    }
+    let report = b
+        .get(&format!("/api/v1/orgs/{org}/audit/verify"), &admin)
+        .await;
+    assert_eq!(report.assert_status(200)["ok"], true, "{}", report.body);
+    let all = a
+        .get(
+            &format!("/api/v1/orgs/{org}/audit/events?limit=500"),
+            &admin,
+        )
+        .await;
+    let mut seqs: Vec<i64> = all.body["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e["seq"].as_i64())
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "no gaps, no forks, no duplicates"
+    );
+    a.stop().await;
+    b.stop().await;
+}

@@ -35,10 +35,7 @@ fn time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, AppError>
 
 type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-fn range(
-    from: Option<&str>,
-    to: Option<&str>,
-) -> Result<TimeRange, AppError> {
+fn range(from: Option<&str>, to: Option<&str>) -> Result<TimeRange, AppError> {
     let (from, to) = (time("from", from)?, time("to", to)?);
     if let (Some(f), Some(t)) = (from, to) {
         if f > t {

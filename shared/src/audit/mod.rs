@@ -183,12 +183,10 @@ pub struct Manifest {
 }
 
 /// One bundle line, `{"type": T, T: {...}}`.
+/// (`type` comes first, so a reader sees what a line is at a glance.)
 pub fn line(kind: &str, body: &impl Serialize) -> Result<String, AuditFormatError> {
-    let body =
-        serde_json::to_value(body).map_err(|e| AuditFormatError::Canonical(e.to_string()))?;
-    let mut obj = serde_json::Map::new();
-    obj.insert("type".into(), Value::String(kind.into()));
-    obj.insert(kind.into(), body);
-    serde_json::to_string(&Value::Object(obj))
-        .map_err(|e| AuditFormatError::Canonical(e.to_string()))
+    let err = |e: serde_json::Error| AuditFormatError::Canonical(e.to_string());
+    let body = serde_json::to_string(body).map_err(err)?;
+    let kind = serde_json::to_string(kind).map_err(err)?;
+    Ok(format!("{{\"type\":{kind},{kind}:{body}}}"))
 }

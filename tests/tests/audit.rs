@@ -1,0 +1,413 @@
+//! The audit trail through the API: what is recorded, search, export
+//! (bundle and CSV), verification, and tampering found by both verifiers.
+
+use std::sync::Arc;
+
+use loki_shared::audit::{verify_str, FailureKind};
+use loki_tests::{backend_tests, json, Backend, TestApp, TestEnv};
+use serde_json::Value;
+use uuid::Uuid;
+
+async fn app_with_checkpoints_every(b: Backend, n: u64) -> TestApp {
+    let env = Arc::new(TestEnv::new(b).await);
+    let mut config = env.config();
+    config.audit_checkpoint_every = n;
+    TestApp::spawn_with(env, config).await
+}
+
+async fn export(app: &TestApp, org: Uuid, token: &str, query: &str) -> String {
+    let r = app
+        .client
+        .get(app.url(&format!("/api/v1/orgs/{org}/audit/export?{query}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(r.status().as_u16(), 200);
+    r.text().await.expect("body")
+}
+
+async fn events(app: &TestApp, org: Uuid, token: &str, query: &str) -> Vec<Value> {
+    let r = app
+        .get(&format!("/api/v1/orgs/{org}/audit/events?{query}"), token)
+        .await;
+    r.assert_status(200)["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn state_changes_and_denials_are_recorded(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (org, admin) = app.user_with_org("audit@example.com", "Audited").await;
+    let member = app.register("m@example.com").await;
+    app.post(
+        &format!("/api/v1/orgs/{org}/members"),
+        Some(&admin),
+        json!({"user_id": member, "role": "viewer"}),
+    )
+    .await
+    .assert_status(201);
+    app.patch(
+        &format!("/api/v1/orgs/{org}/members/{member}"),
+        &admin,
+        json!({"roles": ["auditor"]}),
+    )
+    .await
+    .assert_status(200);
+    let viewer = app.login("m@example.com", Some("audited")).await;
+    app.delete(&format!("/api/v1/orgs/{org}"), &viewer)
+        .await
+        .assert_error(403, "permission_denied");
+
+    let all = events(&app, org, &admin, "limit=100").await;
+    let actions: Vec<&str> = all.iter().filter_map(|e| e["action"].as_str()).collect();
+    for a in [
+        "org.created",
+        "member.added",
+        "member.role_changed",
+        "auth.login_succeeded",
+        "access.denied",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    // Newest first, seqs strictly decreasing, every event hashed and linked.
+    let seqs: Vec<i64> = all.iter().filter_map(|e| e["seq"].as_i64()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] == w[1] + 1), "{seqs:?}");
+    let changed = all
+        .iter()
+        .find(|e| e["action"] == "member.role_changed")
+        .expect("role change");
+    assert_eq!(changed["before"]["roles"], json!(["viewer"]));
+    assert_eq!(changed["after"]["roles"], json!(["auditor"]));
+    assert_eq!(changed["actor"]["kind"], "user");
+    assert!(changed["request_id"].is_string() && changed["ip"] == "127.0.0.1");
+    let denied = events(&app, org, &admin, "outcome=denied").await;
+    assert!(denied.iter().all(|e| e["outcome"] == "denied") && !denied.is_empty());
+    assert_eq!(denied[0]["metadata"]["permission"], "org:delete");
+    let prefixed = events(&app, org, &admin, "action_prefix=member.").await;
+    assert!(prefixed.iter().all(|e| e["action"]
+        .as_str()
+        .is_some_and(|a| a.starts_with("member."))));
+    assert_eq!(prefixed.len(), 2);
+    let by_actor = events(&app, org, &admin, &format!("actor={member}")).await;
+    assert!(by_actor
+        .iter()
+        .all(|e| e["actor"]["user_id"] == member.to_string()));
+    // Paging.
+    let page = app
+        .get(&format!("/api/v1/orgs/{org}/audit/events?limit=2"), &admin)
+        .await;
+    let cursor = page.assert_status(200)["next_cursor"]
+        .as_i64()
+        .expect("cursor");
+    let next = events(&app, org, &admin, &format!("limit=2&cursor={cursor}")).await;
+    assert_eq!(next[0]["seq"].as_i64(), Some(cursor - 1));
+    // One by id.
+    let id = changed["id"].as_str().unwrap_or_default();
+    let one = app
+        .get(&format!("/api/v1/orgs/{org}/audit/events/{id}"), &admin)
+        .await;
+    assert_eq!(one.assert_status(200)["hash"], changed["hash"]);
+    // Bad parameters.
+    for q in [
+        "limit=0",
+        "outcome=maybe",
+        "from=yesterday",
+        "from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z",
+        "cursor=-1",
+    ] {
+        app.get(&format!("/api/v1/orgs/{org}/audit/events?{q}"), &admin)
+            .await
+            .assert_error(422, "validation_failed");
+    }
+    app.get(&format!("/api/v1/orgs/{org}/audit/events?bogus=1"), &admin)
+        .await
+        .assert_error(400, "invalid_query");
+    // Viewers may not read the trail; auditors may.
+    app.get(&format!("/api/v1/orgs/{org}/audit/events"), &viewer)
+        .await
+        .assert_status(200);
+    app.stop().await;
+}
+
+async fn exports_verify_offline(b: Backend) {
+    let app = app_with_checkpoints_every(b, 5).await;
+    let (org, admin) = app.user_with_org("exp@example.com", "Exported").await;
+    // An attacker-controlled field that lands in its own CSV cell.
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/orgs/{org}")))
+        .bearer_auth(&admin)
+        .header("user-agent", "=HYPERLINK(\"http://evil\")")
+        .json(&json!({"name": "Exported"}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status().as_u16(), 200);
+    for i in 0..7 {
+        app.patch(
+            &format!("/api/v1/orgs/{org}"),
+            &admin,
+            json!({"name": format!("Exported {i}")}),
+        )
+        .await
+        .assert_status(200);
+    }
+    let bundle = export(&app, org, &admin, "format=bundle").await;
+    let report = verify_str(&bundle);
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.first_seq, Some(1));
+    assert_eq!(report.signed_head.as_ref().map(|h| h.0), report.last_seq);
+    assert!(bundle
+        .lines()
+        .next()
+        .is_some_and(|l| l.starts_with("{\"type\":\"manifest\"")));
+
+    // A time range is anchored and verifies on its own.
+    let all = events(&app, org, &admin, "limit=500").await;
+    let mid = all[all.len() / 2]["time"]
+        .as_str()
+        .unwrap_or_default()
+        .replace('+', "%2B");
+    let part = export(&app, org, &admin, &format!("format=bundle&from={mid}")).await;
+    let r = verify_str(&part);
+    assert!(r.ok && r.first_seq > Some(1), "{r:?}");
+
+    // CSV: one row per event, formulas neutralised.
+    let csv = export(&app, org, &admin, "format=csv").await;
+    let mut lines = csv.lines();
+    assert!(lines
+        .next()
+        .is_some_and(|h| h.starts_with("seq,time,org_id,action")));
+    assert!(csv.contains("'=HYPERLINK"), "formula neutralised");
+    assert!(!csv.contains(",=HYPERLINK"));
+    let verify = app
+        .get(&format!("/api/v1/orgs/{org}/audit/verify"), &admin)
+        .await;
+    assert_eq!(verify.assert_status(200)["ok"], true);
+    app.get(
+        &format!("/api/v1/orgs/{org}/audit/export?format=xml"),
+        &admin,
+    )
+    .await
+    .assert_error(422, "validation_failed");
+    app.stop().await;
+}
+
+/// Runs a SQL statement against the daemon's database as its owner.
+async fn tamper(app: &TestApp, sql: &str) {
+    use sqlx::Connection;
+    match &app.env.pg {
+        Some(pg) => {
+            let mut c = sqlx::PgConnection::connect(&pg.url).await.expect("connect");
+            sqlx::query(sql).execute(&mut c).await.expect("tamper");
+        }
+        None => {
+            let mut c = sqlx::SqliteConnection::connect(&app.env.config().database_url())
+                .await
+                .expect("connect");
+            sqlx::query(sql).execute(&mut c).await.expect("tamper");
+        }
+    }
+}
+
+/// A chain of about 20 events with checkpoints every 5; returns the org and
+/// an admin token obtained before any tampering.
+async fn chain(app: &TestApp) -> (Uuid, String) {
+    let (org, admin) = app.user_with_org("t@example.com", "Tampered").await;
+    for i in 0..16 {
+        app.patch(
+            &format!("/api/v1/orgs/{org}"),
+            &admin,
+            json!({"name": format!("Name {i}")}),
+        )
+        .await
+        .assert_status(200);
+    }
+    (org, admin)
+}
+
+async fn both_verifiers(
+    app: &TestApp,
+    org: Uuid,
+    token: &str,
+) -> (Value, loki_shared::audit::VerifyReport) {
+    let server = app
+        .get(&format!("/api/v1/orgs/{org}/audit/verify"), token)
+        .await
+        .assert_status(200)
+        .clone();
+    let offline = verify_str(&export(app, org, token, "format=bundle").await);
+    (server, offline)
+}
+
+fn kind(k: FailureKind) -> Value {
+    serde_json::to_value(k).expect("kind")
+}
+
+async fn tampering_is_found_by_both_verifiers(b: Backend) {
+    // Altered content.
+    let app = app_with_checkpoints_every(b, 5).await;
+    let (org, admin) = chain(&app).await;
+    tamper(&app, &format!("UPDATE audit_events SET body = REPLACE(body, 'Name 3', 'Name X') WHERE seq = 7 AND org_id = {}", id_sql(&app, org))).await;
+    let (server, offline) = both_verifiers(&app, org, &admin).await;
+    assert_eq!(
+        (
+            server["failure"]["seq"].as_u64(),
+            &server["failure"]["kind"]
+        ),
+        (Some(7), &kind(FailureKind::HashMismatch)),
+        "{server}"
+    );
+    assert_eq!(
+        offline.failure.map(|f| (f.seq, f.kind)),
+        Some((7, FailureKind::HashMismatch))
+    );
+    app.stop().await;
+
+    // A deleted event in the middle.
+    let app = app_with_checkpoints_every(b, 5).await;
+    let (org, admin) = chain(&app).await;
+    tamper(
+        &app,
+        &format!(
+            "DELETE FROM audit_events WHERE seq = 9 AND org_id = {}",
+            id_sql(&app, org)
+        ),
+    )
+    .await;
+    let (server, offline) = both_verifiers(&app, org, &admin).await;
+    assert_eq!(
+        (
+            server["failure"]["seq"].as_u64(),
+            &server["failure"]["kind"]
+        ),
+        (Some(9), &kind(FailureKind::Gap)),
+        "{server}"
+    );
+    assert_eq!(
+        offline.failure.map(|f| (f.seq, f.kind)),
+        Some((9, FailureKind::Gap))
+    );
+    app.stop().await;
+
+    // The newest events deleted (a checkpoint had covered them).
+    let app = app_with_checkpoints_every(b, 5).await;
+    let (org, admin) = chain(&app).await;
+    tamper(
+        &app,
+        &format!(
+            "DELETE FROM audit_events WHERE seq >= 14 AND org_id = {}",
+            id_sql(&app, org)
+        ),
+    )
+    .await;
+    let (server, offline) = both_verifiers(&app, org, &admin).await;
+    assert_eq!(
+        (
+            server["failure"]["seq"].as_u64(),
+            &server["failure"]["kind"]
+        ),
+        (Some(14), &kind(FailureKind::TruncatedTail)),
+        "{server}"
+    );
+    let f = offline.failure.expect("offline failure");
+    // The export appended its own event after the hole: a gap at the same seq.
+    assert_eq!(f.seq, 14);
+    assert!(
+        matches!(f.kind, FailureKind::Gap | FailureKind::TruncatedTail),
+        "{f:?}"
+    );
+    app.stop().await;
+
+    // Two events swapped.
+    let app = app_with_checkpoints_every(b, 5).await;
+    let (org, admin) = chain(&app).await;
+    let o = id_sql(&app, org);
+    tamper(
+        &app,
+        &format!("UPDATE audit_events SET seq = -1 WHERE seq = 11 AND org_id = {o}"),
+    )
+    .await;
+    tamper(
+        &app,
+        &format!("UPDATE audit_events SET seq = 11 WHERE seq = 12 AND org_id = {o}"),
+    )
+    .await;
+    tamper(
+        &app,
+        &format!("UPDATE audit_events SET seq = 12 WHERE seq = -1 AND org_id = {o}"),
+    )
+    .await;
+    let (server, offline) = both_verifiers(&app, org, &admin).await;
+    assert_eq!(server["failure"]["seq"].as_u64(), Some(11), "{server}");
+    assert_eq!(offline.failure.map(|f| f.seq), Some(11));
+    app.stop().await;
+
+    // A checkpoint's signature changed.
+    let app = app_with_checkpoints_every(b, 5).await;
+    let (org, admin) = chain(&app).await;
+    tamper(&app, &format!("UPDATE audit_checkpoints SET signature = 'A' || SUBSTR(signature, 2) WHERE seq = 10 AND org_id = {}", id_sql(&app, org))).await;
+    let (server, offline) = both_verifiers(&app, org, &admin).await;
+    assert_eq!(
+        (
+            server["failure"]["seq"].as_u64(),
+            &server["failure"]["kind"]
+        ),
+        (Some(10), &kind(FailureKind::BadSignature)),
+        "{server}"
+    );
+    assert_eq!(
+        offline.failure.map(|f| (f.seq, f.kind)),
+        Some((10, FailureKind::BadSignature))
+    );
+    app.stop().await;
+}
+
+/// The org id as a SQL literal for the backend (UUID text or 16-byte blob).
+fn id_sql(app: &TestApp, org: Uuid) -> String {
+    match app.env.pg {
+        Some(_) => format!("'{org}'"),
+        None => format!("X'{}'", org.simple()),
+    }
+}
+
+async fn concurrent_writers_make_one_linear_chain(b: Backend) {
+    let app = app_with_checkpoints_every(b, 7).await;
+    let (org, admin) = app.user_with_org("busy@example.com", "Busy").await;
+    let writes = (0..40).map(|i| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            app.patch(
+                &format!("/api/v1/orgs/{org}"),
+                admin,
+                json!({"name": format!("Busy {i}")}),
+            )
+            .await
+        }
+    });
+    for r in futures_util::future::join_all(writes).await {
+        r.assert_status(200);
+    }
+    let report = app
+        .get(&format!("/api/v1/orgs/{org}/audit/verify"), &admin)
+        .await;
+    assert_eq!(report.assert_status(200)["ok"], true, "{}", report.body);
+    let all = events(&app, org, &admin, "limit=500").await;
+    let mut seqs: Vec<i64> = all.iter().filter_map(|e| e["seq"].as_i64()).collect();
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "no gaps, no duplicates"
+    );
+    app.stop().await;
+}
+
+backend_tests!(
+    state_changes_and_denials_are_recorded,
+    exports_verify_offline,
+    tampering_is_found_by_both_verifiers,
+    concurrent_writers_make_one_linear_chain,
+);
