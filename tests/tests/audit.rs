@@ -405,7 +405,66 @@ async fn concurrent_writers_make_one_linear_chain(b: Backend) {
     app.stop().await;
 }
 
+async fn a_change_and_its_event_commit_together(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (org, admin) = app.user_with_org("atomic@example.com", "Atomic").await;
+    app.post(
+        "/api/v1/orgs",
+        Some(&admin),
+        json!({"name": "Taken", "slug": "taken"}),
+    )
+    .await
+    .assert_status(201);
+    let count = |evs: &[Value], action: &str| evs.iter().filter(|e| e["action"] == action).count();
+    // A change that fails leaves no event.
+    app.patch(
+        &format!("/api/v1/orgs/{org}"),
+        &admin,
+        json!({"slug": "taken"}),
+    )
+    .await
+    .assert_error(409, "slug_taken");
+    let evs = events(&app, org, &admin, "limit=500").await;
+    assert_eq!(
+        count(&evs, "org.updated"),
+        0,
+        "no event for a change that did not happen"
+    );
+    // An event that cannot be written stops the change (fail closed).
+    tamper(&app, "ALTER TABLE audit_events RENAME TO audit_events_away").await;
+    let r = app
+        .patch(
+            &format!("/api/v1/orgs/{org}"),
+            &admin,
+            json!({"name": "Unrecorded"}),
+        )
+        .await;
+    assert!(r.status.is_server_error(), "{:?}", r.body);
+    tamper(&app, "ALTER TABLE audit_events_away RENAME TO audit_events").await;
+    let now = app.get(&format!("/api/v1/orgs/{org}"), &admin).await;
+    assert_eq!(
+        now.assert_status(200)["name"],
+        "Atomic",
+        "the change was rolled back with its event"
+    );
+    app.patch(
+        &format!("/api/v1/orgs/{org}"),
+        &admin,
+        json!({"name": "Recorded"}),
+    )
+    .await
+    .assert_status(200);
+    let evs = events(&app, org, &admin, "limit=500").await;
+    assert_eq!(count(&evs, "org.updated"), 1);
+    let report = app
+        .get(&format!("/api/v1/orgs/{org}/audit/verify"), &admin)
+        .await;
+    assert_eq!(report.assert_status(200)["ok"], true, "{}", report.body);
+    app.stop().await;
+}
+
 backend_tests!(
+    a_change_and_its_event_commit_together,
     state_changes_and_denials_are_recorded,
     exports_verify_offline,
     tampering_is_found_by_both_verifiers,

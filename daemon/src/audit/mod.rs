@@ -8,6 +8,8 @@ pub mod export;
 pub mod signer;
 
 use loki_shared::audit::{Actor, AuditEvent, SCHEMA_VERSION};
+
+use crate::store::audit_store::{Staged, STAGED};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -103,10 +105,8 @@ impl Event {
     }
 }
 
-/// Records an event in its organization's hash chain (the system chain
-/// when it has no organization), durably, before the caller goes on. When
-/// the write fails, the caller fails: nothing proceeds unrecorded.
-pub async fn record(state: &AppState, e: Event) -> Result<(), crate::error::AppError> {
+/// Turns an event into a draft for its chain (seq and hashes come later).
+fn draft(e: Event) -> AuditEvent {
     let org = e.org_id.unwrap_or(SYSTEM_CHAIN);
     let actor = Actor {
         kind: if e.actor_api_key.is_some() {
@@ -123,7 +123,7 @@ pub async fn record(state: &AppState, e: Event) -> Result<(), crate::error::AppE
     };
     let request_id = Some(crate::http::request_id::current_request_id()).filter(|r| r != "-");
     let (before, after, metadata) = split_metadata(e.metadata);
-    let draft = AuditEvent {
+    AuditEvent {
         schema: SCHEMA_VERSION,
         id: Uuid::now_v7(),
         org_id: org,
@@ -143,15 +143,79 @@ pub async fn record(state: &AppState, e: Event) -> Result<(), crate::error::AppE
         count: 1,
         prev_hash: String::new(),
         hash: String::new(),
-    };
-    let stored = state.store.append_audit(org, draft).await?;
-    tracing::debug!(target: "loki::audit", org_id = %org, seq = stored.seq, action = %stored.action, "audit event");
+    }
+}
+
+/// Records an event that changes no state (a denial, a failed sign-in, a
+/// read) in its chain, durably, before the caller goes on. When the write
+/// fails, the caller fails: nothing proceeds unrecorded.
+pub async fn record(state: &AppState, e: Event) -> Result<(), crate::error::AppError> {
+    let d = draft(e);
+    let org = d.org_id;
+    let stored = state.store.append_audit(org, d).await?;
+    after_append(state, org, stored.seq).await
+}
+
+/// Stages the event of a state change about to be made: the store writes
+/// it in the same transaction as the change, so both commit or neither
+/// does. Outside a request (CLI tools) it is recorded at once.
+pub async fn stage(state: &AppState, e: Event) -> Result<(), crate::error::AppError> {
+    let d = draft(e);
+    let staged = STAGED
+        .try_with(|s| s.borrow_mut().drafts.push(d.clone()))
+        .is_ok();
+    if staged {
+        Ok(())
+    } else {
+        let org = d.org_id;
+        let stored = state.store.append_audit(org, d).await?;
+        after_append(state, org, stored.seq).await
+    }
+}
+
+/// Drops staged events of an organization whose change was abandoned.
+pub fn discard_staged(org: Uuid) {
+    let _ = STAGED.try_with(|s| s.borrow_mut().drafts.retain(|d| d.org_id != org));
+}
+
+/// Checkpoints every N events; remembers the chain for the periodic ones.
+async fn after_append(state: &AppState, org: Uuid, seq: u64) -> Result<(), crate::error::AppError> {
     state.audit_touched.touch(org);
-    let every = state.config.audit_checkpoint_every.max(1);
-    if stored.seq % every == 0 {
+    if seq.is_multiple_of(state.config.audit_checkpoint_every.max(1)) {
         signer::checkpoint(state, org).await?;
     }
     Ok(())
+}
+
+/// Runs a request with an audit staging area. Events staged by a request
+/// that succeeded but whose change never committed them (a bug) are still
+/// recorded; those of a failed request are dropped with its change.
+pub async fn scope(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (response, staged) = STAGED
+        .scope(std::cell::RefCell::new(Staged::default()), async move {
+            let r = next.run(req).await;
+            (r, STAGED.with(|s| std::mem::take(&mut *s.borrow_mut())))
+        })
+        .await;
+    for (org, seq) in staged.appended {
+        if let Err(e) = after_append(&state, org, seq).await {
+            tracing::warn!(error = %e, "audit checkpoint after request failed");
+        }
+    }
+    if response.status().is_success() || response.status().is_redirection() {
+        for d in staged.drafts {
+            tracing::warn!(action = %d.action, "staged audit event was not committed with a change; recording it now");
+            let org = d.org_id;
+            if let Err(e) = state.store.append_audit(org, d).await {
+                tracing::error!(error = %e, "could not record a staged audit event");
+            }
+        }
+    }
+    response
 }
 
 /// `before` and `after` travel inside the metadata given to [`Event::meta`];

@@ -119,15 +119,15 @@ pub async fn create(
         revoked_at: None,
     };
     let api_key = format!("{PREFIX}{}_{secret}", record.key_id);
-    state.store.create_api_key(record.clone()).await?;
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("api_key.created", Outcome::Success)
             .resource("api_key", record.id)
-            .meta(serde_json::json!({"name": record.name, "scopes": scopes, "expires_at": record.expires_at})),
+            .meta(serde_json::json!({"after": {"name": record.name, "scopes": scopes, "expires_at": record.expires_at}})),
     )
     .await?;
+    state.store.create_api_key(record.clone()).await?;
     Ok(ApiKeySecretResponse {
         key: info(&record),
         api_key,
@@ -154,12 +154,7 @@ pub async fn rotate(
     let secret = random_token(SECRET_BYTES);
     let until: DateTime<Utc> =
         Utc::now() + ChronoDuration::seconds(i64::try_from(grace).unwrap_or(0));
-    state
-        .store
-        .rotate_api_key(access.org.id, id, sha256_hex(secret.as_bytes()), until)
-        .await?;
-    let record = get(state, access.org.id, id).await?;
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("api_key.rotated", Outcome::Success)
@@ -167,6 +162,11 @@ pub async fn rotate(
             .meta(serde_json::json!({"grace_period_secs": grace})),
     )
     .await?;
+    state
+        .store
+        .rotate_api_key(access.org.id, id, sha256_hex(secret.as_bytes()), until)
+        .await?;
+    let record = get(state, access.org.id, id).await?;
     Ok(ApiKeySecretResponse {
         api_key: format!("{PREFIX}{}_{secret}", record.key_id),
         key: info(&record),
@@ -179,14 +179,14 @@ pub async fn revoke(
     principal: &Principal,
     id: Uuid,
 ) -> Result<(), AppError> {
-    state.store.revoke_api_key(org, id).await?;
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("api_key.revoked", Outcome::Success)
             .resource("api_key", id),
     )
-    .await
+    .await?;
+    Ok(state.store.revoke_api_key(org, id).await?)
 }
 
 pub async fn get(state: &AppState, org: Uuid, id: Uuid) -> Result<ApiKeyRecord, AppError> {

@@ -213,11 +213,7 @@ pub async fn create(
         created_by: principal.user.id,
     };
     let out = info(&doc);
-    state
-        .store
-        .create_document(doc, content, (frameworks, controls), quota(state, access))
-        .await?;
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("document.created", Outcome::Success)
@@ -225,6 +221,10 @@ pub async fn create(
             .meta(serde_json::json!({"after": {"name": out.name, "sha256": out.sha256, "size": out.size, "frameworks": out.frameworks, "controls": out.controls}})),
     )
     .await?;
+    state
+        .store
+        .create_document(doc, content, (frameworks, controls), quota(state, access))
+        .await?;
     Ok(out)
 }
 
@@ -290,20 +290,28 @@ pub async fn update(
             "nothing to update: give name, description, frameworks or controls",
         ));
     }
-    state.store.update_document(org, id, patch).await?;
-    let after = info(&get(state, org, id).await?);
-    audit::record(
+    let (frameworks, controls) = match &patch.tags {
+        Some((f, c)) => (f.clone(), c.clone()),
+        None => (before.frameworks.clone(), before.controls.clone()),
+    };
+    audit::stage(
         state,
         principal
             .event("document.updated", Outcome::Success)
             .resource("document", id)
             .meta(serde_json::json!({
                 "before": {"name": before.name, "description": before.description, "frameworks": before.frameworks, "controls": before.controls},
-                "after": {"name": after.name, "description": after.description, "frameworks": after.frameworks, "controls": after.controls},
+                "after": {
+                    "name": patch.name.as_ref().unwrap_or(&before.name),
+                    "description": patch.description.as_ref().unwrap_or(&before.description),
+                    "frameworks": frameworks,
+                    "controls": controls,
+                },
             })),
     )
     .await?;
-    Ok(after)
+    state.store.update_document(org, id, patch).await?;
+    Ok(info(&get(state, org, id).await?))
 }
 
 pub async fn replace(
@@ -323,24 +331,23 @@ pub async fn replace(
         bytes,
         created_by: principal.user.id,
     };
-    let after = info(
-        &state
-            .store
-            .replace_document_content(org, id, content, quota(state, access))
-            .await?,
-    );
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("document.content_replaced", Outcome::Success)
             .resource("document", id)
             .meta(serde_json::json!({
                 "before": {"version": before.version, "sha256": before.sha256, "size": before.size},
-                "after": {"version": after.version, "sha256": after.sha256, "size": after.size},
+                "after": {"version": before.version + 1, "sha256": content.sha256, "size": content.bytes.len()},
             })),
     )
     .await?;
-    Ok(after)
+    Ok(info(
+        &state
+            .store
+            .replace_document_content(org, id, content, quota(state, access))
+            .await?,
+    ))
 }
 
 pub async fn delete(
@@ -351,16 +358,16 @@ pub async fn delete(
 ) -> Result<(), AppError> {
     let org = access.org.id;
     let before = info(&get(state, org, id).await?);
-    state.store.delete_document(org, id).await?;
-    state.authz.invalidate(state, org).await?; // its grants are gone
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("document.deleted", Outcome::Success)
             .resource("document", id)
             .meta(serde_json::json!({"before": {"name": before.name, "sha256": before.sha256, "version": before.version}})),
     )
-    .await
+    .await?;
+    state.store.delete_document(org, id).await?;
+    state.authz.invalidate(state, org).await // its grants are gone
 }
 
 pub async fn download(

@@ -137,6 +137,10 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(state.config.request_timeout_secs),
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::scope,
+        ))
         .layer(middleware::from_fn(request_id::middleware))
         .with_state(state)
 }

@@ -99,10 +99,8 @@ pub async fn create(
         created_by: principal.user.id,
         created_at: Utc::now(),
     };
-    state.store.create_grant(record.clone()).await?;
-    state.authz.invalidate(state, org).await?;
     let out = info(&record);
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("grant.created", Outcome::Success)
@@ -110,6 +108,8 @@ pub async fn create(
             .meta(serde_json::json!({"after": out})),
     )
     .await?;
+    state.store.create_grant(record).await?;
+    state.authz.invalidate(state, org).await?;
     Ok(out)
 }
 
@@ -127,14 +127,14 @@ pub async fn revoke(
         .into_iter()
         .find(|g| g.id == id)
         .ok_or(AppError::NotFound { what: "grant" })?;
-    state.store.delete_grant(org, id).await?;
-    state.authz.invalidate(state, org).await?;
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("grant.revoked", Outcome::Success)
             .resource("grant", id)
             .meta(serde_json::json!({"before": info(&before)})),
     )
-    .await
+    .await?;
+    state.store.delete_grant(org, id).await?;
+    state.authz.invalidate(state, org).await
 }

@@ -174,6 +174,14 @@ pub async fn create(
     )?;
     access.require_at_least(eff, "this role")?;
     let now = Utc::now();
+    audit::stage(
+        state,
+        principal
+            .event("role.created", Outcome::Success)
+            .resource("role", &req.name)
+            .meta(serde_json::json!({"after": {"permissions": own.names(), "parent": req.parent}})),
+    )
+    .await?;
     state
         .store
         .create_role(RoleRecord {
@@ -189,14 +197,6 @@ pub async fn create(
         })
         .await?;
     state.authz.invalidate(state, access.org.id).await?;
-    audit::record(
-        state,
-        principal
-            .event("role.created", Outcome::Success)
-            .resource("role", &req.name)
-            .meta(serde_json::json!({"after": {"permissions": own.names(), "parent": req.parent}})),
-    )
-    .await?;
     get(state, access.org.id, &req.name).await
 }
 
@@ -246,6 +246,17 @@ pub async fn update(
         .as_deref()
         .map(|d| crate::validate::name("description", d, 500))
         .transpose()?;
+    audit::stage(
+        state,
+        principal
+            .event("role.updated", Outcome::Success)
+            .resource("role", name)
+            .meta(serde_json::json!({
+                "before": {"permissions": current.own.names(), "parent": current.parent, "effective": before.names()},
+                "after": {"permissions": own.names(), "parent": parent, "effective": after.names()},
+            })),
+    )
+    .await?;
     state
         .store
         .update_role(
@@ -264,17 +275,6 @@ pub async fn update(
         )
         .await?;
     state.authz.invalidate(state, org).await?;
-    audit::record(
-        state,
-        principal
-            .event("role.updated", Outcome::Success)
-            .resource("role", name)
-            .meta(serde_json::json!({
-                "before": {"permissions": current.own.names(), "parent": current.parent, "effective": before.names()},
-                "after": {"permissions": own.names(), "parent": parent, "effective": after.names()},
-            })),
-    )
-    .await?;
     get(state, org, name).await
 }
 
@@ -316,16 +316,16 @@ pub async fn delete(
             .ok_or_else(|| AppError::validation("reassign_to", format!("no role named `{to}`")))?;
         access.require_at_least(target, "reassigning to that role")?;
     }
-    state.store.delete_role(org, name, reassign_to).await?;
-    state.authz.invalidate(state, org).await?;
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("role.deleted", Outcome::Success)
             .resource("role", name)
             .meta(serde_json::json!({"reassigned_to": reassign_to})),
     )
-    .await
+    .await?;
+    state.store.delete_role(org, name, reassign_to).await?;
+    state.authz.invalidate(state, org).await
 }
 
 /// Refuses unknown roles and roles stronger than the caller's own.
@@ -390,22 +390,17 @@ pub async fn assign(
 ) -> Result<Member, AppError> {
     check_assignable(access, role)?;
     let before = member(state, access.org.id, user).await?;
-    let after = state
-        .store
-        .add_member_role(access.org.id, user, role)
-        .await?;
-    audit::record(
+    let mut wanted = before.roles.clone();
+    wanted.push(role.to_owned());
+    audit::stage(
         state,
-        role_event(
-            principal,
-            "role.assigned",
-            user,
-            &before.roles,
-            &after.roles,
-        ),
+        role_event(principal, "role.assigned", user, &before.roles, &wanted),
     )
     .await?;
-    Ok(after)
+    Ok(state
+        .store
+        .add_member_role(access.org.id, user, role)
+        .await?)
 }
 
 pub async fn revoke(
@@ -439,16 +434,15 @@ pub async fn revoke(
         ));
     }
     keep_an_admin(state, access.org.id, &before, &remaining).await?;
-    let after = state
-        .store
-        .remove_member_role(access.org.id, user, role)
-        .await?;
-    audit::record(
+    audit::stage(
         state,
-        role_event(principal, "role.revoked", user, &before.roles, &after.roles),
+        role_event(principal, "role.revoked", user, &before.roles, &remaining),
     )
     .await?;
-    Ok(after)
+    Ok(state
+        .store
+        .remove_member_role(access.org.id, user, role)
+        .await?)
 }
 
 /// Replaces a member's roles (`PATCH …/members/{user}`).
@@ -469,22 +463,21 @@ pub async fn set(
         check_assignable(access, r)?;
     }
     keep_an_admin(state, access.org.id, &before, &roles).await?;
-    let after = state
-        .store
-        .set_member_roles(access.org.id, user, &roles)
-        .await?;
-    audit::record(
+    audit::stage(
         state,
         role_event(
             principal,
             "member.role_changed",
             user,
             &before.roles,
-            &after.roles,
+            &roles,
         ),
     )
     .await?;
-    Ok(after)
+    Ok(state
+        .store
+        .set_member_roles(access.org.id, user, &roles)
+        .await?)
 }
 
 /// Removes a member (never the last admin).
@@ -496,13 +489,13 @@ pub async fn remove_member(
 ) -> Result<(), AppError> {
     let before = member(state, access.org.id, user).await?;
     keep_an_admin(state, access.org.id, &before, &[]).await?;
-    state.store.remove_member(access.org.id, user).await?;
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("member.removed", Outcome::Success)
             .resource("member", user)
             .meta(serde_json::json!({"before": {"roles": before.roles, "email": before.email}})),
     )
-    .await
+    .await?;
+    Ok(state.store.remove_member(access.org.id, user).await?)
 }

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use loki_shared::api::User;
 use uuid::Uuid;
 
+use super::audit_store::AuditSql;
 use super::common::Common;
 use super::models::*;
 use super::StoreResult;
@@ -205,9 +206,10 @@ macro_rules! account_store {
     }
 
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
+        let org = key.org_id;
         let mut conn = self.api_keys_scope(Some(key.org_id), None).await?;
         Common::<$db>::insert_api_key(&mut conn, key).await?;
-        conn.commit().await.map_err(super::map_err)
+        AuditSql::<$db>::commit(conn, org).await
     }
 
     async fn api_key_by_key_id(&self, key_id: &str) -> StoreResult<Option<ApiKeyRecord>> {
@@ -229,7 +231,7 @@ macro_rules! account_store {
                 .await?;
         {
             let v = found.into_iter().next();
-            conn.commit().await.map_err(super::map_err)?;
+            AuditSql::<$db>::commit(conn, org).await?;
             Ok(v)
         }
     }
@@ -239,7 +241,7 @@ macro_rules! account_store {
         let found = Common::<$db>::fetch_api_keys(&mut conn, "org_id = $1", org, None).await?;
         {
             let v = found;
-            conn.commit().await.map_err(super::map_err)?;
+            AuditSql::<$db>::commit(conn, org).await?;
             Ok(v)
         }
     }
@@ -247,7 +249,7 @@ macro_rules! account_store {
     async fn revoke_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
         let mut conn = self.api_keys_scope(Some(org), None).await?;
         Common::<$db>::update_api_key(&mut conn, org, id, "revoked_at = $3", None).await?;
-        conn.commit().await.map_err(super::map_err)
+        AuditSql::<$db>::commit(conn, org).await
     }
 
     async fn rotate_api_key(
@@ -266,13 +268,13 @@ macro_rules! account_store {
             Some((secret_hash, previous_valid_until)),
         )
         .await?;
-        conn.commit().await.map_err(super::map_err)
+        AuditSql::<$db>::commit(conn, org).await
     }
 
     async fn touch_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
         let mut conn = self.api_keys_scope(Some(org), None).await?;
         Common::<$db>::update_api_key(&mut conn, org, id, "last_used_at = $3", None).await?;
-        conn.commit().await.map_err(super::map_err)
+        AuditSql::<$db>::commit(conn, org).await
     }
 
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {

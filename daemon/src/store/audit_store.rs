@@ -74,33 +74,57 @@ pub trait AuditStore: Send + Sync {
     async fn insert_audit_key(&self, key: SigningKeyRecord) -> StoreResult<()>;
 }
 
-fn like_prefix(p: &str) -> String {
-    let escaped = p
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("{escaped}%")
+/// Audit events staged by the request being handled, written in the same
+/// transaction as the change they describe (see `AuditSql::commit`).
+#[derive(Default)]
+pub struct Staged {
+    pub drafts: Vec<AuditEvent>,
+    /// (org, seq) of events appended, for checkpoints after the request.
+    pub appended: Vec<(Uuid, u64)>,
 }
 
-macro_rules! audit_store {
-    ($store:ty, $db:ty) => {
-        #[async_trait]
-        impl AuditStore for $store {
-            async fn append_audit(&self, org: Uuid, mut e: AuditEvent) -> StoreResult<AuditEvent> {
-                let mut tx = self.scope(org).await?;
+tokio::task_local! {
+    pub static STAGED: std::cell::RefCell<Staged>;
+}
+
+/// Takes the staged drafts of `org` (none outside a request).
+fn take_staged(org: Uuid) -> Vec<AuditEvent> {
+    STAGED
+        .try_with(|s| {
+            let mut s = s.borrow_mut();
+            let (mine, rest) = std::mem::take(&mut s.drafts)
+                .into_iter()
+                .partition(|e| e.org_id == org);
+            s.drafts = rest;
+            mine
+        })
+        .unwrap_or_default()
+}
+
+fn note_appended(org: Uuid, seq: u64) {
+    let _ = STAGED.try_with(|s| s.borrow_mut().appended.push((org, seq)));
+}
+
+pub(crate) struct AuditSql<DB>(std::marker::PhantomData<DB>);
+
+macro_rules! audit_sql {
+    ($db:ty) => {
+        impl AuditSql<$db> {
+            /// Appends one event to the chain of `org` on this transaction.
+            pub async fn append(conn: &mut <$db as sqlx::Database>::Connection, org: Uuid, mut e: AuditEvent) -> StoreResult<AuditEvent> {
                 // The first statement writes: it takes SQLite's write lock,
                 // and the UPDATE below holds PostgreSQL's row lock until commit.
                 sqlx::query::<$db>("INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING")
                     .bind(org)
                     .bind(GENESIS_HASH)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await
                     .map_err(map_err)?;
                 let (seq, prev): (i64, String) = sqlx::query_as::<$db, (i64, String)>(
                     "UPDATE audit_heads SET seq = seq + 1 WHERE org_id = $1 RETURNING seq, hash",
                 )
                 .bind(org)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut *conn)
                 .await
                 .map_err(map_err)?;
                 e.org_id = org;
@@ -114,7 +138,7 @@ macro_rules! audit_store {
                 sqlx::query::<$db>("UPDATE audit_heads SET hash = $2 WHERE org_id = $1")
                     .bind(org)
                     .bind(e.hash.clone())
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await
                     .map_err(map_err)?;
                 sqlx::query::<$db>(
@@ -132,9 +156,43 @@ macro_rules! audit_store {
                 .bind(e.resource_id.clone())
                 .bind(e.hash.clone())
                 .bind(body)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await
                 .map_err(map_err)?;
+                note_appended(org, e.seq);
+                Ok(e)
+            }
+
+            /// Writes the events staged for `org` into the transaction, then
+            /// commits: the change and its audit record stand or fall together.
+            pub async fn commit(mut tx: sqlx::Transaction<'static, $db>, org: Uuid) -> StoreResult<()> {
+                for draft in take_staged(org) {
+                    Self::append(&mut tx, org, draft).await?;
+                }
+                tx.commit().await.map_err(map_err)
+            }
+        }
+    };
+}
+
+audit_sql!(sqlx::Sqlite);
+audit_sql!(sqlx::Postgres);
+
+fn like_prefix(p: &str) -> String {
+    let escaped = p
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("{escaped}%")
+}
+
+macro_rules! audit_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn append_audit(&self, org: Uuid, e: AuditEvent) -> StoreResult<AuditEvent> {
+                let mut tx = self.scope(org).await?;
+                let e = AuditSql::<$db>::append(&mut tx, org, e).await?;
                 tx.commit().await.map_err(map_err)?;
                 Ok(e)
             }

@@ -17,6 +17,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::audit_store::AuditSql;
 use super::models::*;
 use super::tenant_sql::Tenant;
 use super::{
@@ -121,11 +122,11 @@ impl PgStore {
         let mut tx = self.in_org(org).await?;
         let done = query.execute(&mut *tx).await.map_err(unique_conflict)?;
         expect_row(done.rows_affected(), "organization")?;
-        let org = Self::fetch_org(&mut tx, org)
+        let updated = Self::fetch_org(&mut tx, org)
             .await?
             .ok_or(StoreError::NotFound("organization"))?;
-        tx.commit().await.map_err(err)?;
-        Ok(org)
+        AuditSql::<Postgres>::commit(tx, org).await?;
+        Ok(updated)
     }
 
     /// A transaction in which RLS shows the keys of `org`, or the one key
@@ -166,7 +167,7 @@ impl Store for PgStore {
         let created = Self::fetch_org(&mut tx, id)
             .await?
             .ok_or(StoreError::NotFound("organization"))?;
-        tx.commit().await.map_err(err)?;
+        AuditSql::<Postgres>::commit(tx, id).await?;
         Ok(created)
     }
 
@@ -233,7 +234,7 @@ impl Store for PgStore {
             .await
             .map_err(err)?;
         expect_row(done.rows_affected(), "organization")?;
-        tx.commit().await.map_err(err)?;
+        AuditSql::<Postgres>::commit(tx, org).await?;
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool};
 use uuid::Uuid;
 
+use super::audit_store::AuditSql;
 use super::models::*;
 use super::tenant_sql::Tenant;
 use super::{
@@ -98,7 +99,7 @@ impl Store for SqliteStore {
         let settings = settings_to_json(&Default::default())?;
         let mut tx = self.pool.begin().await.map_err(err)?;
         Tenant::<Sqlite>::insert_org(&mut tx, org, creator, settings, "$4").await?;
-        tx.commit().await.map_err(err)?;
+        AuditSql::<Sqlite>::commit(tx, id).await?;
         self.org_row(id).await
     }
 
@@ -129,6 +130,7 @@ impl Store for SqliteStore {
     }
 
     async fn update_org(&self, org: Uuid, patch: OrgPatch) -> StoreResult<Organization> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
         let settings = patch.settings.as_ref().map(settings_to_json).transpose()?;
         let done = sqlx::query(
             "UPDATE organizations SET name = COALESCE($2, name), slug = COALESCE($3, slug), \
@@ -140,28 +142,32 @@ impl Store for SqliteStore {
         .bind(&patch.slug)
         .bind(settings)
         .bind(Utc::now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(unique_conflict)?;
         expect_row(done.rows_affected(), "organization")?;
+        AuditSql::<Sqlite>::commit(tx, org).await?;
         self.org_row(org).await
     }
 
     async fn set_org_tier(&self, org: Uuid, tier: Tier) -> StoreResult<Organization> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
         let done = sqlx::query(
             "UPDATE organizations SET tier = $2, updated_at = $3 WHERE id = $1 AND status <> 'deleted'",
         )
         .bind(org)
         .bind(tier.as_str())
         .bind(Utc::now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
         expect_row(done.rows_affected(), "organization")?;
+        AuditSql::<Sqlite>::commit(tx, org).await?;
         self.org_row(org).await
     }
 
     async fn soft_delete_org(&self, org: Uuid) -> StoreResult<Organization> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
         let now = Utc::now();
         let done = sqlx::query(
             "UPDATE organizations SET status = 'deleted', deleted_at = $2, updated_at = $2 \
@@ -169,20 +175,23 @@ impl Store for SqliteStore {
         )
         .bind(org)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
         expect_row(done.rows_affected(), "organization")?;
+        AuditSql::<Sqlite>::commit(tx, org).await?;
         self.org_row(org).await
     }
 
     async fn hard_delete_org(&self, org: Uuid) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
         let done = sqlx::query("DELETE FROM organizations WHERE id = $1")
             .bind(org)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(err)?;
         expect_row(done.rows_affected(), "organization")?;
+        AuditSql::<Sqlite>::commit(tx, org).await?;
         Ok(())
     }
 }

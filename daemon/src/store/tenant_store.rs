@@ -8,6 +8,7 @@ use chrono::Utc;
 use loki_shared::api::Member;
 use uuid::Uuid;
 
+use super::audit_store::AuditSql;
 use super::models::*;
 use super::tenant_sql::Tenant;
 use super::{StoreError, StoreResult};
@@ -123,21 +124,21 @@ macro_rules! tenant_store {
                 Tenant::<$db>::insert_membership(&mut tx, org, user).await?;
                 Tenant::<$db>::add_member_role(&mut tx, org, user, role).await?;
                 let m = Tenant::<$db>::members(&mut tx, org, Some(user)).await?.pop();
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 m.ok_or(StoreError::NotFound("member"))
             }
 
             async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>> {
                 let mut tx = self.scope(org).await?;
                 let m = Tenant::<$db>::members(&mut tx, org, Some(user)).await?.pop();
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 Ok(m)
             }
 
             async fn list_members(&self, org: Uuid) -> StoreResult<Vec<Member>> {
                 let mut tx = self.scope(org).await?;
                 let m = Tenant::<$db>::members(&mut tx, org, None).await?;
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 Ok(m)
             }
 
@@ -145,7 +146,7 @@ macro_rules! tenant_store {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::delete_membership(&mut tx, org, user).await?, "member")?;
                 Tenant::<$db>::delete_subject_grants(&mut tx, org, "user", &user.to_string()).await?;
-                tx.commit().await.map_err(super::map_err)
+                AuditSql::<$db>::commit(tx, org).await
             }
 
             async fn set_member_roles(&self, org: Uuid, user: Uuid, roles: &[String]) -> StoreResult<Member> {
@@ -156,7 +157,7 @@ macro_rules! tenant_store {
                     Tenant::<$db>::add_member_role(&mut tx, org, user, r).await?;
                 }
                 let m = Tenant::<$db>::members(&mut tx, org, Some(user)).await?.pop();
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 m.ok_or(StoreError::NotFound("member"))
             }
 
@@ -167,7 +168,7 @@ macro_rules! tenant_store {
                     return Err(StoreError::Conflict { code: "role_already_held", message: format!("the member already holds `{role}`") });
                 }
                 let m = Tenant::<$db>::members(&mut tx, org, Some(user)).await?.pop();
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 m.ok_or(StoreError::NotFound("member"))
             }
 
@@ -175,34 +176,35 @@ macro_rules! tenant_store {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::remove_member_role(&mut tx, org, user, role).await?, "member role")?;
                 let m = Tenant::<$db>::members(&mut tx, org, Some(user)).await?.pop();
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 m.ok_or(StoreError::NotFound("member"))
             }
 
             async fn count_members_with_role(&self, org: Uuid, role: &str) -> StoreResult<u64> {
                 let mut tx = self.scope(org).await?;
                 let n = Tenant::<$db>::count_role_holders(&mut tx, org, role).await?;
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 Ok(n)
             }
 
             async fn create_role(&self, role: RoleRecord) -> StoreResult<()> {
-                let mut tx = self.scope(role.org_id).await?;
+                let org = role.org_id;
+                let mut tx = self.scope(org).await?;
                 Tenant::<$db>::insert_role(&mut tx, role).await?;
-                tx.commit().await.map_err(super::map_err)
+                AuditSql::<$db>::commit(tx, org).await
             }
 
             async fn roles(&self, org: Uuid) -> StoreResult<Vec<RoleRecord>> {
                 let mut tx = self.scope(org).await?;
                 let r = Tenant::<$db>::roles(&mut tx, org).await?;
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 Ok(r)
             }
 
             async fn update_role(&self, org: Uuid, name: &str, patch: RolePatch) -> StoreResult<()> {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::update_role(&mut tx, org, name, patch).await?, "role")?;
-                tx.commit().await.map_err(super::map_err)
+                AuditSql::<$db>::commit(tx, org).await
             }
 
             async fn delete_role(&self, org: Uuid, name: &str, reassign_to: Option<&str>) -> StoreResult<()> {
@@ -221,26 +223,27 @@ macro_rules! tenant_store {
                 }
                 Tenant::<$db>::delete_subject_grants(&mut tx, org, "role", name).await?;
                 found(Tenant::<$db>::delete_role(&mut tx, org, name).await?, "role")?;
-                tx.commit().await.map_err(super::map_err)
+                AuditSql::<$db>::commit(tx, org).await
             }
 
             async fn create_grant(&self, grant: GrantRecord) -> StoreResult<()> {
-                let mut tx = self.scope(grant.org_id).await?;
+                let org = grant.org_id;
+                let mut tx = self.scope(org).await?;
                 Tenant::<$db>::insert_grant(&mut tx, grant).await?;
-                tx.commit().await.map_err(super::map_err)
+                AuditSql::<$db>::commit(tx, org).await
             }
 
             async fn grants(&self, org: Uuid, resource: Option<(String, Uuid)>) -> StoreResult<Vec<GrantRecord>> {
                 let mut tx = self.scope(org).await?;
                 let g = Tenant::<$db>::grants(&mut tx, org, resource).await?;
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 Ok(g)
             }
 
             async fn delete_grant(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::delete_grant(&mut tx, org, id).await?, "grant")?;
-                tx.commit().await.map_err(super::map_err)
+                AuditSql::<$db>::commit(tx, org).await
             }
 
             async fn create_document(
@@ -266,27 +269,27 @@ macro_rules! tenant_store {
                 Tenant::<$db>::insert_document(&mut tx, doc).await?;
                 Tenant::<$db>::insert_version(&mut tx, org, version).await?;
                 Tenant::<$db>::replace_tags(&mut tx, org, id, &tags.0, &tags.1).await?;
-                tx.commit().await.map_err(super::map_err)
+                AuditSql::<$db>::commit(tx, org).await
             }
 
             async fn document(&self, org: Uuid, id: Uuid) -> StoreResult<Option<DocumentRecord>> {
                 let mut tx = self.scope(org).await?;
                 let d = Tenant::<$db>::document(&mut tx, org, id).await?;
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 Ok(d)
             }
 
             async fn documents(&self, org: Uuid, filter: DocumentFilter) -> StoreResult<Vec<DocumentRecord>> {
                 let mut tx = self.scope(org).await?;
                 let d = Tenant::<$db>::documents(&mut tx, org, filter).await?;
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 Ok(d)
             }
 
             async fn document_versions(&self, org: Uuid, id: Uuid) -> StoreResult<Vec<VersionRecord>> {
                 let mut tx = self.scope(org).await?;
                 let v = Tenant::<$db>::versions(&mut tx, org, id).await?;
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 Ok(v)
             }
 
@@ -298,7 +301,7 @@ macro_rules! tenant_store {
                     return Ok(None);
                 };
                 let bytes = Tenant::<$db>::blob(&mut tx, org, &v.sha256).await?;
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 Ok(bytes.map(|b| (v, b)))
             }
 
@@ -312,7 +315,7 @@ macro_rules! tenant_store {
                 if let Some((f, c)) = &patch.tags {
                     Tenant::<$db>::replace_tags(&mut tx, org, id, f, c).await?;
                 }
-                tx.commit().await.map_err(super::map_err)
+                AuditSql::<$db>::commit(tx, org).await
             }
 
             async fn replace_document_content(&self, org: Uuid, id: Uuid, content: NewContent, quota: Option<i64>) -> StoreResult<DocumentRecord> {
@@ -334,7 +337,7 @@ macro_rules! tenant_store {
                 }
                 Tenant::<$db>::insert_version(&mut tx, org, v).await?;
                 let doc = Tenant::<$db>::document(&mut tx, org, id).await?.ok_or(StoreError::NotFound("document"))?;
-                tx.commit().await.map_err(super::map_err)?;
+                AuditSql::<$db>::commit(tx, org).await?;
                 Ok(doc)
             }
 
@@ -343,7 +346,7 @@ macro_rules! tenant_store {
                 found(Tenant::<$db>::delete_document(&mut tx, org, id).await?, "document")?;
                 Tenant::<$db>::delete_resource_grants(&mut tx, org, "document", id).await?;
                 Tenant::<$db>::collect_blobs(&mut tx, org).await?;
-                tx.commit().await.map_err(super::map_err)
+                AuditSql::<$db>::commit(tx, org).await
             }
         }
     };

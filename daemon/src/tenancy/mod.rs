@@ -46,25 +46,24 @@ pub async fn create(
             slug,
             name: name.clone(),
         };
+        let id = new.id;
+        audit::stage(
+            state,
+            principal
+                .event("org.created", Outcome::Success)
+                .org(Some(id))
+                .resource("organization", id)
+                .meta(serde_json::json!({"after": {"name": new.name, "slug": new.slug, "tier": Tier::Free}})),
+        )
+        .await?;
         match state.store.create_org(new, principal.user.id).await {
             Err(StoreError::Conflict {
                 code: "slug_taken", ..
             }) if given.is_none() && attempt < 5 => {
+                audit::discard_staged(id);
                 attempt += 1;
             }
-            other => {
-                let org = other?;
-                audit::record(
-                    state,
-                    principal
-                        .event("org.created", Outcome::Success)
-                        .org(Some(org.id))
-                        .resource("organization", org.id)
-                        .meta(serde_json::json!({"after": org})),
-                )
-                .await?;
-                return Ok(org);
-            }
+            other => return Ok(other?),
         }
     }
 }
@@ -134,22 +133,28 @@ pub async fn update(
             "nothing to update: give name, slug or settings",
         ));
     }
-    let settings_changed = patch.settings.is_some();
-    let after = state.store.update_org(org, patch).await?;
-    let action = if settings_changed {
+    let action = if patch.settings.is_some() {
         "security.settings_changed"
     } else {
         "org.updated"
     };
-    audit::record(
+    let before = &access.org;
+    audit::stage(
         state,
         principal
             .event(action, Outcome::Success)
             .resource("organization", org)
-            .meta(serde_json::json!({"before": access.org, "after": after})),
+            .meta(serde_json::json!({
+                "before": {"name": before.name, "slug": before.slug, "settings": before.settings},
+                "after": {
+                    "name": patch.name.as_ref().unwrap_or(&before.name),
+                    "slug": patch.slug.as_ref().unwrap_or(&before.slug),
+                    "settings": patch.settings.as_ref().unwrap_or(&before.settings),
+                },
+            })),
     )
     .await?;
-    Ok(after)
+    Ok(state.store.update_org(org, patch).await?)
 }
 
 pub async fn set_tier(
@@ -158,8 +163,7 @@ pub async fn set_tier(
     principal: &Principal,
     tier: Tier,
 ) -> Result<Organization, AppError> {
-    let updated = state.store.set_org_tier(access.org.id, tier).await?;
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("org.tier_changed", Outcome::Success)
@@ -170,7 +174,7 @@ pub async fn set_tier(
             ),
     )
     .await?;
-    Ok(updated)
+    Ok(state.store.set_org_tier(access.org.id, tier).await?)
 }
 
 pub async fn delete(
@@ -180,12 +184,7 @@ pub async fn delete(
     hard: bool,
 ) -> Result<(), AppError> {
     let org = access.org.id;
-    if hard {
-        state.store.hard_delete_org(org).await?;
-    } else {
-        state.store.soft_delete_org(org).await?;
-    }
-    audit::record(
+    audit::stage(
         state,
         principal
             .event(
@@ -196,7 +195,13 @@ pub async fn delete(
             .resource("organization", org)
             .meta(serde_json::json!({"before": access.org})),
     )
-    .await
+    .await?;
+    if hard {
+        state.store.hard_delete_org(org).await?;
+    } else {
+        state.store.soft_delete_org(org).await?;
+    }
+    Ok(())
 }
 
 pub async fn add_member(
@@ -223,17 +228,16 @@ pub async fn add_member(
     }
     .ok_or(AppError::NotFound { what: "user" })?;
     let max = state.config.limits(access.org.tier).max_members;
-    let member = state
-        .store
-        .add_member(access.org.id, user.id, &req.role, max)
-        .await?;
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("member.added", Outcome::Success)
-            .resource("member", member.user_id)
-            .meta(serde_json::json!({"after": {"email": member.email, "roles": member.roles}})),
+            .resource("member", user.id)
+            .meta(serde_json::json!({"after": {"email": user.email, "roles": [req.role]}})),
     )
     .await?;
-    Ok(member)
+    Ok(state
+        .store
+        .add_member(access.org.id, user.id, &req.role, max)
+        .await?)
 }
