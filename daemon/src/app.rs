@@ -114,6 +114,7 @@ impl Application {
         let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
         let refresher = tokio::spawn(refresh_signing_keys(self.state.clone()));
         let checkpointer = tokio::spawn(crate::audit::signer::periodic(self.state.clone()));
+        let retention = tokio::spawn(crate::audit::retention::periodic(self.state.clone()));
         let router = crate::http::router(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(
@@ -129,6 +130,7 @@ impl Application {
         tokio::pin!(serve);
         let _stop_refresher = AbortOnDrop(refresher);
         let _stop_checkpointer = AbortOnDrop(checkpointer);
+        let _stop_retention = AbortOnDrop(retention);
         tokio::select! {
             res = &mut serve => res,
             _ = async {

@@ -463,7 +463,72 @@ async fn a_change_and_its_event_commit_together(b: Backend) {
     app.stop().await;
 }
 
+async fn retention_purges_behind_a_signed_anchor(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (org, admin) = app.user_with_org("old@example.com", "Old").await;
+    app.patch(
+        &format!("/api/v1/orgs/{org}"),
+        &admin,
+        json!({"settings": {"audit_retention_days": 30}}),
+    )
+    .await
+    .assert_status(200);
+    for i in 0..6 {
+        app.patch(
+            &format!("/api/v1/orgs/{org}"),
+            &admin,
+            json!({"name": format!("Old {i}")}),
+        )
+        .await
+        .assert_status(200);
+    }
+    // The first six events become four hundred days old.
+    tamper(&app, &format!("UPDATE audit_events SET time = '2020-01-01T00:00:00+00:00' WHERE seq <= 6 AND org_id = {}", id_sql(&app, org))).await;
+    let r = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{org}/audit/purge"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    let result = r.assert_status(200).clone();
+    assert_eq!(
+        (
+            result["purged_events"].as_u64(),
+            result["through_seq"].as_i64()
+        ),
+        (Some(6), Some(6))
+    );
+    let all = events(&app, org, &admin, "limit=500").await;
+    assert_eq!(
+        all.last().and_then(|e| e["seq"].as_i64()),
+        Some(7),
+        "oldest kept event"
+    );
+    assert_eq!(all[0]["action"], "audit.purged");
+    // What remains verifies, on the server and offline.
+    let server = app
+        .get(&format!("/api/v1/orgs/{org}/audit/verify"), &admin)
+        .await;
+    assert_eq!(server.assert_status(200)["ok"], true, "{}", server.body);
+    let offline = verify_str(&export(&app, org, &admin, "format=bundle").await);
+    assert!(offline.ok && offline.first_seq == Some(7), "{offline:?}");
+    // Nothing more to purge.
+    let again = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{org}/audit/purge"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(again.assert_status(200)["purged_events"], 0);
+    app.stop().await;
+}
+
 backend_tests!(
+    retention_purges_behind_a_signed_anchor,
     a_change_and_its_event_commit_together,
     state_changes_and_denials_are_recorded,
     exports_verify_offline,

@@ -50,6 +50,16 @@ const fn row(
 }
 
 const ROWS: &[Row] = &[
+    row("GET", "/orgs/{org}/audit/events", None, &[AuditRead], &[]),
+    row(
+        "GET",
+        "/orgs/{org}/audit/export?format=csv",
+        None,
+        &[AuditExport],
+        &[],
+    ),
+    row("GET", "/orgs/{org}/audit/verify", None, &[AuditVerify], &[]),
+    row("POST", "/orgs/{org}/audit/purge", None, &[AuditPurge], &[]),
     row("GET", "/orgs/{org}", None, &[OrgRead], &[]),
     row(
         "PATCH",

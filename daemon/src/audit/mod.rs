@@ -5,6 +5,7 @@
 //! verifier in `loki_shared::audit`). Checkpoints are signed by `signer`.
 
 pub mod export;
+pub mod retention;
 pub mod signer;
 
 use loki_shared::audit::{Actor, AuditEvent, SCHEMA_VERSION};

@@ -257,3 +257,17 @@ pub async fn verify(
     .await?;
     Ok(JsonResponse(report))
 }
+
+/// `POST …/audit/purge`: applies the retention period now.
+pub async fn purge(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org_id): Path<Uuid>,
+) -> AppResult<JsonResponse<audit::retention::PurgeResult>> {
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::AuditPurge).await?;
+    let days = access.org.settings.audit_retention_days;
+    let event = principal.event("audit.purged", Outcome::Success);
+    Ok(JsonResponse(
+        audit::retention::purge(&state, org_id, days, event).await?,
+    ))
+}

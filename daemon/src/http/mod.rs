@@ -119,7 +119,8 @@ pub fn router(state: AppState) -> Router {
         .route("/orgs/{org_id}/audit/events", get(audit::search))
         .route("/orgs/{org_id}/audit/events/{id}", get(audit::get))
         .route("/orgs/{org_id}/audit/export", get(audit::export))
-        .route("/orgs/{org_id}/audit/verify", get(audit::verify));
+        .route("/orgs/{org_id}/audit/verify", get(audit::verify))
+        .route("/orgs/{org_id}/audit/purge", post(audit::purge));
 
     Router::new()
         .route("/healthz", get(health::healthz))

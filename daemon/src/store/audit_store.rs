@@ -70,6 +70,14 @@ pub trait AuditStore: Send + Sync {
         from: i64,
         to: i64,
     ) -> StoreResult<Vec<CheckpointRecord>>;
+    /// The last seq whose event is older than `cutoff`.
+    async fn audit_last_before(&self, org: Uuid, cutoff: DateTime<Utc>)
+        -> StoreResult<Option<i64>>;
+    /// Deletes events up to `upto`, which a stored checkpoint must anchor;
+    /// returns how many were deleted.
+    async fn purge_audit(&self, org: Uuid, upto: i64) -> StoreResult<u64>;
+    /// Every live organization's id (for maintenance jobs).
+    async fn org_ids(&self) -> StoreResult<Vec<Uuid>>;
     async fn audit_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     async fn insert_audit_key(&self, key: SigningKeyRecord) -> StoreResult<()>;
 }
@@ -336,6 +344,35 @@ macro_rules! audit_store {
                 Ok(rows)
             }
 
+            async fn audit_last_before(&self, org: Uuid, cutoff: DateTime<Utc>) -> StoreResult<Option<i64>> {
+                let mut tx = self.scope(org).await?;
+                let (n,): (Option<i64>,) = sqlx::query_as::<$db, (Option<i64>,)>(
+                    "SELECT MAX(seq) FROM audit_events WHERE org_id = $1 AND time < $2",
+                )
+                .bind(org)
+                .bind(cutoff)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(n)
+            }
+
+            async fn purge_audit(&self, org: Uuid, upto: i64) -> StoreResult<u64> {
+                let mut tx = self.scope(org).await?;
+                let n = self.purge_statement(&mut tx, org, upto).await?;
+                AuditSql::<$db>::commit(tx, org).await?;
+                Ok(n)
+            }
+
+            async fn org_ids(&self) -> StoreResult<Vec<Uuid>> {
+                let rows: Vec<(Uuid,)> = sqlx::query_as::<$db, (Uuid,)>(self.org_ids_sql())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                Ok(rows.into_iter().map(|r| r.0).collect())
+            }
+
             async fn audit_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
                 sqlx::query_as::<$db, SigningKeyRecord>(
                     "SELECT key_id AS kid, public_key, private_key_enc, created_at FROM audit_keys ORDER BY created_at",
@@ -362,3 +399,59 @@ macro_rules! audit_store {
 
 audit_store!(super::sqlite::SqliteStore, sqlx::Sqlite);
 audit_store!(super::postgres::PgStore, sqlx::Postgres);
+
+impl super::sqlite::SqliteStore {
+    fn org_ids_sql(&self) -> &'static str {
+        "SELECT id FROM organizations WHERE status <> 'deleted'"
+    }
+
+    /// SQLite has no roles: the daemon checks the anchoring checkpoint.
+    async fn purge_statement(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        org: Uuid,
+        upto: i64,
+    ) -> StoreResult<u64> {
+        let (anchored,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM audit_checkpoints WHERE org_id = $1 AND seq = $2")
+                .bind(org)
+                .bind(upto)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        if anchored == 0 {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "no checkpoint at seq {upto} anchors the purge"
+            )));
+        }
+        let done = sqlx::query("DELETE FROM audit_events WHERE org_id = $1 AND seq <= $2")
+            .bind(org)
+            .bind(upto)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl super::postgres::PgStore {
+    fn org_ids_sql(&self) -> &'static str {
+        "SELECT loki_org_ids()"
+    }
+
+    /// Through the owner's function, which insists on the checkpoint.
+    async fn purge_statement(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        org: Uuid,
+        upto: i64,
+    ) -> StoreResult<u64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT loki_audit_purge($1, $2)")
+            .bind(org)
+            .bind(upto)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
