@@ -32,6 +32,8 @@ pub struct AppState {
     pub audit_keys: Arc<crate::audit::signer::AuditKeys>,
     /// Chains that moved since the last periodic checkpoint.
     pub audit_touched: Arc<crate::audit::signer::Touched>,
+    /// Floods of identical denials and failures, folded per window.
+    pub audit_aggregator: Arc<crate::audit::aggregate::Aggregator>,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             authz: Arc::new(crate::rbac::Authorizer::default()),
             audit_keys: Arc::default(),
             audit_touched: Arc::default(),
+            audit_aggregator: Arc::default(),
         })
     }
 }
@@ -115,6 +118,8 @@ impl Application {
         let refresher = tokio::spawn(refresh_signing_keys(self.state.clone()));
         let checkpointer = tokio::spawn(crate::audit::signer::periodic(self.state.clone()));
         let retention = tokio::spawn(crate::audit::retention::periodic(self.state.clone()));
+        let aggregator = tokio::spawn(crate::audit::aggregate::periodic(self.state.clone()));
+        let final_state = self.state.clone();
         let router = crate::http::router(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(
@@ -131,7 +136,8 @@ impl Application {
         let _stop_refresher = AbortOnDrop(refresher);
         let _stop_checkpointer = AbortOnDrop(checkpointer);
         let _stop_retention = AbortOnDrop(retention);
-        tokio::select! {
+        let _stop_aggregator = AbortOnDrop(aggregator);
+        let result = tokio::select! {
             res = &mut serve => res,
             _ = async {
                 let _ = stopping_rx.await;
@@ -140,7 +146,10 @@ impl Application {
                 tracing::warn!("in-flight requests did not finish within the grace period");
                 Ok(())
             }
-        }
+        };
+        // Folded repeats still waiting for their window are written now.
+        crate::audit::aggregate::flush(&final_state, true).await;
+        result
     }
 }
 

@@ -69,6 +69,9 @@ pub struct Config {
     pub audit_checkpoint_every: u64,
     /// ...and at least this often for chains that moved.
     pub audit_checkpoint_secs: u64,
+    /// Repeats of the same denial or failure within this many seconds are
+    /// written as one event with a count (0 writes every one).
+    pub audit_aggregate_secs: u64,
     /// Per-tier overrides of the built-in limits, e.g.
     /// `[limits.free] max_storage_bytes = 5000000000`.
     pub limits: std::collections::BTreeMap<Tier, LimitOverrides>,
@@ -125,6 +128,7 @@ impl Default for Config {
             limits: Default::default(),
             audit_checkpoint_every: 100,
             audit_checkpoint_secs: 60,
+            audit_aggregate_secs: 10,
         }
     }
 }

@@ -527,7 +527,80 @@ async fn retention_purges_behind_a_signed_anchor(b: Backend) {
     app.stop().await;
 }
 
+/// An org with a viewer who is refused twelve times in a row.
+async fn flood(app: &TestApp) -> (Uuid, String) {
+    let (org, admin) = app.user_with_org("flood@example.com", "Flooded").await;
+    let viewer = app.register("v@example.com").await;
+    app.post(
+        &format!("/api/v1/orgs/{org}/members"),
+        Some(&admin),
+        json!({"user_id": viewer, "role": "viewer"}),
+    )
+    .await
+    .assert_status(201);
+    let token = app.login("v@example.com", Some("flooded")).await;
+    for _ in 0..12 {
+        app.delete(&format!("/api/v1/orgs/{org}"), &token)
+            .await
+            .assert_error(403, "permission_denied");
+    }
+    (org, admin)
+}
+
+fn denials(evs: &[Value]) -> Vec<u64> {
+    evs.iter()
+        .filter(|e| e["action"] == "access.denied")
+        .filter_map(|e| e["count"].as_u64())
+        .collect()
+}
+
+async fn floods_are_aggregated_not_dropped(b: Backend) {
+    let env = Arc::new(TestEnv::new(b).await);
+    let mut config = env.config();
+    config.audit_aggregate_secs = 1;
+    let app = TestApp::spawn_with(env, config).await;
+    let (org, admin) = flood(&app).await;
+    // The first is written at once; the eleven repeats as one event when
+    // the one-second window closes.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    loop {
+        let counts = denials(&events(&app, org, &admin, "action=access.denied").await);
+        if counts.len() == 2 {
+            assert_eq!(counts.iter().sum::<u64>(), 12, "{counts:?}");
+            assert!(counts.contains(&1) && counts.contains(&11), "{counts:?}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "aggregate never written: {counts:?}"
+        );
+        tick.tick().await;
+    }
+    let report = app
+        .get(&format!("/api/v1/orgs/{org}/audit/verify"), &admin)
+        .await;
+    assert_eq!(report.assert_status(200)["ok"], true);
+    app.stop().await;
+}
+
+async fn pending_aggregates_are_written_at_shutdown(b: Backend) {
+    let env = Arc::new(TestEnv::new(b).await);
+    let mut config = env.config();
+    config.audit_aggregate_secs = 3600;
+    let app = TestApp::spawn_with(env.clone(), config.clone()).await;
+    let (org, _) = flood(&app).await;
+    app.stop().await; // graceful: flushes the open window
+    let again = TestApp::spawn_with(env, config).await;
+    let admin = again.login("flood@example.com", Some("flooded")).await;
+    let counts = denials(&events(&again, org, &admin, "action=access.denied").await);
+    assert_eq!(counts.iter().sum::<u64>(), 12, "{counts:?}");
+    again.stop().await;
+}
+
 backend_tests!(
+    floods_are_aggregated_not_dropped,
+    pending_aggregates_are_written_at_shutdown,
     retention_purges_behind_a_signed_anchor,
     a_change_and_its_event_commit_together,
     state_changes_and_denials_are_recorded,

@@ -4,6 +4,7 @@
 //! appends the event to its organization's hash chain (format and offline
 //! verifier in `loki_shared::audit`). Checkpoints are signed by `signer`.
 
+pub mod aggregate;
 pub mod export;
 pub mod retention;
 pub mod signer;
@@ -153,6 +154,10 @@ fn draft(e: Event) -> AuditEvent {
 pub async fn record(state: &AppState, e: Event) -> Result<(), crate::error::AppError> {
     let d = draft(e);
     let org = d.org_id;
+    let window = std::time::Duration::from_secs(state.config.audit_aggregate_secs);
+    if d.outcome != "success" && !window.is_zero() && state.audit_aggregator.fold(&d, window) {
+        return Ok(()); // counted; written when the window closes
+    }
     let stored = state.store.append_audit(org, d).await?;
     after_append(state, org, stored.seq).await
 }
