@@ -598,7 +598,58 @@ async fn pending_aggregates_are_written_at_shutdown(b: Backend) {
     again.stop().await;
 }
 
+async fn super_admins_read_the_system_chain(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.register("someone@example.com").await;
+    app.post(
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "nobody@example.com", "password": "wrong password"}),
+    )
+    .await
+    .assert_error(401, "invalid_credentials");
+    let user = app.login("someone@example.com", None).await;
+    let r = app.get("/api/v1/system/audit/events", &user).await;
+    r.assert_error(403, "permission_denied");
+    assert_eq!(r.body["error"]["permission"], "system:audit");
+
+    let root = app.super_admin("root@example.com").await;
+    let r = app
+        .get("/api/v1/system/audit/events?limit=500", &root)
+        .await;
+    let evs = r.assert_status(200)["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let actions: Vec<&str> = evs.iter().filter_map(|e| e["action"].as_str()).collect();
+    for a in [
+        "user.registered",
+        "auth.login_failed",
+        "user.super_admin_granted",
+        "access.denied",
+    ] {
+        assert!(actions.contains(&a), "{a} missing: {actions:?}");
+    }
+    assert!(evs.iter().all(|e| e["org_id"] == Uuid::nil().to_string()));
+    let verify = app.get("/api/v1/system/audit/verify", &root).await;
+    assert_eq!(verify.assert_status(200)["ok"], true, "{}", verify.body);
+    let resp = app
+        .client
+        .get(app.url("/api/v1/system/audit/export"))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .expect("export");
+    let report = verify_str(&resp.text().await.expect("body"));
+    assert!(
+        report.ok && report.org_id == Some(Uuid::nil()),
+        "{report:?}"
+    );
+    app.stop().await;
+}
+
 backend_tests!(
+    super_admins_read_the_system_chain,
     floods_are_aggregated_not_dropped,
     pending_aggregates_are_written_at_shutdown,
     retention_purges_behind_a_signed_anchor,

@@ -79,13 +79,61 @@ fn short(field: &str, v: &Option<String>) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Which chain a request reads: an organization's, or the system chain
+/// (events with no organization), which only super admins read.
+async fn admit(
+    state: &AppState,
+    principal: &Principal,
+    org: Option<Uuid>,
+    perm: Permission,
+) -> AppResult<Uuid> {
+    match org {
+        Some(org_id) => {
+            OrgAccess::require(state, principal, org_id, perm).await?;
+            Ok(org_id)
+        }
+        None if principal.is_super_admin() && principal.api_key_id().is_none() => {
+            Ok(audit::SYSTEM_CHAIN)
+        }
+        None => {
+            audit::record(
+                state,
+                principal
+                    .event("access.denied", Outcome::Denied)
+                    .meta(json!({"permission": Permission::SystemAudit.name()})),
+            )
+            .await?;
+            Err(AppError::PermissionDenied {
+                permission: Permission::SystemAudit,
+            })
+        }
+    }
+}
+
 pub async fn search(
     State(state): State<AppState>,
     principal: Principal,
     Path(org_id): Path<Uuid>,
     Query(p): Query<SearchParams>,
 ) -> AppResult<JsonResponse<Value>> {
-    OrgAccess::require(&state, &principal, org_id, Permission::AuditRead).await?;
+    search_in(&state, &principal, Some(org_id), p).await
+}
+
+pub async fn system_search(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(p): Query<SearchParams>,
+) -> AppResult<JsonResponse<Value>> {
+    search_in(&state, &principal, None, p).await
+}
+
+async fn search_in(
+    state: &AppState,
+    principal: &Principal,
+    org: Option<Uuid>,
+    p: SearchParams,
+) -> AppResult<JsonResponse<Value>> {
+    let org_id = admit(state, principal, org, Permission::AuditRead).await?;
     let limit = p.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(AppError::validation("limit", "must be between 1 and 500"));
@@ -132,7 +180,7 @@ pub async fn search(
         .then(|| events.last().and_then(|e| e["seq"].as_i64()))
         .flatten();
     audit::record(
-        &state,
+        state,
         principal
             .event("audit.read", Outcome::Success)
             .meta(json!({"results": events.len()})),
@@ -148,7 +196,24 @@ pub async fn get(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<JsonResponse<Value>> {
-    OrgAccess::require(&state, &principal, org_id, Permission::AuditRead).await?;
+    get_in(&state, &principal, Some(org_id), id).await
+}
+
+pub async fn system_get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> AppResult<JsonResponse<Value>> {
+    get_in(&state, &principal, None, id).await
+}
+
+async fn get_in(
+    state: &AppState,
+    principal: &Principal,
+    org: Option<Uuid>,
+    id: Uuid,
+) -> AppResult<JsonResponse<Value>> {
+    let org_id = admit(state, principal, org, Permission::AuditRead).await?;
     let body = state
         .store
         .audit_event_by_id(org_id, id)
@@ -157,7 +222,7 @@ pub async fn get(
             what: "audit event",
         })?;
     audit::record(
-        &state,
+        state,
         principal
             .event("audit.read", Outcome::Success)
             .resource("audit_event", id),
@@ -185,7 +250,24 @@ pub async fn export(
     Path(org_id): Path<Uuid>,
     Query(p): Query<ExportParams>,
 ) -> AppResult<Response> {
-    OrgAccess::require(&state, &principal, org_id, Permission::AuditExport).await?;
+    export_in(state, principal, Some(org_id), p).await
+}
+
+pub async fn system_export(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(p): Query<ExportParams>,
+) -> AppResult<Response> {
+    export_in(state, principal, None, p).await
+}
+
+async fn export_in(
+    state: AppState,
+    principal: Principal,
+    org: Option<Uuid>,
+    p: ExportParams,
+) -> AppResult<Response> {
+    let org_id = admit(&state, &principal, org, Permission::AuditExport).await?;
     let format = p.format.unwrap_or_else(|| "bundle".into());
     if format != "bundle" && format != "csv" {
         return Err(AppError::validation("format", "must be bundle or csv"));
@@ -241,15 +323,30 @@ pub async fn verify(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<VerifyReport>> {
-    OrgAccess::require(&state, &principal, org_id, Permission::AuditVerify).await?;
-    let report = export::verify(&state, org_id).await?;
+    verify_in(&state, &principal, Some(org_id)).await
+}
+
+pub async fn system_verify(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> AppResult<JsonResponse<VerifyReport>> {
+    verify_in(&state, &principal, None).await
+}
+
+async fn verify_in(
+    state: &AppState,
+    principal: &Principal,
+    org: Option<Uuid>,
+) -> AppResult<JsonResponse<VerifyReport>> {
+    let org_id = admit(state, principal, org, Permission::AuditVerify).await?;
+    let report = export::verify(state, org_id).await?;
     let outcome = if report.ok {
         Outcome::Success
     } else {
         Outcome::Failure
     };
     audit::record(
-        &state,
+        state,
         principal
             .event("audit.verified", outcome)
             .meta(json!({"ok": report.ok, "events": report.events, "failure": report.failure})),

@@ -120,7 +120,11 @@ pub fn router(state: AppState) -> Router {
         .route("/orgs/{org_id}/audit/events/{id}", get(audit::get))
         .route("/orgs/{org_id}/audit/export", get(audit::export))
         .route("/orgs/{org_id}/audit/verify", get(audit::verify))
-        .route("/orgs/{org_id}/audit/purge", post(audit::purge));
+        .route("/orgs/{org_id}/audit/purge", post(audit::purge))
+        .route("/system/audit/events", get(audit::system_search))
+        .route("/system/audit/events/{id}", get(audit::system_get))
+        .route("/system/audit/export", get(audit::system_export))
+        .route("/system/audit/verify", get(audit::system_verify));
 
     Router::new()
         .route("/healthz", get(health::healthz))
