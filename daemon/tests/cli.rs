@@ -352,3 +352,132 @@ fn audit_bundles_are_verified_offline() {
     assert_eq!(report["failure"]["seq"], 3);
     assert_eq!(report["failure"]["kind"], "hash_mismatch");
 }
+
+/// A bundle exported over HTTP verifies with `lokid audit verify` and, when
+/// `LOKI_TEST_PYTHON` names an interpreter (CI sets it), with the
+/// independent verifier in tools/verify_bundle.py written from DESIGN §7.
+#[tokio::test]
+async fn an_http_export_verifies_offline_with_two_implementations() {
+    use serde_json::{json, Value};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = lokid(dir.path());
+    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path());
+    let (child, addr) = start(cmd);
+    let base = format!("http://{addr}/api/v1");
+    let http = reqwest::Client::new();
+    let post = |path: &str, token: Option<&str>, body: Value| {
+        let mut r = http.post(format!("{base}{path}")).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let creds = json!({"email": "ex@example.com", "password": "correct horse battery staple"});
+    assert!(post("/auth/register", None, creds.clone())
+        .await
+        .expect("register")
+        .status()
+        .is_success());
+    let tokens: Value = post("/auth/login", None, creds.clone())
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let org: Value = post("/orgs", Some(&token), json!({"name": "Exported"}))
+        .await
+        .expect("org")
+        .json()
+        .await
+        .expect("json");
+    let org_id = org["id"].as_str().unwrap_or_default().to_owned();
+    let mut login = creds.clone();
+    login["org"] = json!(org_id);
+    let scoped: Value = post("/auth/login", None, login)
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let scoped = scoped["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for i in 0..5 {
+        let r = http
+            .patch(format!("{base}/orgs/{org_id}"))
+            .bearer_auth(&scoped)
+            .json(&json!({"name": format!("Exported {i}")}))
+            .send()
+            .await
+            .expect("patch");
+        assert!(r.status().is_success());
+    }
+    let bundle = http
+        .get(format!("{base}/orgs/{org_id}/audit/export?format=bundle"))
+        .bearer_auth(&scoped)
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("body");
+    let path = dir.path().join("audit.jsonl");
+    std::fs::write(&path, &bundle).expect("write");
+    sigterm(&child);
+    assert!(wait_exit(child).success());
+
+    let out = Command::new(LOKID)
+        .args(["audit", "verify"])
+        .arg(&path)
+        .output()
+        .expect("verify");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(report["ok"], true);
+    let events = report["events"].as_u64().unwrap_or(0);
+    assert!(events >= 7, "{report}");
+
+    match std::env::var("LOKI_TEST_PYTHON") {
+        Ok(python) => {
+            let script =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/verify_bundle.py");
+            let out = Command::new(python)
+                .arg(script)
+                .arg(&path)
+                .output()
+                .expect("LOKI_TEST_PYTHON is set but cannot run");
+            let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            assert!(
+                out.status.success(),
+                "{text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(text, format!("ok {events}"));
+            // The independent verifier also catches tampering.
+            let tampered = bundle.replacen("Exported 2", "Exported X", 1);
+            std::fs::write(&path, tampered).expect("write");
+            let out = Command::new(std::env::var("LOKI_TEST_PYTHON").unwrap_or_default())
+                .arg(
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("../tools/verify_bundle.py"),
+                )
+                .arg(&path)
+                .output()
+                .expect("run");
+            assert!(String::from_utf8_lossy(&out.stdout).contains("hash mismatch"));
+        }
+        Err(_) => {
+            eprintln!("LOKI_TEST_PYTHON is not set: the independent Python verifier was not run")
+        }
+    }
+}
