@@ -481,3 +481,40 @@ async fn an_http_export_verifies_offline_with_two_implementations() {
         }
     }
 }
+
+/// Every action name the daemon records is in the catalogue (and the other
+/// way round), so the catalogue cannot drift from the code.
+#[test]
+fn the_action_catalogue_matches_the_code() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut used = std::collections::BTreeSet::new();
+    let mut stack = vec![src];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&p).expect("read");
+                for part in text
+                    .split("event(\"")
+                    .skip(1)
+                    .chain(text.split("Event::new(\"").skip(1))
+                {
+                    if let Some(name) = part.split('"').next() {
+                        used.insert(name.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    let catalogue: std::collections::BTreeSet<String> = loki_shared::audit::actions::ACTIONS
+        .iter()
+        .map(|(a, _)| (*a).to_owned())
+        .collect();
+    let missing: Vec<_> = used.difference(&catalogue).collect();
+    assert!(
+        missing.is_empty(),
+        "recorded but not in the catalogue: {missing:?}"
+    );
+}

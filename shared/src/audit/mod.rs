@@ -10,6 +10,7 @@
 //! * A bundle is JSON Lines, each line `{"type": T, T: {...}}` with T one of
 //!   `manifest`, `key`, `event` (seq order), `checkpoint`.
 
+pub mod actions;
 mod verify;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
