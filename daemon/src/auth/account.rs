@@ -37,26 +37,27 @@ pub async fn change_password(
     }
     check_policy(&req.new_password, &principal.user.email)?;
     let new_hash = state.passwords.hash(req.new_password).await?;
+    // An account event: the system chain, committed with the change.
+    audit::stage(
+        state,
+        principal
+            .event("user.password_changed", Outcome::Success)
+            .org(None)
+            .resource("user", principal.user.id)
+            .meta(serde_json::json!({"other_sessions_revoked": true})),
+    )
+    .await?;
     state
         .store
         .set_password(principal.user.id, new_hash)
         .await?;
-    let ended = end_user_sessions(
+    end_user_sessions(
         state,
         principal.user.id,
         Some(session.id),
         "password_changed",
     )
-    .await?;
-    audit::record(
-        state,
-        principal
-            .event("user.password_changed", Outcome::Success)
-            .resource("user", principal.user.id)
-            .meta(serde_json::json!({"sessions_revoked": ended})),
-    )
-    .await?;
-    Ok(ended)
+    .await
 }
 
 /// An admin resets a member's password to a temporary one and ends all of
@@ -107,13 +108,15 @@ pub async fn mfa_enroll(
     principal: &Principal,
 ) -> Result<MfaEnrollResponse, AppError> {
     principal.require_session()?;
-    let r = mfa::enroll(state, principal.user.id, &principal.user.email).await?;
-    audit::record(
+    audit::stage(
         state,
-        principal.event("mfa.enrollment_started", Outcome::Success),
+        principal
+            .event("mfa.enrollment_started", Outcome::Success)
+            .org(None)
+            .resource("user", principal.user.id),
     )
     .await?;
-    Ok(r)
+    mfa::enroll(state, principal.user.id, &principal.user.email).await
 }
 
 pub async fn mfa_confirm(
@@ -125,15 +128,15 @@ pub async fn mfa_confirm(
     let code = req
         .code
         .ok_or_else(|| AppError::validation("code", "is required"))?;
-    let r = mfa::confirm(state, principal.user.id, &principal.user.email, &code).await?;
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("mfa.enabled", Outcome::Success)
+            .org(None)
             .resource("user", principal.user.id),
     )
     .await?;
-    Ok(r)
+    mfa::confirm(state, principal.user.id, &principal.user.email, &code).await
 }
 
 pub async fn mfa_disable(
@@ -159,14 +162,15 @@ pub async fn mfa_disable(
         .await?;
         return Err(e);
     }
-    state.store.disable_mfa(user).await?;
-    audit::record(
+    audit::stage(
         state,
         principal
             .event("mfa.disabled", Outcome::Success)
+            .org(None)
             .resource("user", user),
     )
-    .await
+    .await?;
+    Ok(state.store.disable_mfa(user).await?)
 }
 
 pub async fn my_sessions(

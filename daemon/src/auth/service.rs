@@ -38,24 +38,24 @@ pub async fn register(
         .map(|n| validate::name("display_name", n, 100))
         .transpose()?;
     let password_hash = state.passwords.hash(req.password).await?;
-    let user = state
+    let id = Uuid::now_v7();
+    audit::stage(
+        state,
+        Event::new("user.registered", Outcome::Success)
+            .actor(Some(id), None)
+            .resource("user", id)
+            .client(client),
+    )
+    .await?;
+    Ok(state
         .store
         .create_user(NewUser {
-            id: Uuid::now_v7(),
+            id,
             email,
             display_name,
             password_hash,
         })
-        .await?;
-    audit::record(
-        state,
-        Event::new("user.registered", Outcome::Success)
-            .actor(Some(user.id), None)
-            .resource("user", user.id)
-            .client(client),
-    )
-    .await?;
-    Ok(user)
+        .await?)
 }
 
 /// Creates the first operator (or promotes an existing user): the path of
@@ -68,21 +68,27 @@ pub async fn bootstrap_super_admin(
     let email = validate::email("email", email)?;
     check_policy(&password, &email)?;
     let password_hash = state.passwords.hash(password).await?;
-    let user = state
+    // Promotion keeps an existing user's id.
+    let id = match state.store.user_by_email(&email).await? {
+        Some(u) => u.id,
+        None => Uuid::now_v7(),
+    };
+    audit::stage(
+        state,
+        Event::new("user.super_admin_granted", Outcome::Success)
+            .resource("user", id)
+            .meta(serde_json::json!({"after": {"email": email, "is_super_admin": true}})),
+    )
+    .await?;
+    Ok(state
         .store
         .upsert_super_admin(NewUser {
-            id: Uuid::now_v7(),
+            id,
             email,
             display_name: None,
             password_hash,
         })
-        .await?;
-    audit::record(
-        state,
-        Event::new("user.super_admin_granted", Outcome::Success).resource("user", user.id),
-    )
-    .await?;
-    Ok(user)
+        .await?)
 }
 
 fn bad_credentials() -> AppError {

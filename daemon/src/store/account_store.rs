@@ -95,45 +95,61 @@ macro_rules! account_store {
         #[async_trait]
         impl AccountStore for $store {
     async fn ping(&self) -> StoreResult<()> {
-        Common(&self.pool).ping().await
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).ping().await
     }
 
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
-        Common(&self.pool).insert_user(user, false).await
+        // A change of the user record commits with its (system chain) event.
+        let mut tx = self.scope(Uuid::nil()).await?;
+        let r = Common::<$db>(&mut tx).insert_user(user, false).await?;
+        AuditSql::<$db>::commit(tx, Uuid::nil()).await?;
+        Ok(r)
     }
 
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
-        Common(&self.pool).user_where("id", id).await
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).user_where("id", id).await
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        Common(&self.pool)
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?)
             .user_where("email", email.to_owned())
             .await
     }
 
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
-        Common(&self.pool).credentials_by_email(email).await
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).credentials_by_email(email).await
     }
 
     async fn upsert_super_admin(&self, user: NewUser) -> StoreResult<User> {
-        Common(&self.pool).insert_user(user, true).await
+        // A change of the user record commits with its (system chain) event.
+        let mut tx = self.scope(Uuid::nil()).await?;
+        let r = Common::<$db>(&mut tx).insert_user(user, true).await?;
+        AuditSql::<$db>::commit(tx, Uuid::nil()).await?;
+        Ok(r)
     }
 
     async fn password_hash(&self, user: Uuid) -> StoreResult<Option<String>> {
-        Common(&self.pool).password_hash(user).await
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).password_hash(user).await
     }
 
     async fn set_password(&self, user: Uuid, hash: String) -> StoreResult<()> {
-        Common(&self.pool).set_password(user, hash).await
+        // A change of the user record commits with its (system chain) event.
+        let mut tx = self.scope(Uuid::nil()).await?;
+        let r = Common::<$db>(&mut tx).set_password(user, hash).await?;
+        AuditSql::<$db>::commit(tx, Uuid::nil()).await?;
+        Ok(r)
     }
 
     async fn mfa_state(&self, user: Uuid) -> StoreResult<Option<MfaState>> {
-        Common(&self.pool).mfa_state(user).await
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).mfa_state(user).await
     }
 
     async fn set_mfa_pending(&self, user: Uuid, secret_enc: Option<Vec<u8>>) -> StoreResult<()> {
-        Common(&self.pool).set_mfa_pending(user, secret_enc).await
+        // A change of the user record commits with its (system chain) event.
+        let mut tx = self.scope(Uuid::nil()).await?;
+        let r = Common::<$db>(&mut tx).set_mfa_pending(user, secret_enc).await?;
+        AuditSql::<$db>::commit(tx, Uuid::nil()).await?;
+        Ok(r)
     }
 
     async fn enable_mfa(
@@ -143,53 +159,61 @@ macro_rules! account_store {
         step: i64,
         recovery_hashes: Vec<String>,
     ) -> StoreResult<()> {
-        Common(&self.pool)
+        // A change of the user record commits with its (system chain) event.
+        let mut tx = self.scope(Uuid::nil()).await?;
+        let r = Common::<$db>(&mut tx)
             .enable_mfa(user, secret_enc, step, recovery_hashes)
-            .await
+            .await?;
+        AuditSql::<$db>::commit(tx, Uuid::nil()).await?;
+        Ok(r)
     }
 
     async fn disable_mfa(&self, user: Uuid) -> StoreResult<()> {
-        Common(&self.pool).disable_mfa(user).await
+        // A change of the user record commits with its (system chain) event.
+        let mut tx = self.scope(Uuid::nil()).await?;
+        let r = Common::<$db>(&mut tx).disable_mfa(user).await?;
+        AuditSql::<$db>::commit(tx, Uuid::nil()).await?;
+        Ok(r)
     }
 
     async fn consume_totp_step(&self, user: Uuid, step: i64) -> StoreResult<bool> {
-        Common(&self.pool).consume_totp_step(user, step).await
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).consume_totp_step(user, step).await
     }
 
     async fn consume_recovery_code(&self, user: Uuid, code_hash: &str) -> StoreResult<bool> {
-        Common(&self.pool)
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?)
             .consume_recovery_code(user, code_hash)
             .await
     }
 
     async fn unused_recovery_codes(&self, user: Uuid) -> StoreResult<u64> {
-        Common(&self.pool).unused_recovery_codes(user).await
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).unused_recovery_codes(user).await
     }
 
     async fn create_refresh_family(&self, session: Uuid, user: Uuid) -> StoreResult<()> {
-        Common(&self.pool)
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?)
             .create_refresh_family(session, user)
             .await
     }
 
     async fn insert_refresh_token(&self, token: NewRefreshToken) -> StoreResult<()> {
-        Common(&self.pool).insert_refresh_token(token).await
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).insert_refresh_token(token).await
     }
 
     async fn retire_refresh_tokens(&self, session: Uuid) -> StoreResult<()> {
-        Common(&self.pool).retire_refresh_tokens(session).await
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).retire_refresh_tokens(session).await
     }
 
     async fn refresh_token_by_hash(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
-        Common(&self.pool).refresh_token_by_hash(hash).await
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).refresh_token_by_hash(hash).await
     }
 
     async fn use_refresh_token(&self, id: Uuid) -> StoreResult<bool> {
-        Common(&self.pool).use_refresh_token(id).await
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).use_refresh_token(id).await
     }
 
     async fn revoke_refresh_family(&self, session: Uuid, reason: &str) -> StoreResult<()> {
-        Common(&self.pool)
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?)
             .revoke_refresh_family(session, reason)
             .await
     }
@@ -200,7 +224,7 @@ macro_rules! account_store {
         keep: Option<Uuid>,
         reason: &str,
     ) -> StoreResult<Vec<Uuid>> {
-        Common(&self.pool)
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?)
             .revoke_user_refresh_families(user, keep, reason)
             .await
     }
@@ -278,11 +302,11 @@ macro_rules! account_store {
     }
 
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        Common(&self.pool).signing_keys().await
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).signing_keys().await
     }
 
     async fn insert_signing_key(&self, key: SigningKeyRecord) -> StoreResult<()> {
-        Common(&self.pool).insert_signing_key(key).await
+        Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).insert_signing_key(key).await
     }
         }
     };

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use loki_shared::api::User;
-use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 use uuid::Uuid;
 
 use super::models::{
@@ -14,7 +14,8 @@ use super::models::{
 };
 use super::{expect_row, map_sqlx, unique_conflict, StoreResult};
 
-pub(crate) struct Common<'a, DB: Database>(pub &'a Pool<DB>);
+/// Queries on one connection (a pooled one, or a transaction's).
+pub(crate) struct Common<'a, DB: Database>(pub &'a mut DB::Connection);
 
 fn err(e: sqlx::Error) -> super::StoreError {
     map_sqlx(e, None)
@@ -48,9 +49,9 @@ where
     for<'r> SigningKeyRecord: FromRow<'r, DB::Row>,
     DB::QueryResult: RowsAffected,
 {
-    pub async fn ping(&self) -> StoreResult<()> {
+    pub async fn ping(&mut self) -> StoreResult<()> {
         sqlx::query::<DB>("SELECT 1")
-            .execute(self.0)
+            .execute(&mut *self.0)
             .await
             .map_err(err)?;
         Ok(())
@@ -58,7 +59,7 @@ where
 
     /// Inserts a user; `super_admin` promotes an existing one instead of
     /// conflicting (and resets its password).
-    pub async fn insert_user(&self, user: NewUser, super_admin: bool) -> StoreResult<User> {
+    pub async fn insert_user(&mut self, user: NewUser, super_admin: bool) -> StoreResult<User> {
         let on_conflict = if super_admin {
             "ON CONFLICT (email) DO UPDATE SET is_super_admin = TRUE, \
              password_hash = excluded.password_hash, updated_at = excluded.updated_at"
@@ -76,31 +77,38 @@ where
             .bind(user.display_name)
             .bind(user.password_hash)
             .bind(Utc::now())
-            .fetch_one(self.0)
+            .fetch_one(&mut *self.0)
             .await
             .map_err(unique_conflict)?;
         Ok(row.into())
     }
 
     /// The user whose `column` (`id` or `email`) equals `value`.
-    pub async fn user_where<V>(&self, column: &'static str, value: V) -> StoreResult<Option<User>>
+    pub async fn user_where<V>(
+        &mut self,
+        column: &'static str,
+        value: V,
+    ) -> StoreResult<Option<User>>
     where
         for<'q> V: Encode<'q, DB> + Type<DB> + Send + 'q,
     {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = $1");
         let row = sqlx::query_as::<DB, UserRow>(&sql)
             .bind(value)
-            .fetch_optional(self.0)
+            .fetch_optional(&mut *self.0)
             .await
             .map_err(err)?;
         Ok(row.map(User::from))
     }
 
-    pub async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
+    pub async fn credentials_by_email(
+        &mut self,
+        email: &str,
+    ) -> StoreResult<Option<UserCredentials>> {
         let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1");
         let row = sqlx::query_as::<DB, CredentialsRow>(&sql)
             .bind(email.to_owned())
-            .fetch_optional(self.0)
+            .fetch_optional(&mut *self.0)
             .await
             .map_err(err)?;
         Ok(row.map(|r| UserCredentials {
@@ -109,16 +117,16 @@ where
         }))
     }
 
-    pub async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+    pub async fn signing_keys(&mut self) -> StoreResult<Vec<SigningKeyRecord>> {
         sqlx::query_as::<DB, SigningKeyRecord>(
             "SELECT kid, public_key, private_key_enc, created_at FROM signing_keys ORDER BY created_at",
         )
-        .fetch_all(self.0)
+        .fetch_all(&mut *self.0)
         .await
         .map_err(err)
     }
 
-    pub async fn insert_signing_key(&self, key: SigningKeyRecord) -> StoreResult<()> {
+    pub async fn insert_signing_key(&mut self, key: SigningKeyRecord) -> StoreResult<()> {
         sqlx::query::<DB>(
             "INSERT INTO signing_keys (kid, public_key, private_key_enc, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -126,7 +134,7 @@ where
         .bind(key.public_key)
         .bind(key.private_key_enc)
         .bind(key.created_at)
-        .execute(self.0)
+        .execute(&mut *self.0)
         .await
         .map_err(err)?;
         Ok(())
@@ -134,55 +142,59 @@ where
 
     // --- passwords and MFA
 
-    pub async fn password_hash(&self, user: Uuid) -> StoreResult<Option<String>> {
+    pub async fn password_hash(&mut self, user: Uuid) -> StoreResult<Option<String>> {
         let row = sqlx::query_as::<DB, (String,)>("SELECT password_hash FROM users WHERE id = $1")
             .bind(user)
-            .fetch_optional(self.0)
+            .fetch_optional(&mut *self.0)
             .await
             .map_err(err)?;
         Ok(row.map(|r| r.0))
     }
 
-    pub async fn set_password(&self, user: Uuid, hash: String) -> StoreResult<()> {
+    pub async fn set_password(&mut self, user: Uuid, hash: String) -> StoreResult<()> {
         let done =
             sqlx::query::<DB>("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
                 .bind(user)
                 .bind(hash)
                 .bind(Utc::now())
-                .execute(self.0)
+                .execute(&mut *self.0)
                 .await
                 .map_err(err)?;
         expect_row(rows(&done), "user")
     }
 
-    pub async fn mfa_state(&self, user: Uuid) -> StoreResult<Option<MfaState>> {
+    pub async fn mfa_state(&mut self, user: Uuid) -> StoreResult<Option<MfaState>> {
         sqlx::query_as::<DB, MfaState>(
             "SELECT mfa_enabled, mfa_secret_enc, mfa_pending_secret_enc, mfa_last_step FROM users WHERE id = $1",
         )
         .bind(user)
-        .fetch_optional(self.0)
+        .fetch_optional(&mut *self.0)
         .await
         .map_err(err)
     }
 
-    pub async fn set_mfa_pending(&self, user: Uuid, secret: Option<Vec<u8>>) -> StoreResult<()> {
+    pub async fn set_mfa_pending(
+        &mut self,
+        user: Uuid,
+        secret: Option<Vec<u8>>,
+    ) -> StoreResult<()> {
         let done = sqlx::query::<DB>("UPDATE users SET mfa_pending_secret_enc = $2 WHERE id = $1")
             .bind(user)
             .bind(secret)
-            .execute(self.0)
+            .execute(&mut *self.0)
             .await
             .map_err(err)?;
         expect_row(rows(&done), "user")
     }
 
     pub async fn enable_mfa(
-        &self,
+        &mut self,
         user: Uuid,
         secret: Vec<u8>,
         step: i64,
         recovery: Vec<String>,
     ) -> StoreResult<()> {
-        let mut tx = self.0.begin().await.map_err(err)?;
+        let mut tx = sqlx::Connection::begin(&mut *self.0).await.map_err(err)?;
         sqlx::query::<DB>(
             "UPDATE users SET mfa_enabled = TRUE, mfa_secret_enc = $2, mfa_pending_secret_enc = NULL, \
              mfa_last_step = $3, updated_at = $4 WHERE id = $1",
@@ -212,8 +224,8 @@ where
         tx.commit().await.map_err(err)
     }
 
-    pub async fn disable_mfa(&self, user: Uuid) -> StoreResult<()> {
-        let mut tx = self.0.begin().await.map_err(err)?;
+    pub async fn disable_mfa(&mut self, user: Uuid) -> StoreResult<()> {
+        let mut tx = sqlx::Connection::begin(&mut *self.0).await.map_err(err)?;
         sqlx::query::<DB>(
             "UPDATE users SET mfa_enabled = FALSE, mfa_secret_enc = NULL, mfa_pending_secret_enc = NULL, \
              updated_at = $2 WHERE id = $1",
@@ -231,37 +243,37 @@ where
         tx.commit().await.map_err(err)
     }
 
-    pub async fn consume_totp_step(&self, user: Uuid, step: i64) -> StoreResult<bool> {
+    pub async fn consume_totp_step(&mut self, user: Uuid, step: i64) -> StoreResult<bool> {
         let done = sqlx::query::<DB>(
             "UPDATE users SET mfa_last_step = $2 WHERE id = $1 AND (mfa_last_step IS NULL OR mfa_last_step < $2)",
         )
         .bind(user)
         .bind(step)
-        .execute(self.0)
+        .execute(&mut *self.0)
         .await
         .map_err(err)?;
         Ok(rows(&done) == 1)
     }
 
-    pub async fn consume_recovery_code(&self, user: Uuid, hash: &str) -> StoreResult<bool> {
+    pub async fn consume_recovery_code(&mut self, user: Uuid, hash: &str) -> StoreResult<bool> {
         let done = sqlx::query::<DB>(
             "UPDATE mfa_recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
         )
         .bind(user)
         .bind(hash.to_owned())
         .bind(Utc::now())
-        .execute(self.0)
+        .execute(&mut *self.0)
         .await
         .map_err(err)?;
         Ok(rows(&done) == 1)
     }
 
-    pub async fn unused_recovery_codes(&self, user: Uuid) -> StoreResult<u64> {
+    pub async fn unused_recovery_codes(&mut self, user: Uuid) -> StoreResult<u64> {
         let (n,) = sqlx::query_as::<DB, (i64,)>(
             "SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL",
         )
         .bind(user)
-        .fetch_one(self.0)
+        .fetch_one(&mut *self.0)
         .await
         .map_err(err)?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -269,20 +281,20 @@ where
 
     // --- refresh tokens
 
-    pub async fn create_refresh_family(&self, session: Uuid, user: Uuid) -> StoreResult<()> {
+    pub async fn create_refresh_family(&mut self, session: Uuid, user: Uuid) -> StoreResult<()> {
         sqlx::query::<DB>(
             "INSERT INTO refresh_families (session_id, user_id, created_at) VALUES ($1, $2, $3)",
         )
         .bind(session)
         .bind(user)
         .bind(Utc::now())
-        .execute(self.0)
+        .execute(&mut *self.0)
         .await
         .map_err(err)?;
         Ok(())
     }
 
-    pub async fn insert_refresh_token(&self, t: NewRefreshToken) -> StoreResult<()> {
+    pub async fn insert_refresh_token(&mut self, t: NewRefreshToken) -> StoreResult<()> {
         sqlx::query::<DB>(
             "INSERT INTO refresh_tokens (id, session_id, token_hash, org_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -293,26 +305,26 @@ where
         .bind(t.org_id)
         .bind(Utc::now())
         .bind(t.expires_at)
-        .execute(self.0)
+        .execute(&mut *self.0)
         .await
         .map_err(err)?;
         Ok(())
     }
 
-    pub async fn retire_refresh_tokens(&self, session: Uuid) -> StoreResult<()> {
+    pub async fn retire_refresh_tokens(&mut self, session: Uuid) -> StoreResult<()> {
         sqlx::query::<DB>(
             "UPDATE refresh_tokens SET used_at = $2 WHERE session_id = $1 AND used_at IS NULL",
         )
         .bind(session)
         .bind(Utc::now())
-        .execute(self.0)
+        .execute(&mut *self.0)
         .await
         .map_err(err)?;
         Ok(())
     }
 
     pub async fn refresh_token_by_hash(
-        &self,
+        &mut self,
         hash: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
         sqlx::query_as::<DB, RefreshTokenRecord>(
@@ -322,24 +334,24 @@ where
              WHERE t.token_hash = $1",
         )
         .bind(hash.to_owned())
-        .fetch_optional(self.0)
+        .fetch_optional(&mut *self.0)
         .await
         .map_err(err)
     }
 
-    pub async fn use_refresh_token(&self, id: Uuid) -> StoreResult<bool> {
+    pub async fn use_refresh_token(&mut self, id: Uuid) -> StoreResult<bool> {
         let done = sqlx::query::<DB>(
             "UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL",
         )
         .bind(id)
         .bind(Utc::now())
-        .execute(self.0)
+        .execute(&mut *self.0)
         .await
         .map_err(err)?;
         Ok(rows(&done) == 1)
     }
 
-    pub async fn revoke_refresh_family(&self, session: Uuid, reason: &str) -> StoreResult<()> {
+    pub async fn revoke_refresh_family(&mut self, session: Uuid, reason: &str) -> StoreResult<()> {
         sqlx::query::<DB>(
             "UPDATE refresh_families SET revoked_at = $2, revoked_reason = $3 \
              WHERE session_id = $1 AND revoked_at IS NULL",
@@ -347,14 +359,14 @@ where
         .bind(session)
         .bind(Utc::now())
         .bind(reason.to_owned())
-        .execute(self.0)
+        .execute(&mut *self.0)
         .await
         .map_err(err)?;
         Ok(())
     }
 
     pub async fn revoke_user_refresh_families(
-        &self,
+        &mut self,
         user: Uuid,
         keep: Option<Uuid>,
         reason: &str,
@@ -368,7 +380,7 @@ where
         .bind(keep)
         .bind(Utc::now())
         .bind(reason.to_owned())
-        .fetch_all(self.0)
+        .fetch_all(&mut *self.0)
         .await
         .map_err(err)?;
         Ok(rows.into_iter().map(|r| r.0).collect())
