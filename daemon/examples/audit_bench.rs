@@ -108,6 +108,22 @@ async fn bulk(url: &str, backend: Backend, orgs: &[Uuid], per_org: u64) -> anyho
     Ok(())
 }
 
+/// The organizations of a previous bulk load.
+async fn existing_orgs(url: &str, backend: Backend) -> anyhow::Result<Vec<Uuid>> {
+    use sqlx::Connection;
+    let sql = "SELECT org_id FROM audit_events WHERE seq = 100001";
+    Ok(match backend {
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(url).await?;
+            sqlx::query_scalar(sql).fetch_all(&mut c).await?
+        }
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(url).await?;
+            sqlx::query_scalar(sql).fetch_all(&mut c).await?
+        }
+    })
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -122,19 +138,25 @@ async fn main() -> anyhow::Result<()> {
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1_000_000);
+    // A third argument `search` re-measures searches on an existing load.
+    let search_only = args.next().is_some_and(|a| a == "search");
     let backend = Backend::from_url(&url)?;
     let store = store::connect(&url, 16).await?;
-    let orgs: Vec<Uuid> = (0..ORGS).map(|_| Uuid::now_v7()).collect();
-
-    let rate = ingest(&store, &orgs[..20]).await?;
-    println!("{backend:?}: ingest {rate:.0} events/s ({INGEST} appends, {WRITERS} writers, 20 orgs, one transaction each)");
-
-    let start = Instant::now();
-    bulk(&url, backend, &orgs, total / ORGS).await?;
-    println!(
-        "{backend:?}: bulk-loaded {total} events in {:.0} s",
-        start.elapsed().as_secs_f64()
-    );
+    let orgs: Vec<Uuid> = if search_only {
+        existing_orgs(&url, backend).await?
+    } else {
+        (0..ORGS).map(|_| Uuid::now_v7()).collect()
+    };
+    if !search_only {
+        let rate = ingest(&store, &orgs[..20]).await?;
+        println!("{backend:?}: ingest {rate:.0} events/s ({INGEST} appends, {WRITERS} writers, 20 orgs, one transaction each)");
+        let start = Instant::now();
+        bulk(&url, backend, &orgs, total / ORGS).await?;
+        println!(
+            "{backend:?}: bulk-loaded {total} events in {:.0} s",
+            start.elapsed().as_secs_f64()
+        );
+    }
 
     let cutoff = Utc::now() - Duration::days(3);
     let mut lat = Vec::new();

@@ -186,14 +186,6 @@ macro_rules! audit_sql {
 audit_sql!(sqlx::Sqlite);
 audit_sql!(sqlx::Postgres);
 
-fn like_prefix(p: &str) -> String {
-    let escaped = p
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("{escaped}%")
-}
-
 macro_rules! audit_store {
     ($store:ty, $db:ty) => {
         #[async_trait]
@@ -219,34 +211,46 @@ macro_rules! audit_store {
             }
 
             async fn audit_search(&self, org: Uuid, f: AuditFilter) -> StoreResult<Vec<String>> {
+                // Only the filters given go into the query, so each can use
+                // its index (a `$n IS NULL OR …` form defeats the planner).
+                let mut q = sqlx::QueryBuilder::<$db>::new("SELECT body FROM audit_events WHERE org_id = ");
+                q.push_bind(org);
+                if let Some(v) = f.before {
+                    q.push(" AND seq < ").push_bind(v);
+                }
+                if let Some(v) = f.actor {
+                    q.push(" AND actor_user = ").push_bind(v);
+                }
+                if let Some(v) = f.action {
+                    q.push(" AND action = ").push_bind(v);
+                }
+                if let Some(p) = f.action_prefix {
+                    // A prefix as a range: index-friendly, no LIKE escaping.
+                    q.push(" AND action >= ").push_bind(p.clone());
+                    q.push(" AND action < ").push_bind(format!("{p}\u{10ffff}"));
+                }
+                if let Some(v) = f.resource_type {
+                    q.push(" AND resource_type = ").push_bind(v);
+                }
+                if let Some(v) = f.resource_id {
+                    q.push(" AND resource_id = ").push_bind(v);
+                }
+                if let Some(v) = f.outcome {
+                    q.push(" AND outcome = ").push_bind(v);
+                }
+                if let Some(v) = f.from {
+                    q.push(" AND time >= ").push_bind(v);
+                }
+                if let Some(v) = f.to {
+                    q.push(" AND time <= ").push_bind(v);
+                }
+                q.push(" ORDER BY seq DESC LIMIT ").push_bind(f.limit);
                 let mut tx = self.scope(org).await?;
-                let rows: Vec<(String,)> = sqlx::query_as::<$db, (String,)>(
-                    "SELECT body FROM audit_events WHERE org_id = $1 \
-                     AND ($2 IS NULL OR seq < $2) \
-                     AND ($3 IS NULL OR actor_user = $3) \
-                     AND ($4 IS NULL OR action = $4) \
-                     AND ($5 IS NULL OR action LIKE $5 ESCAPE '\\') \
-                     AND ($6 IS NULL OR resource_type = $6) \
-                     AND ($7 IS NULL OR resource_id = $7) \
-                     AND ($8 IS NULL OR outcome = $8) \
-                     AND ($9 IS NULL OR time >= $9) \
-                     AND ($10 IS NULL OR time <= $10) \
-                     ORDER BY seq DESC LIMIT $11",
-                )
-                .bind(org)
-                .bind(f.before)
-                .bind(f.actor)
-                .bind(f.action)
-                .bind(f.action_prefix.as_deref().map(like_prefix))
-                .bind(f.resource_type)
-                .bind(f.resource_id)
-                .bind(f.outcome)
-                .bind(f.from)
-                .bind(f.to)
-                .bind(f.limit)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(map_err)?;
+                let rows: Vec<(String,)> = q
+                    .build_query_as::<(String,)>()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
                 tx.commit().await.map_err(map_err)?;
                 Ok(rows.into_iter().map(|r| r.0).collect())
             }
