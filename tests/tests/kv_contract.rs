@@ -7,6 +7,8 @@ use std::time::Duration;
 use loki_daemon::kv::{self, DynKv};
 use loki_tests::REDIS_ENV;
 
+const TTL: Duration = Duration::from_secs(60);
+
 async fn stores() -> Vec<DynKv> {
     let mut v = vec![kv::connect(None, "").await.expect("memory")];
     match std::env::var(REDIS_ENV) {
@@ -30,9 +32,7 @@ async fn get_set_delete() {
         assert_eq!(kv.get("a").await.expect("get"), None, "{}", kv.kind());
         kv.set("a", b"1", None).await.expect("set");
         assert_eq!(kv.get("a").await.expect("get").as_deref(), Some(&b"1"[..]));
-        kv.set("a", b"2", Some(Duration::from_secs(60)))
-            .await
-            .expect("set");
+        kv.set("a", b"2", Some(TTL)).await.expect("set");
         assert_eq!(kv.get("a").await.expect("get").as_deref(), Some(&b"2"[..]));
         assert!(kv.delete("a").await.expect("del"));
         assert!(!kv.delete("a").await.expect("del"));
@@ -45,16 +45,11 @@ async fn get_set_delete() {
 async fn set_nx_once() {
     for kv in stores().await {
         assert!(
-            kv.set_nx("nonce", b"x", Duration::from_secs(60))
-                .await
-                .expect("nx"),
+            kv.set_nx("nonce", b"x", TTL).await.expect("nx"),
             "{}",
             kv.kind()
         );
-        assert!(!kv
-            .set_nx("nonce", b"y", Duration::from_secs(60))
-            .await
-            .expect("nx"));
+        assert!(!kv.set_nx("nonce", b"y", TTL).await.expect("nx"));
         assert_eq!(
             kv.get("nonce").await.expect("get").as_deref(),
             Some(&b"x"[..])
@@ -85,10 +80,7 @@ async fn entries_expire() {
             );
             poll.tick().await;
         }
-        assert!(kv
-            .set_nx("short-nx", b"again", Duration::from_secs(60))
-            .await
-            .expect("nx"));
+        assert!(kv.set_nx("short-nx", b"again", TTL).await.expect("nx"));
     }
 }
 
@@ -98,7 +90,7 @@ async fn incr_is_atomic() {
         let tasks: Vec<_> = (0..100)
             .map(|_| {
                 let kv = Arc::clone(&kv);
-                tokio::spawn(async move { kv.incr("counter", 1, Duration::from_secs(60)).await })
+                tokio::spawn(async move { kv.incr("counter", 1, TTL).await })
             })
             .collect();
         let mut seen = Vec::new();
@@ -112,11 +104,6 @@ async fn incr_is_atomic() {
             "{}: every increment distinct",
             kv.kind()
         );
-        assert_eq!(
-            kv.incr("counter", 5, Duration::from_secs(60))
-                .await
-                .expect("incr"),
-            105
-        );
+        assert_eq!(kv.incr("counter", 5, TTL).await.expect("incr"), 105);
     }
 }

@@ -16,6 +16,31 @@ fn code_at(t: &TOTP, offset_steps: i64) -> String {
     t.generate(u64::try_from(now + offset_steps * 30).unwrap_or(0))
 }
 
+/// Enrols and confirms TOTP for the token's user; returns the generator.
+async fn enable_mfa(app: &TestApp, token: &str) -> TOTP {
+    let enrol = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/auth/mfa/enroll",
+            Some(token),
+            None,
+        )
+        .await;
+    let t = totp(
+        enrol.assert_status(200)["secret"]
+            .as_str()
+            .unwrap_or_default(),
+    );
+    app.post(
+        "/api/v1/auth/mfa/confirm",
+        Some(token),
+        json!({"code": code_at(&t, 0)}),
+    )
+    .await
+    .assert_status(200);
+    t
+}
+
 async fn challenge(app: &TestApp, email: &str) -> String {
     let r = app
         .post(
@@ -172,22 +197,7 @@ async fn challenges_allow_few_attempts(b: Backend) {
     let app = TestApp::spawn(b).await;
     app.register("guess@example.com").await;
     let token = app.login("guess@example.com", None).await;
-    let enrol = app
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/auth/mfa/enroll",
-            Some(&token),
-            None,
-        )
-        .await;
-    let t = totp(enrol.body["secret"].as_str().unwrap_or_default());
-    app.post(
-        "/api/v1/auth/mfa/confirm",
-        Some(&token),
-        json!({"code": code_at(&t, 0)}),
-    )
-    .await
-    .assert_status(200);
+    let t = enable_mfa(&app, &token).await;
     let c = challenge(&app, "guess@example.com").await;
     for _ in 0..5 {
         app.post(
@@ -218,22 +228,7 @@ async fn organizations_can_require_mfa_for_admins(b: Backend) {
         .await
         .assert_error(422, "validation_failed");
     // With MFA on, the first admin sets the policy.
-    let enrol = app
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/auth/mfa/enroll",
-            Some(&admin),
-            None,
-        )
-        .await;
-    let t = totp(enrol.body["secret"].as_str().unwrap_or_default());
-    app.post(
-        "/api/v1/auth/mfa/confirm",
-        Some(&admin),
-        json!({"code": code_at(&t, 0)}),
-    )
-    .await
-    .assert_status(200);
+    enable_mfa(&app, &admin).await;
     app.patch(&format!("/api/v1/orgs/{org}"), &admin, policy)
         .await
         .assert_status(200);
@@ -264,22 +259,7 @@ async fn organizations_can_require_mfa_for_admins(b: Backend) {
         .await;
     switched.assert_error(403, "mfa_enrollment_required");
     // ...and an unscoped session can enrol.
-    let enrol = app
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/auth/mfa/enroll",
-            Some(&second),
-            None,
-        )
-        .await;
-    let t2 = totp(enrol.body["secret"].as_str().unwrap_or_default());
-    app.post(
-        "/api/v1/auth/mfa/confirm",
-        Some(&second),
-        json!({"code": code_at(&t2, 0)}),
-    )
-    .await
-    .assert_status(200);
+    let t2 = enable_mfa(&app, &second).await;
     let c = app
         .post(
             "/api/v1/auth/login",
