@@ -3,8 +3,6 @@
 
 use crate::error::AppError;
 
-pub const ROLES: [&str; 4] = ["admin", "compliance_officer", "auditor", "viewer"];
-
 fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
@@ -113,21 +111,6 @@ pub fn slugify(name: &str) -> String {
     s
 }
 
-pub fn role(field: &str, raw: &str) -> Result<String, AppError> {
-    if ROLES.contains(&raw) {
-        Ok(raw.to_owned())
-    } else {
-        Err(AppError::validation(
-            field,
-            format!(
-                "unknown role `{}` (expected one of {})",
-                truncate(raw, 40),
-                ROLES.join(", ")
-            ),
-        ))
-    }
-}
-
 /// A permission name: `area:verb`, lowercase letters and underscores.
 pub fn permission_name(field: &str, raw: &str) -> Result<(), AppError> {
     let ok = raw.len() <= 64
@@ -192,11 +175,9 @@ mod tests {
     }
 
     #[test]
-    fn names_and_roles() {
+    fn names() {
         assert!(name("name", "  ", 10).is_err());
         assert!(name("name", "a\u{0}b", 10).is_err());
         assert!(name("name", &"x".repeat(11), 10).is_err());
-        assert!(role("role", "admin").is_ok());
-        assert!(role("role", "root").is_err());
     }
 }

@@ -2,7 +2,6 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// `bytes` random bytes from the OS, base64url without padding.
@@ -15,7 +14,7 @@ pub fn random_token(bytes: usize) -> String {
 /// Lowercase hex SHA-256. High-entropy secrets (refresh tokens, API keys,
 /// recovery codes) are stored as this digest; only passwords need Argon2.
 pub fn sha256_hex(data: &[u8]) -> String {
-    super::keys::hex_encode(&Sha256::digest(data))
+    loki_shared::audit::sha256_hex(data)
 }
 
 /// Compares two secrets (or digests) in time independent of where they differ.
