@@ -269,8 +269,9 @@ async fn tampering_is_found_by_both_verifiers(b: Backend) {
             ChainBroken,
             &[ChainBroken, HashMismatch, OutOfOrder, Gap],
         ),
-        // A checkpoint's signature changed.
-        (&["UPDATE audit_checkpoints SET signature = 'A' || SUBSTR(signature, 2) WHERE seq = 10 AND org_id = {org}"], 10, BadSignature, &[BadSignature]),
+        // A checkpoint's signature changed (its first character always
+        // becomes a different one).
+        (&["UPDATE audit_checkpoints SET signature = (CASE WHEN SUBSTR(signature, 1, 1) = 'A' THEN 'B' ELSE 'A' END) || SUBSTR(signature, 2) WHERE seq = 10 AND org_id = {org}"], 10, BadSignature, &[BadSignature]),
     ];
     for (statements, seq, server_kind, offline_kinds) in cases {
         let app = app_with_checkpoints_every(b, 5).await;
