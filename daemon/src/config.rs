@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use ipnet::IpNet;
 use loki_shared::{Tier, TierLimits};
+
+pub use crate::security::limits::{FailMode, RateLimitConfig};
 use serde::{Deserialize, Serialize};
 
 /// The system-wide config file, read when it exists and no `--config` is given.
@@ -72,6 +75,15 @@ pub struct Config {
     /// Repeats of the same denial or failure within this many seconds are
     /// written as one event with a count (0 writes every one).
     pub audit_aggregate_secs: u64,
+    /// Networks (CIDR) whose requests are refused, before anything else.
+    pub ip_deny: Vec<IpNet>,
+    /// When not empty, only these networks may call the daemon at all.
+    pub ip_allow: Vec<IpNet>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed. Empty (the
+    /// default): the header is ignored and the peer address is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Request rate limits (per organization by tier, per credential).
+    pub rate_limit: RateLimitConfig,
     /// Per-tier overrides of the built-in limits, e.g.
     /// `[limits.free] max_storage_bytes = 5000000000`.
     pub limits: std::collections::BTreeMap<Tier, LimitOverrides>,
@@ -126,6 +138,10 @@ impl Default for Config {
             signing_key_refresh_secs: 60,
             mfa_issuer: "LOKI".to_owned(),
             limits: Default::default(),
+            ip_deny: Vec::new(),
+            ip_allow: Vec::new(),
+            trusted_proxies: Vec::new(),
+            rate_limit: RateLimitConfig::default(),
             audit_checkpoint_every: 100,
             audit_checkpoint_secs: 60,
             audit_aggregate_secs: 10,
@@ -265,6 +281,10 @@ impl std::fmt::Debug for Config {
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("allow_registration", &self.allow_registration)
+            .field("ip_deny", &self.ip_deny)
+            .field("ip_allow", &self.ip_allow)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("rate_limit", &self.rate_limit)
             .finish_non_exhaustive()
     }
 }

@@ -53,6 +53,8 @@ pub enum AppError {
         code: &'static str,
         message: String,
         retry_after_secs: u64,
+        /// The rate-limit decision, sent as `RateLimit-*` headers.
+        rate: Option<crate::security::rate_limit::Decision>,
     },
     /// 503: a dependency (database, kv store) is unreachable.
     #[error("{0}")]
@@ -161,13 +163,18 @@ impl IntoResponse for AppError {
         };
         let mut response = (status, axum::Json(body)).into_response();
         if let AppError::TooManyRequests {
-            retry_after_secs, ..
+            retry_after_secs,
+            rate,
+            ..
         } = self
         {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(retry_after_secs.max(1)),
             );
+            if let Some(d) = rate {
+                crate::security::limits::set_headers(response.headers_mut(), &d);
+            }
         }
         response
     }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod kv;
 pub mod rbac;
+pub mod security;
 pub mod store;
 pub mod telemetry;
 pub mod tenancy;

@@ -4,6 +4,7 @@
 //! error, not a silently ignored setting.
 
 use chrono::{DateTime, Utc};
+pub use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -66,6 +67,16 @@ pub struct OrgSettings {
     /// Whether members holding the admin role must use MFA.
     #[serde(default)]
     pub require_mfa_for_admins: bool,
+    /// When not empty, requests for this organization are accepted only from
+    /// these networks (CIDR, IPv4 or IPv6).
+    #[serde(default)]
+    pub ip_allow: Vec<IpNet>,
+    /// Networks refused for this organization (wins over `ip_allow`).
+    #[serde(default)]
+    pub ip_deny: Vec<IpNet>,
+    /// Whether every API-key request for this organization must be signed.
+    #[serde(default)]
+    pub require_signed_requests: bool,
 }
 
 fn default_retention_days() -> u32 {
@@ -77,6 +88,9 @@ impl Default for OrgSettings {
         Self {
             audit_retention_days: default_retention_days(),
             require_mfa_for_admins: false,
+            ip_allow: Vec::new(),
+            ip_deny: Vec::new(),
+            require_signed_requests: false,
         }
     }
 }
@@ -623,6 +637,9 @@ pub struct CreateApiKeyRequest {
     pub scopes: Vec<String>,
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// Every request with this key must carry a valid `X-Loki-Signature`.
+    #[serde(default)]
+    pub require_signature: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -654,6 +671,9 @@ pub struct ApiKeyInfo {
     pub previous_secret_valid_until: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Requests with this key must be signed.
+    #[serde(default)]
+    pub require_signature: bool,
 }
 
 /// A key with its secret: only in the answer to create and rotate.
@@ -662,6 +682,8 @@ pub struct ApiKeySecretResponse {
     pub key: ApiKeyInfo,
     /// `loki_<key_id>_<secret>`; shown once.
     pub api_key: String,
+    /// The HMAC-SHA256 key for `X-Loki-Signature` (its UTF-8 bytes); shown once.
+    pub signing_secret: String,
 }
 
 impl std::fmt::Debug for ApiKeySecretResponse {
@@ -669,6 +691,7 @@ impl std::fmt::Debug for ApiKeySecretResponse {
         f.debug_struct("ApiKeySecretResponse")
             .field("key", &self.key)
             .field("api_key", &"[redacted]")
+            .field("signing_secret", &"[redacted]")
             .finish()
     }
 }

@@ -149,6 +149,17 @@ impl TestEnv {
             log_level: "warn".into(),
             ..Config::default()
         };
+        // Tests make far more requests than a free tier's 100 an hour; the
+        // rate-limit tests set their own limits.
+        for tier in loki_shared::Tier::ALL {
+            c.limits.insert(
+                tier,
+                loki_daemon::config::LimitOverrides {
+                    requests_per_hour: Some(1_000_000),
+                    ..Default::default()
+                },
+            );
+        }
         if let Some(pg) = &self.pg {
             c.database_url = Some(pg.url.clone());
             c.redis_url = std::env::var(REDIS_ENV).ok();
@@ -396,6 +407,35 @@ impl TestApp {
             .and_then(|s| s.parse().ok())
             .expect("org id");
         (org, self.login(email, Some(&org.to_string())).await)
+    }
+
+    /// An organization moved to the starter tier (API access) by a super
+    /// admin; returns `(org id, its admin's token)`.
+    pub async fn starter_org(&self, email: &str, name: &str) -> (Uuid, String) {
+        let (org, admin) = self.user_with_org(email, name).await;
+        let root = self
+            .super_admin(&format!("root-{}@example.com", Uuid::new_v4().simple()))
+            .await;
+        self.put(
+            &format!("/api/v1/orgs/{org}/tier"),
+            &root,
+            json!({"tier": "starter"}),
+        )
+        .await
+        .assert_status(200);
+        (org, admin)
+    }
+
+    /// Events of an organization's audit trail matching a search query
+    /// (e.g. `action=request.rate_limited`).
+    pub async fn audit_events(&self, org: Uuid, token: &str, query: &str) -> Vec<Value> {
+        let r = self
+            .get(&format!("/api/v1/orgs/{org}/audit/events?{query}"), token)
+            .await;
+        r.assert_status(200)["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Bootstraps a super admin the way `lokid admin create-super-admin` does.

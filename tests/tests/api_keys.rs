@@ -2,18 +2,8 @@
 
 use loki_tests::{backend_tests, json, Backend, TestApp};
 
-/// An org on the starter tier (API access) with its admin's token.
 async fn starter_org(app: &TestApp) -> (uuid::Uuid, String) {
-    let (org, admin) = app.user_with_org("keys@example.com", "Keyed").await;
-    let root = app.super_admin("root@example.com").await;
-    app.put(
-        &format!("/api/v1/orgs/{org}/tier"),
-        &root,
-        json!({"tier": "starter"}),
-    )
-    .await
-    .assert_status(200);
-    (org, admin)
+    app.starter_org("keys@example.com", "Keyed").await
 }
 
 async fn free_tier_has_no_api_keys(b: Backend) {
@@ -186,7 +176,7 @@ async fn expiry_and_downgrade(b: Backend) {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let root = app.login("root@example.com", None).await;
+    let root = app.super_admin("downgrader@example.com").await;
     app.put(
         &format!("/api/v1/orgs/{org}/tier"),
         &root,

@@ -28,13 +28,7 @@ async fn export(app: &TestApp, org: Uuid, token: &str, query: &str) -> String {
 }
 
 async fn events(app: &TestApp, org: Uuid, token: &str, query: &str) -> Vec<Value> {
-    let r = app
-        .get(&format!("/api/v1/orgs/{org}/audit/events?{query}"), token)
-        .await;
-    r.assert_status(200)["events"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    app.audit_events(org, token, query).await
 }
 
 async fn state_changes_and_denials_are_recorded(b: Backend) {

@@ -112,6 +112,9 @@ async fn organizations(b: Backend) {
                 settings: Some(OrgSettings {
                     audit_retention_days: 30,
                     require_mfa_for_admins: true,
+                    ip_allow: vec!["2001:db8::/32".parse().expect("cidr")],
+                    ip_deny: vec!["10.0.0.0/8".parse().expect("cidr")],
+                    require_signed_requests: true,
                 }),
                 ..Default::default()
             },
@@ -123,6 +126,9 @@ async fn organizations(b: Backend) {
         ("Renamed", "alpha")
     );
     assert_eq!(patched.settings.audit_retention_days, 30);
+    assert!(patched.settings.require_signed_requests);
+    assert_eq!(patched.settings.ip_deny[0].to_string(), "10.0.0.0/8");
+    assert_eq!(patched.settings.ip_allow[0].to_string(), "2001:db8::/32");
     assert!(patched.updated_at >= org.updated_at);
     assert_eq!(
         s.set_org_tier(org.id, Tier::Enterprise)

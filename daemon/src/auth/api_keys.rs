@@ -20,6 +20,8 @@ use crate::store::ApiKeyRecord;
 use crate::validate;
 
 pub const PREFIX: &str = "loki_";
+/// Signing secrets look different from keys so they are not mixed up.
+pub const SIGNING_PREFIX: &str = "lks_";
 const SECRET_BYTES: usize = 32;
 const MAX_SCOPES: usize = 64;
 const TOUCH_EVERY: ChronoDuration = ChronoDuration::seconds(60);
@@ -50,7 +52,45 @@ pub fn info(r: &ApiKeyRecord) -> ApiKeyInfo {
         rotated_at: r.rotated_at,
         previous_secret_valid_until: r.previous_valid_until.filter(|t| *t > Utc::now()),
         revoked_at: r.revoked_at,
+        require_signature: r.require_signature,
     }
+}
+
+/// A new signing secret: what the client is shown, and what is stored.
+fn new_signing_secret(state: &AppState, key_id: &str) -> Result<(String, Vec<u8>), AppError> {
+    let secret = format!("{SIGNING_PREFIX}{}", random_token(SECRET_BYTES));
+    let sealed = state
+        .master
+        .seal(secret.as_bytes(), &signing_context(key_id))
+        .map_err(AppError::Internal)?;
+    Ok((secret, sealed))
+}
+
+fn signing_context(key_id: &str) -> Vec<u8> {
+    format!("api-key-signing:{key_id}").into_bytes()
+}
+
+/// The signing secrets a request with this key may be signed with: the
+/// current one, and during a rotation's grace period the previous one.
+pub fn signing_secrets(
+    state: &AppState,
+    record: &ApiKeyRecord,
+) -> Result<Vec<zeroize::Zeroizing<Vec<u8>>>, AppError> {
+    let grace = record.previous_valid_until.is_some_and(|t| t > Utc::now());
+    let previous = record
+        .previous_signing_secret_enc
+        .as_ref()
+        .filter(|_| grace);
+    [record.signing_secret_enc.as_ref(), previous]
+        .into_iter()
+        .flatten()
+        .map(|sealed| {
+            state
+                .master
+                .open(sealed, &signing_context(&record.key_id))
+                .map_err(AppError::Internal)
+        })
+        .collect()
 }
 
 fn require_api_tier(state: &AppState, access: &OrgAccess) -> Result<(), AppError> {
@@ -102,10 +142,12 @@ pub async fn create(
         return Err(AppError::validation("expires_at", "must be in the future"));
     }
     let secret = random_token(SECRET_BYTES);
+    let key_id = new_key_id();
+    let (signing_secret, signing_secret_enc) = new_signing_secret(state, &key_id)?;
     let record = ApiKeyRecord {
         id: Uuid::now_v7(),
         org_id: access.org.id,
-        key_id: new_key_id(),
+        key_id,
         name,
         scopes: serde_json::to_string(&scopes).map_err(|e| AppError::Internal(e.into()))?,
         secret_hash: sha256_hex(secret.as_bytes()),
@@ -117,6 +159,9 @@ pub async fn create(
         last_used_at: None,
         rotated_at: None,
         revoked_at: None,
+        signing_secret_enc: Some(signing_secret_enc),
+        previous_signing_secret_enc: None,
+        require_signature: req.require_signature,
     };
     let api_key = format!("{PREFIX}{}_{secret}", record.key_id);
     audit::stage(
@@ -124,13 +169,14 @@ pub async fn create(
         principal
             .event("api_key.created", Outcome::Success)
             .resource("api_key", record.id)
-            .meta(serde_json::json!({"after": {"name": record.name, "scopes": scopes, "expires_at": record.expires_at}})),
+            .meta(serde_json::json!({"after": {"name": record.name, "scopes": scopes, "expires_at": record.expires_at, "require_signature": record.require_signature}})),
     )
     .await?;
     state.store.create_api_key(record.clone()).await?;
     Ok(ApiKeySecretResponse {
         key: info(&record),
         api_key,
+        signing_secret,
     })
 }
 
@@ -152,6 +198,8 @@ pub async fn rotate(
         ));
     }
     let secret = random_token(SECRET_BYTES);
+    let current = get(state, access.org.id, id).await?;
+    let (signing_secret, signing_secret_enc) = new_signing_secret(state, &current.key_id)?;
     let until: DateTime<Utc> =
         Utc::now() + ChronoDuration::seconds(i64::try_from(grace).unwrap_or(0));
     audit::stage(
@@ -164,12 +212,19 @@ pub async fn rotate(
     .await?;
     state
         .store
-        .rotate_api_key(access.org.id, id, sha256_hex(secret.as_bytes()), until)
+        .rotate_api_key(
+            access.org.id,
+            id,
+            sha256_hex(secret.as_bytes()),
+            until,
+            signing_secret_enc,
+        )
         .await?;
     let record = get(state, access.org.id, id).await?;
     Ok(ApiKeySecretResponse {
         api_key: format!("{PREFIX}{}_{secret}", record.key_id),
         key: info(&record),
+        signing_secret,
     })
 }
 
@@ -268,6 +323,7 @@ pub async fn authenticate(
             id: record.id,
             key_id: record.key_id.clone(),
             scopes: serde_json::from_str(&record.scopes).unwrap_or_default(),
+            require_signature: record.require_signature,
         },
         client: client.clone(),
     })

@@ -40,6 +40,8 @@ pub enum Credential {
         id: Uuid,
         key_id: String,
         scopes: Vec<String>,
+        /// The key itself demands signed requests.
+        require_signature: bool,
     },
 }
 

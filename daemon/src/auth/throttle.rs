@@ -11,8 +11,9 @@ use chrono::Utc;
 use super::secrets::sha256_hex;
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::security::limits;
 
-const IP_WINDOW: Duration = Duration::from_secs(300);
+const IP_WINDOW: Duration = limits::SIGNIN_WINDOW;
 const FAILURES_KEPT: Duration = Duration::from_secs(24 * 3600);
 const MAX_LOCK_SECS: u64 = 3600;
 
@@ -24,23 +25,29 @@ fn account(email: &str) -> String {
     sha256_hex(email.trim().to_lowercase().as_bytes())
 }
 
-/// Counts this attempt against the client's IP; refuses past the limit.
+/// Counts this attempt against the client's IP (with the configured
+/// strategy); refuses past the limit. Without a kv store it refuses unless
+/// `rate_limit.signin_on_store_error = "open"`.
 pub async fn check_ip(state: &AppState, ip: IpAddr) -> Result<(), AppError> {
-    let window = Utc::now().timestamp() / IP_WINDOW.as_secs() as i64;
-    let n = state
-        .kv
-        .incr(&format!("signin_ip:{ip}:{window}"), 1, IP_WINDOW)
-        .await
-        .map_err(kv_err)?;
-    if n > i64::from(state.config.signin_ip_limit) {
-        let next = (window + 1) * IP_WINDOW.as_secs() as i64;
-        return Err(AppError::TooManyRequests {
-            code: "rate_limited",
-            message: "too many sign-in attempts from this address; slow down".into(),
-            retry_after_secs: u64::try_from(next - Utc::now().timestamp()).unwrap_or(1),
-        });
+    let cfg = &state.config.rate_limit;
+    if !cfg.enabled {
+        return Ok(());
     }
-    Ok(())
+    let decision = limits::spend(
+        state,
+        &format!("signin_ip:{ip}"),
+        state.config.signin_ip_limit,
+        IP_WINDOW.as_millis() as u64,
+        cfg.signin_on_store_error,
+    )
+    .await?;
+    match decision {
+        Some(d) if !d.allowed => Err(limits::refusal(
+            "too many sign-in attempts from this address; slow down".into(),
+            d,
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Refuses while the account is locked.
@@ -69,6 +76,7 @@ fn locked(secs: u64) -> AppError {
         code: "too_many_attempts",
         message: format!("too many failed sign-ins for this account; try again in {secs} seconds"),
         retry_after_secs: secs,
+        rate: None,
     }
 }
 

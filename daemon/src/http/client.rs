@@ -20,6 +20,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        // Resolved once by the security gate (trusted proxies applied).
+        if let Some(c) = parts.extensions.get::<ClientInfo>() {
+            return Ok(c.clone());
+        }
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

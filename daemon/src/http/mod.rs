@@ -133,6 +133,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::security::gate,
+        ))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -146,6 +150,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::audit::scope,
         ))
+        .layer(middleware::from_fn(crate::security::headers::middleware))
         .layer(middleware::from_fn(request_id::middleware))
         .with_state(state)
 }

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{Kv, KvResult};
+use crate::security::rate_limit::{self, Decision, Rule, State};
 
 #[derive(Default)]
 pub struct MemoryKv {
     map: Mutex<HashMap<String, Entry>>,
+    // Rate-limit state runs on the callers' clock (milliseconds), not Instant.
+    limits: Mutex<HashMap<String, (State, i64)>>,
 }
 
 struct Entry {
@@ -169,5 +172,22 @@ impl Kv for MemoryKv {
             },
             _ => Vec::new(),
         }))
+    }
+
+    async fn rate_limit(&self, key: &str, rule: &Rule, now_ms: i64) -> KvResult<Decision> {
+        let mut map = self.limits.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= SWEEP_AT {
+            map.retain(|_, (_, expires)| *expires > now_ms);
+        }
+        let mut state = map
+            .get(key)
+            .filter(|(_, expires)| *expires > now_ms)
+            .map(|(s, _)| *s);
+        let decision = rate_limit::decide(rule, &mut state, now_ms);
+        if let Some(s) = state {
+            let ttl = i64::try_from(rule.state_ttl_ms()).unwrap_or(i64::MAX);
+            map.insert(key.to_owned(), (s, now_ms.saturating_add(ttl)));
+        }
+        Ok(decision)
     }
 }

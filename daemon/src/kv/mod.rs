@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::security::rate_limit::{Decision, Rule};
+
 #[derive(Debug, thiserror::Error)]
 pub enum KvError {
     #[error("kv store unavailable: {0}")]
@@ -36,6 +38,9 @@ pub trait Kv: Send + Sync + 'static {
     async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> KvResult<()>;
     async fn set_remove(&self, key: &str, member: &str) -> KvResult<()>;
     async fn set_members(&self, key: &str) -> KvResult<Vec<String>>;
+    /// Decides one request against a rate-limit rule and records it,
+    /// atomically (see [`crate::security::rate_limit`]).
+    async fn rate_limit(&self, key: &str, rule: &Rule, now_ms: i64) -> KvResult<Decision>;
 }
 
 pub type DynKv = Arc<dyn Kv>;

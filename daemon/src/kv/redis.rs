@@ -5,14 +5,17 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 
 use super::{Kv, KvError, KvResult};
+use crate::security::rate_limit::{Decision, Rule};
 
 pub struct RedisKv {
     conn: ConnectionManager,
     prefix: String,
+    // Sent by SHA (EVALSHA), loaded once per server.
+    rate_limit_script: redis::Script,
 }
 
 fn unavailable(e: redis::RedisError) -> KvError {
@@ -32,15 +35,28 @@ end
 return v
 ";
 
+const RATE_LIMIT_SCRIPT: &str = include_str!("rate_limit.lua");
+
 impl RedisKv {
     pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
-        let conn = tokio::time::timeout(Duration::from_secs(10), ConnectionManager::new(client))
-            .await
-            .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))??;
+        // Fail fast when Redis goes away: callers decide (fail open or
+        // closed) instead of waiting on reconnection attempts.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_max_delay(500)
+            .set_connection_timeout(Duration::from_secs(2))
+            .set_response_timeout(Duration::from_secs(3));
+        let conn = tokio::time::timeout(
+            Duration::from_secs(10),
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))??;
         let kv = Self {
             conn,
             prefix: prefix.to_owned(),
+            rate_limit_script: redis::Script::new(RATE_LIMIT_SCRIPT),
         };
         kv.ping().await?;
         Ok(kv)
@@ -133,5 +149,27 @@ impl Kv for RedisKv {
     async fn set_members(&self, key: &str) -> KvResult<Vec<String>> {
         let mut c = self.conn.clone();
         c.smembers(self.key(key)).await.map_err(unavailable)
+    }
+
+    async fn rate_limit(&self, key: &str, rule: &Rule, now_ms: i64) -> KvResult<Decision> {
+        let mut c = self.conn.clone();
+        let (allowed, remaining, reset_ms, retry_after_ms): (i64, i64, i64, i64) = self
+            .rate_limit_script
+            .key(self.key(key))
+            .arg(rule.strategy.as_str())
+            .arg(rule.limit)
+            .arg(rule.window_ms.max(1))
+            .arg(now_ms)
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        let ms = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(Decision {
+            allowed: allowed == 1,
+            limit: rule.limit,
+            remaining: u32::try_from(remaining).unwrap_or(0),
+            reset_ms: ms(reset_ms),
+            retry_after_ms: ms(retry_after_ms),
+        })
     }
 }

@@ -75,13 +75,15 @@ pub trait AccountStore: Send + Sync {
     async fn api_key(&self, org: Uuid, id: Uuid) -> StoreResult<Option<ApiKeyRecord>>;
     async fn list_api_keys(&self, org: Uuid) -> StoreResult<Vec<ApiKeyRecord>>;
     async fn revoke_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
-    /// Replaces the secret; the previous one stays valid until `previous_valid_until`.
+    /// Replaces the secret and the signing secret; the previous ones stay
+    /// valid until `previous_valid_until`.
     async fn rotate_api_key(
         &self,
         org: Uuid,
         id: Uuid,
         secret_hash: String,
         previous_valid_until: chrono::DateTime<chrono::Utc>,
+        signing_secret_enc: Vec<u8>,
     ) -> StoreResult<()>;
     async fn touch_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
 
@@ -282,14 +284,16 @@ macro_rules! account_store {
         id: Uuid,
         secret_hash: String,
         previous_valid_until: chrono::DateTime<chrono::Utc>,
+        signing_secret_enc: Vec<u8>,
     ) -> StoreResult<()> {
         let mut conn = self.api_keys_scope(Some(org), None).await?;
         Common::<$db>::update_api_key(
             &mut conn,
             org,
             id,
-            "previous_secret_hash = secret_hash, secret_hash = $4, previous_valid_until = $5, rotated_at = $3",
-            Some((secret_hash, previous_valid_until)),
+            "previous_secret_hash = secret_hash, secret_hash = $4, previous_valid_until = $5, rotated_at = $3, \
+             previous_signing_secret_enc = signing_secret_enc, signing_secret_enc = $6",
+            Some((secret_hash, previous_valid_until, signing_secret_enc)),
         )
         .await?;
         AuditSql::<$db>::commit(conn, org).await

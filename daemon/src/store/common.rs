@@ -35,6 +35,7 @@ where
     for<'q> Option<Vec<u8>>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<Uuid>: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Type<DB>,
     for<'r> i64: sqlx::Decode<'r, DB>,
     for<'r> String: sqlx::Decode<'r, DB>,
     for<'r> Uuid: sqlx::Decode<'r, DB>,
@@ -391,7 +392,7 @@ where
     pub async fn insert_api_key(conn: &mut DB::Connection, k: ApiKeyRecord) -> StoreResult<()> {
         let sql = format!(
             "INSERT INTO api_keys ({API_KEY_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         );
         sqlx::query::<DB>(&sql)
             .bind(k.id)
@@ -408,6 +409,9 @@ where
             .bind(k.last_used_at)
             .bind(k.rotated_at)
             .bind(k.revoked_at)
+            .bind(k.signing_secret_enc)
+            .bind(k.previous_signing_secret_enc)
+            .bind(k.require_signature)
             .execute(conn)
             .await
             .map_err(unique_conflict)?;
@@ -441,14 +445,14 @@ where
         org: Uuid,
         id: Uuid,
         set: &str,
-        extra: Option<(String, DateTime<Utc>)>,
+        extra: Option<(String, DateTime<Utc>, Vec<u8>)>,
     ) -> StoreResult<()> {
         let sql = format!(
             "UPDATE api_keys SET {set} WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL"
         );
         let mut q = sqlx::query::<DB>(&sql).bind(org).bind(id).bind(Utc::now());
-        if let Some((hash, until)) = extra {
-            q = q.bind(hash).bind(until);
+        if let Some((hash, until, signing)) = extra {
+            q = q.bind(hash).bind(until).bind(signing);
         }
         let done = q.execute(conn).await.map_err(err)?;
         expect_row(rows(&done), "API key")

@@ -243,6 +243,12 @@ pub struct ApiKeyRecord {
     pub last_used_at: Option<DateTime<Utc>>,
     pub rotated_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The HMAC signing secret, sealed with the master key.
+    pub signing_secret_enc: Option<Vec<u8>>,
+    /// The one before the last rotation (valid as long as the old secret).
+    pub previous_signing_secret_enc: Option<Vec<u8>>,
+    /// Requests with this key must be signed.
+    pub require_signature: bool,
 }
 
 impl std::fmt::Debug for ApiKeyRecord {
@@ -257,7 +263,8 @@ impl std::fmt::Debug for ApiKeyRecord {
 }
 
 pub(crate) const API_KEY_COLUMNS: &str = "id, org_id, key_id, name, scopes, secret_hash, previous_secret_hash, \
-     previous_valid_until, created_by, created_at, expires_at, last_used_at, rotated_at, revoked_at";
+     previous_valid_until, created_by, created_at, expires_at, last_used_at, rotated_at, revoked_at, \
+     signing_secret_enc, previous_signing_secret_enc, require_signature";
 
 /// A custom role as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]

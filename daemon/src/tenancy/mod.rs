@@ -4,7 +4,8 @@
 //! here assumes the permission was granted.
 
 use loki_shared::api::{
-    AddMemberRequest, CreateOrgRequest, Member, MyOrganization, Organization, UpdateOrgRequest,
+    AddMemberRequest, CreateOrgRequest, Member, MyOrganization, OrgSettings, Organization,
+    UpdateOrgRequest,
 };
 use loki_shared::Tier;
 use uuid::Uuid;
@@ -75,6 +76,57 @@ pub async fn list_mine(
     Ok(state.store.orgs_of_user(principal.user.id).await?)
 }
 
+/// Most networks in one IP list of an organization.
+const IP_LIST_MAX: usize = 256;
+
+/// Validates new settings, refusing those that would lock the caller out.
+fn check_settings(mut s: OrgSettings, principal: &Principal) -> Result<OrgSettings, AppError> {
+    if s.audit_retention_days == 0 || s.audit_retention_days > 36_500 {
+        return Err(AppError::validation(
+            "settings.audit_retention_days",
+            "must be between 1 and 36500",
+        ));
+    }
+    if s.require_mfa_for_admins && !principal.user.mfa_enabled {
+        return Err(AppError::validation(
+            "settings.require_mfa_for_admins",
+            "enable MFA on your own account before requiring it of admins",
+        ));
+    }
+    for (field, list) in [
+        ("settings.ip_allow", &mut s.ip_allow),
+        ("settings.ip_deny", &mut s.ip_deny),
+    ] {
+        if list.len() > IP_LIST_MAX {
+            return Err(AppError::validation(
+                field,
+                format!("at most {IP_LIST_MAX} networks"),
+            ));
+        }
+        // Store networks, not hosts with a prefix (10.1.2.3/8 -> 10.0.0.0/8).
+        for net in list.iter_mut() {
+            *net = net.trunc();
+        }
+        list.sort();
+        list.dedup();
+    }
+    // Super admins are not bound by an organization's IP rules.
+    if !principal.is_super_admin() {
+        let ip = principal.client.ip;
+        if let Err(refusal) = crate::security::ip::check(&s.ip_allow, &s.ip_deny, ip) {
+            let field = match refusal {
+                crate::security::ip::Refusal::Denied => "settings.ip_deny",
+                crate::security::ip::Refusal::NotAllowed => "settings.ip_allow",
+            };
+            return Err(AppError::validation(
+                field,
+                format!("these rules would refuse your own address ({ip}); include it or change them from an allowed address"),
+            ));
+        }
+    }
+    Ok(s)
+}
+
 /// Renames and changes settings. Settings are security settings: they need
 /// `security:update` on top of `org:update`.
 pub async fn update(
@@ -94,18 +146,6 @@ pub async fn update(
             )
             .await?;
     }
-    // Requiring MFA of admins without having it would lock the caller out.
-    if req
-        .settings
-        .as_ref()
-        .is_some_and(|s| s.require_mfa_for_admins)
-        && !principal.user.mfa_enabled
-    {
-        return Err(AppError::validation(
-            "settings.require_mfa_for_admins",
-            "enable MFA on your own account before requiring it of admins",
-        ));
-    }
     let patch = OrgPatch {
         name: req
             .name
@@ -117,15 +157,10 @@ pub async fn update(
             .as_deref()
             .map(|s| validate::slug("slug", s))
             .transpose()?,
-        settings: match req.settings {
-            Some(s) if s.audit_retention_days == 0 || s.audit_retention_days > 36_500 => {
-                return Err(AppError::validation(
-                    "settings.audit_retention_days",
-                    "must be between 1 and 36500",
-                ))
-            }
-            other => other,
-        },
+        settings: req
+            .settings
+            .map(|s| check_settings(s, principal))
+            .transpose()?,
     };
     if patch.name.is_none() && patch.slug.is_none() && patch.settings.is_none() {
         return Err(AppError::validation(

@@ -53,6 +53,18 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "A cookie request without the right CSRF token",
     ),
     (
+        "request.ip_denied",
+        "A request from an address refused by the global or organization IP rules",
+    ),
+    (
+        "request.rate_limited",
+        "A request refused by the organization's or the credential's rate limit",
+    ),
+    (
+        "request.signature_rejected",
+        "An API-key request with a missing, stale, replayed or wrong signature",
+    ),
+    (
         "session.revoked",
         "A session was revoked by its user or an admin",
     ),
@@ -71,7 +83,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("org.updated", "An organization was renamed"),
     (
         "security.settings_changed",
-        "Security settings (MFA policy, retention) changed",
+        "Security settings (MFA policy, retention, IP rules, signing) changed",
     ),
     ("org.tier_changed", "A super admin changed the tier"),
     ("org.deleted", "An organization was deleted (soft)"),
