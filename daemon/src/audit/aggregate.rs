@@ -1,6 +1,7 @@
 //! Flood aggregation for events that change nothing (denials, failures):
 //! the first of a series is written at once; repeats of the same actor,
-//! action, resource and outcome within the window are counted and written
+//! action, resource, outcome and details (metadata: the reason, the path)
+//! within the window are counted and written
 //! as one event with `count` when the window closes (or at shutdown) —
 //! never dropped.
 
@@ -25,7 +26,7 @@ pub struct Aggregator {
 
 fn key(e: &AuditEvent) -> String {
     format!(
-        "{}|{:?}|{:?}|{:?}|{}|{}|{:?}|{:?}",
+        "{}|{:?}|{:?}|{:?}|{}|{}|{:?}|{:?}|{}",
         e.org_id,
         e.actor.user_id,
         e.actor.api_key_id,
@@ -33,7 +34,8 @@ fn key(e: &AuditEvent) -> String {
         e.action,
         e.outcome,
         e.resource_type,
-        e.resource_id
+        e.resource_id,
+        e.metadata
     )
 }
 
