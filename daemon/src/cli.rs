@@ -50,6 +50,9 @@ enum Command {
     /// Offline audit tools (no daemon, no database).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Print the OpenAPI 3 document of the HTTP API (as served at
+    /// `/api/v1/openapi.json`).
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,8 +85,14 @@ enum AdminCommand {
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Offline tools need no configuration at all.
-    if let Some(Command::Audit(AuditCommand::Verify { bundle })) = &cli.command {
-        return verify_bundle(bundle);
+    match &cli.command {
+        Some(Command::Audit(AuditCommand::Verify { bundle })) => return verify_bundle(bundle),
+        Some(Command::Openapi) => {
+            let doc = crate::http::openapi::document().to_pretty_json()?;
+            println!("{doc}");
+            return Ok(());
+        }
+        _ => {}
     }
     let config = Config::load(
         cli.global.config.as_deref(),
@@ -109,6 +118,7 @@ pub async fn run() -> anyhow::Result<()> {
         }) => create_super_admin(config, &email, password_file).await,
         Command::Admin(AdminCommand::RotateSigningKey) => rotate_signing_key(config).await,
         Command::Audit(AuditCommand::Verify { bundle }) => verify_bundle(&bundle),
+        Command::Openapi => unreachable!("handled before configuration"),
     }
 }
 

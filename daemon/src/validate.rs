@@ -1,7 +1,47 @@
 //! Input validation shared by every handler. Each check names the field it
 //! refuses, so a client knows exactly what to fix.
 
+use chrono::{DateTime, Utc};
+
 use crate::error::AppError;
+
+/// A page size (`limit`): `default` when absent, else within 1..=max.
+pub fn page_limit(given: Option<i64>, default: i64, max: i64) -> Result<i64, AppError> {
+    let limit = given.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(AppError::validation(
+            "limit",
+            format!("must be between 1 and {max}"),
+        ))
+    }
+}
+
+/// An optional RFC 3339 time.
+pub fn time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, AppError> {
+    v.map(|s| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                AppError::validation(field, "must be an RFC 3339 time, e.g. 2026-11-27T10:00:00Z")
+            })
+    })
+    .transpose()
+}
+
+pub type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// `from` and `to` as times, `from` not after `to`.
+pub fn time_range(from: Option<&str>, to: Option<&str>) -> Result<TimeRange, AppError> {
+    let (from, to) = (time("from", from)?, time("to", to)?);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(AppError::validation("from", "must not be after `to`"));
+        }
+    }
+    Ok((from, to))
+}
 
 fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)

@@ -518,3 +518,53 @@ fn the_action_catalogue_matches_the_code() {
         "recorded but not in the catalogue: {missing:?}"
     );
 }
+
+/// `lokid openapi` prints the document (no configuration needed); it is a
+/// valid OpenAPI 3.1 document — checked by openapi-spec-validator when
+/// `LOKI_TEST_PYTHON` is set (CI installs it) — with unique operation ids.
+#[test]
+fn the_openapi_document_is_valid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = lokid(dir.path()).arg("openapi").output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().expect("paths");
+    for p in [
+        "/healthz",
+        "/api/v1/openapi.json",
+        "/api/v1/orgs/{org_id}/audit/export",
+    ] {
+        assert!(paths.contains_key(p), "{p}");
+    }
+    let mut ids: Vec<&str> = paths
+        .values()
+        .flat_map(|item| item.as_object().into_iter().flat_map(|o| o.values()))
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "operation ids are unique");
+    // No database was created: the command needs none.
+    assert!(std::fs::read_dir(dir.path()).expect("dir").next().is_none());
+    if let Ok(python) = std::env::var("LOKI_TEST_PYTHON") {
+        let file = dir.path().join("openapi.json");
+        std::fs::write(&file, &out.stdout).expect("write");
+        let check = Command::new(python)
+            .args(["-m", "openapi_spec_validator"])
+            .arg(&file)
+            .output()
+            .expect("LOKI_TEST_PYTHON is set but cannot run");
+        assert!(
+            check.status.success(),
+            "openapi-spec-validator (pip install openapi-spec-validator): {}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+}

@@ -12,11 +12,13 @@ use crate::Tier;
 
 /// The one error shape every failed request answers with.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorResponse {
     pub error: ErrorBody,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Stable machine-readable code, e.g. `slug_taken`.
     pub code: String,
@@ -31,6 +33,7 @@ pub struct ErrorBody {
 
 /// Lifecycle state of an organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrgStatus {
     Trial,
@@ -59,6 +62,7 @@ impl OrgStatus {
 /// Per-organization settings. Later features add fields with defaults, so
 /// stored settings from older versions keep deserialising.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrgSettings {
     /// How long audit events are kept.
@@ -70,9 +74,11 @@ pub struct OrgSettings {
     /// When not empty, requests for this organization are accepted only from
     /// these networks (CIDR, IPv4 or IPv6).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>, example = json!(["10.0.0.0/8", "2001:db8::/32"])))]
     pub ip_allow: Vec<IpNet>,
     /// Networks refused for this organization (wins over `ip_allow`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub ip_deny: Vec<IpNet>,
     /// Whether every API-key request for this organization must be signed.
     #[serde(default)]
@@ -96,6 +102,7 @@ impl Default for OrgSettings {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Organization {
     pub id: Uuid,
     pub slug: String,
@@ -114,6 +121,7 @@ pub struct Organization {
 
 /// An organization as seen by one of its members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MyOrganization {
     #[serde(flatten)]
     pub organization: Organization,
@@ -122,6 +130,7 @@ pub struct MyOrganization {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrgRequest {
     pub name: String,
@@ -131,6 +140,7 @@ pub struct CreateOrgRequest {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrgRequest {
     #[serde(default)]
@@ -143,17 +153,20 @@ pub struct UpdateOrgRequest {
 
 /// Super-admin only.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangeTierRequest {
     pub tier: Tier,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrgListResponse {
     pub organizations: Vec<MyOrganization>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     pub user_id: Uuid,
     pub email: String,
@@ -164,12 +177,14 @@ pub struct Member {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberListResponse {
     pub members: Vec<Member>,
 }
 
 /// Add an existing user to the organization, by email or by id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
     #[serde(default)]
@@ -182,6 +197,7 @@ pub struct AddMemberRequest {
 
 /// Replaces all of a member's roles.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMemberRequest {
     pub roles: Vec<String>,
@@ -189,12 +205,14 @@ pub struct UpdateMemberRequest {
 
 /// Assigns one more role to a member.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AssignRoleRequest {
     pub role: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PermissionInfo {
     pub name: String,
     pub description: String,
@@ -203,11 +221,13 @@ pub struct PermissionInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PermissionListResponse {
     pub permissions: Vec<PermissionInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoleInfo {
     pub name: String,
     pub description: String,
@@ -226,11 +246,13 @@ pub struct RoleInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoleListResponse {
     pub roles: Vec<RoleInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoleRequest {
     pub name: String,
@@ -243,6 +265,7 @@ pub struct CreateRoleRequest {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoleRequest {
     #[serde(default)]
@@ -257,6 +280,7 @@ pub struct UpdateRoleRequest {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GrantSubjectType {
     User,
@@ -264,6 +288,7 @@ pub enum GrantSubjectType {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateGrantRequest {
     /// Only `document` for now.
@@ -276,6 +301,7 @@ pub struct CreateGrantRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrantInfo {
     pub id: Uuid,
     pub resource_type: String,
@@ -288,11 +314,13 @@ pub struct GrantInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrantListResponse {
     pub grants: Vec<GrantInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DocumentInfo {
     pub id: Uuid,
     pub org_id: Uuid,
@@ -311,6 +339,7 @@ pub struct DocumentInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DocumentListResponse {
     pub documents: Vec<DocumentInfo>,
     /// Pass as `cursor` for the next (older) page; absent on the last page.
@@ -319,6 +348,7 @@ pub struct DocumentListResponse {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDocumentRequest {
     #[serde(default)]
@@ -332,6 +362,7 @@ pub struct UpdateDocumentRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DocumentVersionInfo {
     pub version: u32,
     pub sha256: String,
@@ -342,11 +373,13 @@ pub struct DocumentVersionInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DocumentVersionListResponse {
     pub versions: Vec<DocumentVersionInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub email: String,
@@ -356,6 +389,7 @@ pub struct RegisterRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: Uuid,
     pub email: String,
@@ -369,6 +403,7 @@ pub struct User {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
@@ -379,6 +414,7 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SwitchOrgRequest {
     /// Organization id or slug.
@@ -387,6 +423,7 @@ pub struct SwitchOrgRequest {
 
 /// A freshly issued access token and its refresh token.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
     pub access_token: String,
     /// Always `Bearer`.
@@ -420,6 +457,7 @@ impl std::fmt::Debug for TokenResponse {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeResponse {
     pub user: User,
     /// The organization the presented credential is scoped to.
@@ -435,6 +473,7 @@ pub struct MeResponse {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthResponse {
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -488,6 +527,7 @@ mod tests {
 
 /// Sign-in either completes or asks for a second factor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum LoginResponse {
     Tokens(Box<TokenResponse>),
@@ -496,6 +536,7 @@ pub enum LoginResponse {
 
 /// The password was right; complete with `POST /api/v1/auth/mfa/verify`.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MfaChallenge {
     /// Always true: lets clients tell this answer from tokens.
     pub mfa_required: bool,
@@ -512,6 +553,7 @@ impl std::fmt::Debug for MfaChallenge {
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MfaVerifyRequest {
     pub challenge: String,
@@ -524,6 +566,7 @@ pub struct MfaVerifyRequest {
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
@@ -531,6 +574,7 @@ pub struct RefreshRequest {
 
 /// Browser sign-in: like login, but answered with an HttpOnly cookie.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CookieSessionRequest {
     pub email: String,
@@ -540,6 +584,7 @@ pub struct CookieSessionRequest {
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CookieSessionResponse {
     /// Send as `X-CSRF-Token` with every state-changing request.
     pub csrf_token: String,
@@ -552,6 +597,7 @@ pub struct CookieSessionResponse {
 
 /// Browser sign-in either completes or asks for a second factor.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum CookieLoginResponse {
     Session(Box<CookieSessionResponse>),
@@ -559,6 +605,7 @@ pub enum CookieLoginResponse {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SessionKind {
     /// Bearer access token + refresh token.
@@ -568,6 +615,7 @@ pub enum SessionKind {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -587,11 +635,13 @@ pub struct SessionInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionListResponse {
     pub sessions: Vec<SessionInfo>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
@@ -599,6 +649,7 @@ pub struct ChangePasswordRequest {
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordResetResponse {
     /// Shown once; the user should change it at first sign-in.
     pub temporary_password: String,
@@ -607,6 +658,7 @@ pub struct PasswordResetResponse {
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MfaEnrollResponse {
     /// Base32 secret, for manual entry.
     pub secret: String,
@@ -615,6 +667,7 @@ pub struct MfaEnrollResponse {
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MfaCodeRequest {
     #[serde(default)]
@@ -624,12 +677,14 @@ pub struct MfaCodeRequest {
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MfaConfirmResponse {
     /// Ten one-time codes, shown once.
     pub recovery_codes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
     pub name: String,
@@ -643,6 +698,7 @@ pub struct CreateApiKeyRequest {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RotateApiKeyRequest {
     /// How long the old secret keeps working; default from the server (24 h).
@@ -651,6 +707,7 @@ pub struct RotateApiKeyRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKeyInfo {
     pub id: Uuid,
     pub org_id: Uuid,
@@ -678,6 +735,7 @@ pub struct ApiKeyInfo {
 
 /// A key with its secret: only in the answer to create and rotate.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKeySecretResponse {
     pub key: ApiKeyInfo,
     /// `loki_<key_id>_<secret>`; shown once.
@@ -697,6 +755,17 @@ impl std::fmt::Debug for ApiKeySecretResponse {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKeyListResponse {
     pub api_keys: Vec<ApiKeyInfo>,
+}
+
+/// A page of audit events, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEventList {
+    pub events: Vec<crate::audit::AuditEvent>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<i64>,
 }

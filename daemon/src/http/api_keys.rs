@@ -15,6 +15,7 @@ use crate::error::AppResult;
 use crate::rbac::OrgAccess;
 use loki_shared::Permission;
 
+#[utoipa::path(post, path = "/orgs/{org_id}/api-keys", tag = "api-keys", summary = "Create an API key; the key and its signing secret are shown once", request_body = CreateApiKeyRequest, responses((status = 201, description = "OK", body = ApiKeySecretResponse)))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -28,6 +29,7 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/api-keys", tag = "api-keys", summary = "API keys", responses((status = 200, description = "OK", body = ApiKeyListResponse)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -40,6 +42,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/api-keys/{id}", tag = "api-keys", summary = "An API key", responses((status = 200, description = "OK", body = ApiKeyInfo)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -51,6 +54,7 @@ pub async fn get(
     )))
 }
 
+#[utoipa::path(post, path = "/orgs/{org_id}/api-keys/{id}/rotate", tag = "api-keys", summary = "Replace the secret and signing secret (old ones valid for a grace period)", request_body = RotateApiKeyRequest, responses((status = 200, description = "OK", body = ApiKeySecretResponse)))]
 pub async fn rotate(
     State(state): State<AppState>,
     principal: Principal,
@@ -63,6 +67,7 @@ pub async fn rotate(
     ))
 }
 
+#[utoipa::path(delete, path = "/orgs/{org_id}/api-keys/{id}", tag = "api-keys", summary = "Revoke an API key", responses((status = 204, description = "Done")))]
 pub async fn revoke(
     State(state): State<AppState>,
     principal: Principal,

@@ -7,8 +7,9 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::Json as JsonResponse;
-use chrono::{DateTime, Utc};
-use loki_shared::audit::VerifyReport;
+use chrono::Utc;
+use loki_shared::api::AuditEventList;
+use loki_shared::audit::{AuditEvent, VerifyReport};
 use loki_shared::Permission;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -22,30 +23,10 @@ use crate::error::{AppError, AppResult};
 use crate::rbac::OrgAccess;
 use crate::store::AuditFilter;
 
-fn time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, AppError> {
-    v.map(|s| {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| {
-                AppError::validation(field, "must be an RFC 3339 time, e.g. 2026-11-27T10:00:00Z")
-            })
-    })
-    .transpose()
-}
+use crate::validate::{self, time_range as range};
 
-type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-
-fn range(from: Option<&str>, to: Option<&str>) -> Result<TimeRange, AppError> {
-    let (from, to) = (time("from", from)?, time("to", to)?);
-    if let (Some(f), Some(t)) = (from, to) {
-        if f > t {
-            return Err(AppError::validation("from", "must not be after `to`"));
-        }
-    }
-    Ok((from, to))
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
     #[serde(default)]
@@ -110,6 +91,7 @@ async fn admit(
     }
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/audit/events", tag = "audit", summary = "Search the audit trail (newest first)", params(SearchParams), responses((status = 200, description = "OK", body = AuditEventList)))]
 pub async fn search(
     State(state): State<AppState>,
     principal: Principal,
@@ -119,6 +101,7 @@ pub async fn search(
     search_in(&state, &principal, Some(org_id), p).await
 }
 
+#[utoipa::path(get, path = "/system/audit/events", tag = "system", summary = "Search the system audit chain (super admin)", params(SearchParams), responses((status = 200, description = "OK", body = AuditEventList)))]
 pub async fn system_search(
     State(state): State<AppState>,
     principal: Principal,
@@ -134,10 +117,7 @@ async fn search_in(
     p: SearchParams,
 ) -> AppResult<JsonResponse<Value>> {
     let org_id = admit(state, principal, org, Permission::AuditRead).await?;
-    let limit = p.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(AppError::validation("limit", "must be between 1 and 500"));
-    }
+    let limit = validate::page_limit(p.limit, 50, 500)?;
     if p.cursor.is_some_and(|c| c < 1) {
         return Err(AppError::validation("cursor", "must be a positive seq"));
     }
@@ -191,6 +171,7 @@ async fn search_in(
     ))
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/audit/events/{id}", tag = "audit", summary = "One audit event", responses((status = 200, description = "OK", body = AuditEvent)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -199,6 +180,7 @@ pub async fn get(
     get_in(&state, &principal, Some(org_id), id).await
 }
 
+#[utoipa::path(get, path = "/system/audit/events/{id}", tag = "system", summary = "One system audit event (super admin)", responses((status = 200, description = "OK", body = AuditEvent)))]
 pub async fn system_get(
     State(state): State<AppState>,
     principal: Principal,
@@ -233,7 +215,8 @@ async fn get_in(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportParams {
     #[serde(default)]
@@ -244,6 +227,7 @@ pub struct ExportParams {
     to: Option<String>,
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/audit/export", tag = "audit", summary = "Export a verifiable bundle (JSON Lines) or CSV", params(ExportParams), responses((status = 200, description = "The bundle (application/x-ndjson) or CSV (text/csv)", content_type = "application/x-ndjson", body = String)))]
 pub async fn export(
     State(state): State<AppState>,
     principal: Principal,
@@ -253,6 +237,7 @@ pub async fn export(
     export_in(state, principal, Some(org_id), p).await
 }
 
+#[utoipa::path(get, path = "/system/audit/export", tag = "system", summary = "Export the system chain (super admin)", params(ExportParams), responses((status = 200, description = "The bundle (application/x-ndjson) or CSV (text/csv)", content_type = "application/x-ndjson", body = String)))]
 pub async fn system_export(
     State(state): State<AppState>,
     principal: Principal,
@@ -318,6 +303,7 @@ async fn export_in(
     Ok(resp)
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/audit/verify", tag = "audit", summary = "Verify the chain and checkpoints on the server", responses((status = 200, description = "OK", body = VerifyReport)))]
 pub async fn verify(
     State(state): State<AppState>,
     principal: Principal,
@@ -326,6 +312,7 @@ pub async fn verify(
     verify_in(&state, &principal, Some(org_id)).await
 }
 
+#[utoipa::path(get, path = "/system/audit/verify", tag = "system", summary = "Verify the system chain (super admin)", responses((status = 200, description = "OK", body = VerifyReport)))]
 pub async fn system_verify(
     State(state): State<AppState>,
     principal: Principal,
@@ -356,6 +343,7 @@ async fn verify_in(
 }
 
 /// `POST …/audit/purge`: applies the retention period now.
+#[utoipa::path(post, path = "/orgs/{org_id}/audit/purge", tag = "audit", summary = "Apply the retention period now", responses((status = 200, description = "OK", body = Object)))]
 pub async fn purge(
     State(state): State<AppState>,
     principal: Principal,

@@ -21,6 +21,7 @@ use crate::auth::service::{self, SignIn, Started};
 use crate::auth::{account, sessions, Principal, SESSION_COOKIE};
 use crate::error::{AppError, AppResult};
 
+#[utoipa::path(post, path = "/auth/register", tag = "auth", summary = "Create a user account", request_body = RegisterRequest, responses((status = 201, description = "OK", body = User)))]
 pub async fn register(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -32,6 +33,7 @@ pub async fn register(
     ))
 }
 
+#[utoipa::path(post, path = "/auth/login", tag = "auth", summary = "Sign in with email and password (then MFA when enabled)", request_body = LoginRequest, responses((status = 200, description = "OK", body = LoginResponse)))]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -69,6 +71,7 @@ fn cookie_response(started: Started) -> AppResult<Response> {
 }
 
 /// Browser sign-in: sets the session cookie and returns the CSRF token.
+#[utoipa::path(post, path = "/auth/session", tag = "auth", summary = "Sign in for a browser: session cookie and CSRF token", request_body = CookieSessionRequest, responses((status = 200, description = "OK", body = CookieLoginResponse)))]
 pub async fn cookie_login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -87,6 +90,7 @@ pub async fn cookie_login(
     }
 }
 
+#[utoipa::path(post, path = "/auth/mfa/verify", tag = "auth", summary = "Complete a sign-in with a TOTP or recovery code", request_body = MfaVerifyRequest, responses((status = 200, description = "OK", body = LoginResponse)))]
 pub async fn mfa_verify(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -109,6 +113,7 @@ pub async fn mfa_verify(
     }
 }
 
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", summary = "Rotate a refresh token for new tokens", request_body = RefreshRequest, responses((status = 200, description = "OK", body = TokenResponse)))]
 pub async fn refresh(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -119,6 +124,7 @@ pub async fn refresh(
     ))
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", summary = "End the current session", responses((status = 204, description = "Done")))]
 pub async fn logout(State(state): State<AppState>, principal: Principal) -> AppResult<Response> {
     account::logout(&state, &principal).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
@@ -132,6 +138,7 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> AppR
     Ok(resp)
 }
 
+#[utoipa::path(post, path = "/auth/switch-org", tag = "auth", summary = "Scope the session to another organization", request_body = SwitchOrgRequest, responses((status = 200, description = "OK", body = TokenResponse)))]
 pub async fn switch_org(
     State(state): State<AppState>,
     principal: Principal,
@@ -142,6 +149,7 @@ pub async fn switch_org(
     ))
 }
 
+#[utoipa::path(get, path = "/auth/me", tag = "auth", summary = "The caller: user, organization, credential", responses((status = 200, description = "OK", body = MeResponse)))]
 pub async fn me(
     State(state): State<AppState>,
     principal: Principal,
@@ -149,6 +157,7 @@ pub async fn me(
     Ok(JsonResponse(service::me(&state, &principal).await?))
 }
 
+#[utoipa::path(post, path = "/auth/password", tag = "auth", summary = "Change the password (ends the other sessions)", request_body = ChangePasswordRequest, responses((status = 200, description = "OK", body = Object)))]
 pub async fn change_password(
     State(state): State<AppState>,
     principal: Principal,
@@ -158,6 +167,7 @@ pub async fn change_password(
     Ok(JsonResponse(json!({ "revoked_sessions": revoked })))
 }
 
+#[utoipa::path(get, path = "/auth/sessions", tag = "auth", summary = "The caller's sessions", responses((status = 200, description = "OK", body = SessionListResponse)))]
 pub async fn sessions(
     State(state): State<AppState>,
     principal: Principal,
@@ -167,6 +177,7 @@ pub async fn sessions(
     }))
 }
 
+#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth", summary = "Revoke one of the caller's sessions", responses((status = 204, description = "Done")))]
 pub async fn revoke_session(
     State(state): State<AppState>,
     principal: Principal,
@@ -176,6 +187,7 @@ pub async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/auth/mfa/enroll", tag = "mfa", summary = "Start TOTP enrolment", responses((status = 200, description = "OK", body = MfaEnrollResponse)))]
 pub async fn mfa_enroll(
     State(state): State<AppState>,
     principal: Principal,
@@ -183,6 +195,7 @@ pub async fn mfa_enroll(
     Ok(JsonResponse(account::mfa_enroll(&state, &principal).await?))
 }
 
+#[utoipa::path(post, path = "/auth/mfa/confirm", tag = "mfa", summary = "Confirm TOTP with a first code; returns recovery codes", request_body = MfaCodeRequest, responses((status = 200, description = "OK", body = MfaConfirmResponse)))]
 pub async fn mfa_confirm(
     State(state): State<AppState>,
     principal: Principal,
@@ -193,6 +206,7 @@ pub async fn mfa_confirm(
     ))
 }
 
+#[utoipa::path(post, path = "/auth/mfa/disable", tag = "mfa", summary = "Disable TOTP (needs a current code)", request_body = MfaCodeRequest, responses((status = 204, description = "Done")))]
 pub async fn mfa_disable(
     State(state): State<AppState>,
     principal: Principal,
@@ -202,6 +216,7 @@ pub async fn mfa_disable(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth", summary = "Public keys that verify access tokens (JWKS)", responses((status = 200, description = "OK", body = Object)))]
 pub async fn jwks(State(state): State<AppState>) -> JsonResponse<Value> {
     JsonResponse(json!({ "keys": state.tokens.keys.jwks() }))
 }

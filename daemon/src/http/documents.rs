@@ -41,7 +41,8 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UploadParams {
     name: String,
@@ -53,6 +54,7 @@ pub struct UploadParams {
     controls: Option<String>,
 }
 
+#[utoipa::path(post, path = "/orgs/{org_id}/documents", tag = "documents", summary = "Upload evidence (the body is the file)", request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file; its Content-Type header names the type"), params(UploadParams), responses((status = 201, description = "OK", body = DocumentInfo)))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -76,7 +78,8 @@ pub async fn create(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     #[serde(default)]
@@ -92,6 +95,7 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/documents", tag = "documents", summary = "Evidence documents", params(ListParams), responses((status = 200, description = "OK", body = DocumentListResponse)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -99,10 +103,7 @@ pub async fn list(
     Query(p): Query<ListParams>,
 ) -> AppResult<JsonResponse<DocumentListResponse>> {
     OrgAccess::require(&state, &principal, org_id, Permission::DocRead).await?;
-    let limit = p.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::validation("limit", "must be between 1 and 200"));
-    }
+    let limit = crate::validate::page_limit(p.limit, 50, 200)?;
     let before = p
         .cursor
         .as_deref()
@@ -145,6 +146,7 @@ async fn on_document(
     Ok(access)
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/documents/{id}", tag = "documents", summary = "A document's metadata", responses((status = 200, description = "OK", body = DocumentInfo)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -156,6 +158,7 @@ pub async fn get(
     )))
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/documents/{id}/versions", tag = "documents", summary = "Versions of a document", responses((status = 200, description = "OK", body = DocumentVersionListResponse)))]
 pub async fn versions(
     State(state): State<AppState>,
     principal: Principal,
@@ -169,7 +172,8 @@ pub async fn versions(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DownloadParams {
     #[serde(default)]
@@ -196,6 +200,7 @@ fn safe_filename(name: &str) -> String {
     }
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/documents/{id}/content", tag = "documents", summary = "Download the content (an attachment)", params(DownloadParams), responses((status = 200, description = "The content", content_type = "application/octet-stream", body = Vec<u8>)))]
 pub async fn download(
     State(state): State<AppState>,
     principal: Principal,
@@ -232,6 +237,7 @@ pub async fn download(
     Ok(resp)
 }
 
+#[utoipa::path(patch, path = "/orgs/{org_id}/documents/{id}", tag = "documents", summary = "Change a document's metadata", request_body = UpdateDocumentRequest, responses((status = 200, description = "OK", body = DocumentInfo)))]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
@@ -244,6 +250,7 @@ pub async fn update(
     ))
 }
 
+#[utoipa::path(put, path = "/orgs/{org_id}/documents/{id}/content", tag = "documents", summary = "Upload a new version", request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file; its Content-Type header names the type"), responses((status = 200, description = "OK", body = DocumentInfo)))]
 pub async fn replace(
     State(state): State<AppState>,
     principal: Principal,
@@ -266,6 +273,7 @@ pub async fn replace(
     ))
 }
 
+#[utoipa::path(delete, path = "/orgs/{org_id}/documents/{id}", tag = "documents", summary = "Delete a document", responses((status = 204, description = "Done")))]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,

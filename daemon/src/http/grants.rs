@@ -14,7 +14,8 @@ use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::rbac::{grants, OrgAccess};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GrantFilter {
     #[serde(default)]
@@ -23,6 +24,7 @@ pub struct GrantFilter {
     resource_id: Option<Uuid>,
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/grants", tag = "grants", summary = "Resource grants", params(GrantFilter), responses((status = 200, description = "OK", body = GrantListResponse)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -46,6 +48,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(post, path = "/orgs/{org_id}/grants", tag = "grants", summary = "Grant a permission on one resource", request_body = CreateGrantRequest, responses((status = 201, description = "OK", body = GrantInfo)))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -59,6 +62,7 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(delete, path = "/orgs/{org_id}/grants/{id}", tag = "grants", summary = "Revoke a grant", responses((status = 204, description = "Done")))]
 pub async fn revoke(
     State(state): State<AppState>,
     principal: Principal,

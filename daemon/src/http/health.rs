@@ -8,6 +8,7 @@ use loki_shared::api::HealthResponse;
 use crate::app::AppState;
 
 /// The process is up and serving.
+#[utoipa::path(get, path = "/healthz", tag = "health", summary = "Liveness: the process is up", responses((status = 200, description = "OK", body = HealthResponse)))]
 pub async fn healthz() -> Json<HealthResponse> {
     Json(HealthResponse {
         status: "ok".into(),
@@ -17,6 +18,7 @@ pub async fn healthz() -> Json<HealthResponse> {
 }
 
 /// The database and the kv store answer.
+#[utoipa::path(get, path = "/readyz", tag = "health", summary = "Readiness: database and kv store reachable", responses((status = 200, description = "OK", body = HealthResponse)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
     let (db, kv) = tokio::join!(state.store.ping(), state.kv.ping());
     let word = |ok: bool| if ok { "ok" } else { "unavailable" }.to_owned();

@@ -16,6 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::rbac::{roles, OrgAccess};
 use crate::tenancy;
 
+#[utoipa::path(get, path = "/orgs/{org_id}/members", tag = "members", summary = "Members", responses((status = 200, description = "OK", body = MemberListResponse)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -27,6 +28,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/members/{user_id}", tag = "members", summary = "A member", responses((status = 200, description = "OK", body = Member)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -41,6 +43,7 @@ pub async fn get(
     Ok(JsonResponse(member))
 }
 
+#[utoipa::path(post, path = "/orgs/{org_id}/members", tag = "members", summary = "Add a member", request_body = AddMemberRequest, responses((status = 201, description = "OK", body = Member)))]
 pub async fn add(
     State(state): State<AppState>,
     principal: Principal,
@@ -58,6 +61,7 @@ pub async fn add(
 }
 
 /// Replaces the member's roles.
+#[utoipa::path(patch, path = "/orgs/{org_id}/members/{user_id}", tag = "members", summary = "Replace a member's roles", request_body = UpdateMemberRequest, responses((status = 200, description = "OK", body = Member)))]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
@@ -70,6 +74,7 @@ pub async fn update(
     ))
 }
 
+#[utoipa::path(delete, path = "/orgs/{org_id}/members/{user_id}", tag = "members", summary = "Remove a member (ends their sessions in the organization)", responses((status = 204, description = "Done")))]
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,
@@ -81,6 +86,7 @@ pub async fn remove(
 }
 
 /// `POST …/members/{user_id}/roles`: one more role.
+#[utoipa::path(post, path = "/orgs/{org_id}/members/{user_id}/roles", tag = "members", summary = "Assign a role", request_body = AssignRoleRequest, responses((status = 200, description = "OK", body = Member)))]
 pub async fn assign_role(
     State(state): State<AppState>,
     principal: Principal,
@@ -94,6 +100,7 @@ pub async fn assign_role(
 }
 
 /// `DELETE …/members/{user_id}/roles/{role}`.
+#[utoipa::path(delete, path = "/orgs/{org_id}/members/{user_id}/roles/{role}", tag = "members", summary = "Revoke a role", responses((status = 200, description = "OK", body = Member)))]
 pub async fn revoke_role(
     State(state): State<AppState>,
     principal: Principal,

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod grants;
 pub mod health;
 pub mod members;
+pub mod openapi;
 pub mod orgs;
 pub mod request_id;
 pub mod roles;
@@ -17,120 +18,82 @@ pub mod sessions;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::handler::Handler;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
 use tower_http::timeout::TimeoutLayer;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::AppError;
 
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/session", post(auth::cookie_login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/switch-org", post(auth::switch_org))
-        .route("/auth/me", get(auth::me))
-        .route("/auth/password", post(auth::change_password))
-        .route("/auth/sessions", get(auth::sessions))
-        .route("/auth/sessions/{id}", delete(auth::revoke_session))
-        .route("/auth/mfa/enroll", post(auth::mfa_enroll))
-        .route("/auth/mfa/confirm", post(auth::mfa_confirm))
-        .route("/auth/mfa/disable", post(auth::mfa_disable))
-        .route("/auth/mfa/verify", post(auth::mfa_verify))
-        .route("/permissions", get(roles::permissions))
-        .route("/orgs", get(orgs::list).post(orgs::create))
-        .route(
-            "/orgs/{org_id}",
-            get(orgs::get).patch(orgs::update).delete(orgs::delete),
-        )
-        .route("/orgs/{org_id}/tier", axum::routing::put(orgs::set_tier))
-        .route(
-            "/orgs/{org_id}/members",
-            get(members::list).post(members::add),
-        )
-        .route(
-            "/orgs/{org_id}/members/{user_id}",
-            get(members::get)
-                .patch(members::update)
-                .delete(members::remove),
-        )
-        .route(
-            "/orgs/{org_id}/members/{user_id}/reset-password",
-            post(sessions::reset_password),
-        )
-        .route("/orgs/{org_id}/sessions", get(sessions::list))
-        .route("/orgs/{org_id}/sessions/{id}", delete(sessions::revoke))
-        .route(
-            "/orgs/{org_id}/api-keys",
-            get(api_keys::list).post(api_keys::create),
-        )
-        .route(
-            "/orgs/{org_id}/api-keys/{id}",
-            get(api_keys::get).delete(api_keys::revoke),
-        )
-        .route(
-            "/orgs/{org_id}/api-keys/{id}/rotate",
-            post(api_keys::rotate),
-        );
-
-    let doc_limit = DefaultBodyLimit::max(state.config.max_document_bytes);
-    let api = api
-        .route(
-            "/orgs/{org_id}/members/{user_id}/roles",
-            post(members::assign_role),
-        )
-        .route(
-            "/orgs/{org_id}/members/{user_id}/roles/{role}",
-            delete(members::revoke_role),
-        )
-        .route("/orgs/{org_id}/roles", get(roles::list).post(roles::create))
-        .route(
-            "/orgs/{org_id}/roles/{name}",
-            get(roles::get).patch(roles::update).delete(roles::delete),
-        )
-        .route(
-            "/orgs/{org_id}/grants",
-            get(grants::list).post(grants::create),
-        )
-        .route("/orgs/{org_id}/grants/{id}", delete(grants::revoke))
-        .route(
-            DOCUMENTS,
-            get(documents::list).post(documents::create.layer(doc_limit)),
-        )
-        .route(
-            "/orgs/{org_id}/documents/{id}",
-            get(documents::get)
-                .patch(documents::update)
-                .delete(documents::delete),
-        )
-        .route(
-            DOCUMENT_CONTENT,
-            get(documents::download).put(documents::replace.layer(doc_limit)),
-        )
-        .route(
-            "/orgs/{org_id}/documents/{id}/versions",
-            get(documents::versions),
-        )
-        .route("/orgs/{org_id}/audit/events", get(audit::search))
-        .route("/orgs/{org_id}/audit/events/{id}", get(audit::get))
-        .route("/orgs/{org_id}/audit/export", get(audit::export))
-        .route("/orgs/{org_id}/audit/verify", get(audit::verify))
-        .route("/orgs/{org_id}/audit/purge", post(audit::purge))
-        .route("/system/audit/events", get(audit::system_search))
-        .route("/system/audit/events/{id}", get(audit::system_get))
-        .route("/system/audit/export", get(audit::system_export))
-        .route("/system/audit/verify", get(audit::system_verify));
-
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/.well-known/jwks.json", get(auth::jwks))
+/// The routing table with each route's OpenAPI description. `doc_limit`
+/// is the body limit of document uploads.
+pub fn routes(doc_limit: usize) -> OpenApiRouter<AppState> {
+    let uploads = || DefaultBodyLimit::max(doc_limit);
+    let api = OpenApiRouter::new()
+        .routes(routes!(openapi::serve))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::cookie_login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::switch_org))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::sessions))
+        .routes(routes!(auth::revoke_session))
+        .routes(routes!(auth::mfa_enroll))
+        .routes(routes!(auth::mfa_confirm))
+        .routes(routes!(auth::mfa_disable))
+        .routes(routes!(auth::mfa_verify))
+        .routes(routes!(roles::permissions))
+        .routes(routes!(orgs::list, orgs::create))
+        .routes(routes!(orgs::get, orgs::update, orgs::delete))
+        .routes(routes!(orgs::set_tier))
+        .routes(routes!(members::list, members::add))
+        .routes(routes!(members::get, members::update, members::remove))
+        .routes(routes!(sessions::reset_password))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::revoke))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::get, api_keys::revoke))
+        .routes(routes!(api_keys::rotate))
+        .routes(routes!(members::assign_role))
+        .routes(routes!(members::revoke_role))
+        .routes(routes!(roles::list, roles::create))
+        .routes(routes!(roles::get, roles::update, roles::delete))
+        .routes(routes!(grants::list, grants::create))
+        .routes(routes!(grants::revoke))
+        .routes(routes!(documents::list))
+        .routes(routes!(documents::create).layer(uploads()))
+        .routes(routes!(
+            documents::get,
+            documents::update,
+            documents::delete
+        ))
+        .routes(routes!(documents::download))
+        .routes(routes!(documents::replace).layer(uploads()))
+        .routes(routes!(documents::versions))
+        .routes(routes!(audit::search))
+        .routes(routes!(audit::get))
+        .routes(routes!(audit::export))
+        .routes(routes!(audit::verify))
+        .routes(routes!(audit::purge))
+        .routes(routes!(audit::system_search))
+        .routes(routes!(audit::system_get))
+        .routes(routes!(audit::system_export))
+        .routes(routes!(audit::system_verify));
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(auth::jwks))
         .nest("/api/v1", api)
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, _) = routes(state.config.max_document_bytes).split_for_parts();
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -17,6 +17,7 @@ use crate::error::AppResult;
 use crate::rbac::OrgAccess;
 use crate::tenancy;
 
+#[utoipa::path(get, path = "/orgs", tag = "organizations", summary = "The caller's organizations", responses((status = 200, description = "OK", body = OrgListResponse)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -26,6 +27,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(post, path = "/orgs", tag = "organizations", summary = "Create an organization (the caller becomes its admin)", request_body = CreateOrgRequest, responses((status = 201, description = "OK", body = Organization)))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -37,6 +39,7 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}", tag = "organizations", summary = "An organization", responses((status = 200, description = "OK", body = Organization)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -46,6 +49,7 @@ pub async fn get(
     Ok(JsonResponse(access.org))
 }
 
+#[utoipa::path(patch, path = "/orgs/{org_id}", tag = "organizations", summary = "Rename, or change security settings (IP rules, signing, MFA, retention)", request_body = UpdateOrgRequest, responses((status = 200, description = "OK", body = Organization)))]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
@@ -58,6 +62,7 @@ pub async fn update(
     ))
 }
 
+#[utoipa::path(put, path = "/orgs/{org_id}/tier", tag = "organizations", summary = "Change the subscription tier (super admin)", request_body = ChangeTierRequest, responses((status = 200, description = "OK", body = Organization)))]
 pub async fn set_tier(
     State(state): State<AppState>,
     principal: Principal,
@@ -70,7 +75,8 @@ pub async fn set_tier(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteParams {
     /// Remove the organization and its data for good (super admins only).
@@ -78,6 +84,7 @@ pub struct DeleteParams {
     hard: bool,
 }
 
+#[utoipa::path(delete, path = "/orgs/{org_id}", tag = "organizations", summary = "Delete (soft; super admins may purge)", params(DeleteParams), responses((status = 204, description = "Done")))]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,

@@ -18,6 +18,7 @@ use crate::error::AppResult;
 use crate::rbac::{roles, OrgAccess};
 
 /// The permission catalogue (any signed-in caller).
+#[utoipa::path(get, path = "/permissions", tag = "roles", summary = "The permission catalogue", responses((status = 200, description = "OK", body = PermissionListResponse)))]
 pub async fn permissions(_principal: Principal) -> JsonResponse<PermissionListResponse> {
     JsonResponse(PermissionListResponse {
         permissions: Permission::ALL
@@ -31,6 +32,7 @@ pub async fn permissions(_principal: Principal) -> JsonResponse<PermissionListRe
     })
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/roles", tag = "roles", summary = "Predefined and custom roles", responses((status = 200, description = "OK", body = RoleListResponse)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -42,6 +44,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/orgs/{org_id}/roles/{name}", tag = "roles", summary = "A role", responses((status = 200, description = "OK", body = RoleInfo)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -51,6 +54,7 @@ pub async fn get(
     Ok(JsonResponse(roles::get(&state, org_id, &name).await?))
 }
 
+#[utoipa::path(post, path = "/orgs/{org_id}/roles", tag = "roles", summary = "Create a custom role", request_body = CreateRoleRequest, responses((status = 201, description = "OK", body = RoleInfo)))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -64,6 +68,7 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(patch, path = "/orgs/{org_id}/roles/{name}", tag = "roles", summary = "Change a custom role", request_body = UpdateRoleRequest, responses((status = 200, description = "OK", body = RoleInfo)))]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
@@ -76,7 +81,8 @@ pub async fn update(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteRoleParams {
     /// Move the role's holders to this role, in the same transaction.
@@ -84,6 +90,7 @@ pub struct DeleteRoleParams {
     reassign_to: Option<String>,
 }
 
+#[utoipa::path(delete, path = "/orgs/{org_id}/roles/{name}", tag = "roles", summary = "Delete a custom role", params(DeleteRoleParams), responses((status = 204, description = "Done")))]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,

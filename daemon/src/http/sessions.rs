@@ -13,6 +13,7 @@ use crate::auth::{account, Principal};
 use crate::error::AppResult;
 use crate::rbac::OrgAccess;
 
+#[utoipa::path(get, path = "/orgs/{org_id}/sessions", tag = "sessions", summary = "Sessions in the organization", responses((status = 200, description = "OK", body = SessionListResponse)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -24,6 +25,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(delete, path = "/orgs/{org_id}/sessions/{id}", tag = "sessions", summary = "Revoke a session", responses((status = 204, description = "Done")))]
 pub async fn revoke(
     State(state): State<AppState>,
     principal: Principal,
@@ -35,6 +37,7 @@ pub async fn revoke(
 }
 
 /// `POST /api/v1/orgs/{org_id}/members/{user_id}/reset-password`.
+#[utoipa::path(post, path = "/orgs/{org_id}/members/{user_id}/reset-password", tag = "sessions", summary = "Reset a member's password (admin)", responses((status = 200, description = "OK", body = PasswordResetResponse)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     principal: Principal,

@@ -28,7 +28,7 @@ use crate::error::AppError;
 use crate::http::client::ClientInfo;
 
 /// Routes that need no credential.
-const PUBLIC: &[&str] = &[
+pub const PUBLIC: &[&str] = &[
     "/healthz",
     "/readyz",
     "/.well-known/jwks.json",

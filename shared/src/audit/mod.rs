@@ -41,6 +41,7 @@ pub enum AuditFormatError {
 
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor {
     /// `user`, `api_key` or `system`.
     pub kind: String,
@@ -54,6 +55,7 @@ pub struct Actor {
 
 /// One stored audit event. `hash` covers every other field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     pub schema: u32,
     pub id: Uuid,
@@ -123,6 +125,7 @@ impl AuditEvent {
 
 /// The signed part of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckpointBody {
     pub org_id: Uuid,
     pub seq: u64,
@@ -132,6 +135,7 @@ pub struct CheckpointBody {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Checkpoint {
     #[serde(flatten)]
     pub body: CheckpointBody,
@@ -161,6 +165,7 @@ impl CheckpointBody {
 
 /// A public key in a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BundleKey {
     pub key_id: String,
     /// base64url of the raw 32-byte Ed25519 public key.
@@ -171,6 +176,7 @@ pub struct BundleKey {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Manifest {
     pub format: String,
     pub version: u32,

@@ -15,6 +15,7 @@ use super::{event_hash, BundleKey, Checkpoint, Manifest, BUNDLE_FORMAT, GENESIS_
 
 /// Why verification failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// A line is not valid JSON or lacks required fields.
@@ -41,6 +42,7 @@ pub enum FailureKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Failure {
     /// The first seq at which the chain stops being trustworthy.
     pub seq: u64,
@@ -49,6 +51,7 @@ pub struct Failure {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerifyReport {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
