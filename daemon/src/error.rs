@@ -41,6 +41,9 @@ pub enum AppError {
     /// 409: conflicts with existing state, e.g. a taken slug or email.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 408: the request (reading the body included) took too long.
+    #[error("the request took longer than the server allows; send it faster or in smaller parts")]
+    RequestTimeout,
     /// 413: the request body is larger than the configured limit.
     #[error("request body is larger than the server accepts")]
     PayloadTooLarge,
@@ -111,6 +114,7 @@ impl AppError {
             Self::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")

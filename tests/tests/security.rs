@@ -120,6 +120,11 @@ async fn stalled_requests_time_out(b: Backend) {
     .expect("an answer, not a hang");
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{text}"
+    );
     app.client
         .get(app.url("/healthz"))
         .send()

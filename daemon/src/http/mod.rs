@@ -18,9 +18,7 @@ pub mod sessions;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::{middleware, Router};
-use tower_http::timeout::TimeoutLayer;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
@@ -105,10 +103,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             declared_body_limit,
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(state.config.request_timeout_secs),
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::audit::scope,
@@ -156,6 +151,20 @@ async fn declared_body_limit(
         return axum::response::IntoResponse::into_response(AppError::PayloadTooLarge);
     }
     next.run(req).await
+}
+
+/// Answers 408 (in the JSON error shape) when a request, reading its body
+/// included, takes longer than `request_timeout_secs`.
+async fn timeout(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let limit = Duration::from_secs(state.config.request_timeout_secs);
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => axum::response::IntoResponse::into_response(AppError::RequestTimeout),
+    }
 }
 
 async fn not_found() -> AppError {
