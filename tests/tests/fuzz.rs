@@ -49,17 +49,7 @@ const ENDPOINTS: &[(&str, &str, &[&str])] = &[
             "permission",
         ],
     ),
-    (
-        "GET",
-        "/api/v1/orgs/ORG/grants",
-        &[
-            "resource_type",
-            "resource_id",
-            "subject_type",
-            "subject",
-            "permission",
-        ],
-    ),
+    ("GET", "/api/v1/orgs/ORG/grants", &[]),
     ("POST", "/api/v1/orgs/ORG/documents", &[]),
     ("GET", "/api/v1/orgs/ORG/documents", &[]),
     ("GET", "/api/v1/orgs/ORG/audit/events", &[]),

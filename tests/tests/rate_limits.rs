@@ -188,7 +188,9 @@ async fn organization_budget_and_headers(b: Backend) {
         assert_eq!(header(&r, "ratelimit-limit"), 3);
         assert_eq!(header(&r, "ratelimit-remaining"), 0);
         let retry = header(&r, "retry-after");
-        assert!((1..=3600).contains(&retry), "{strategy:?}: {retry}");
+        // Within two windows: a sliding window's full previous window
+        // weighs on the start of the next one.
+        assert!((1..=7200).contains(&retry), "{strategy:?}: {retry}");
         assert!(header(&r, "ratelimit-reset") >= 1);
         // The budget is the organization's: a new session shares it.
         let again = app.login(&email, Some(&org.to_string())).await;
