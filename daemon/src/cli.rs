@@ -50,6 +50,9 @@ enum Command {
     /// Offline audit tools (no daemon, no database).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Render a SOC 2, ISO 27001 or GDPR evidence report (PDF or JSON) from
+    /// an exported audit bundle, offline.
+    Report(crate::offline::ReportArgs),
     /// Print the OpenAPI 3 document of the HTTP API (as served at
     /// `/api/v1/openapi.json`).
     Openapi,
@@ -86,7 +89,10 @@ pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Offline tools need no configuration at all.
     match &cli.command {
-        Some(Command::Audit(AuditCommand::Verify { bundle })) => return verify_bundle(bundle),
+        Some(Command::Audit(AuditCommand::Verify { bundle })) => {
+            return crate::offline::verify_bundle(bundle)
+        }
+        Some(Command::Report(args)) => return crate::offline::report(args),
         Some(Command::Openapi) => {
             let doc = crate::http::openapi::document().to_pretty_json()?;
             println!("{doc}");
@@ -117,8 +123,9 @@ pub async fn run() -> anyhow::Result<()> {
             password_file,
         }) => create_super_admin(config, &email, password_file).await,
         Command::Admin(AdminCommand::RotateSigningKey) => rotate_signing_key(config).await,
-        Command::Audit(AuditCommand::Verify { bundle }) => verify_bundle(&bundle),
-        Command::Openapi => unreachable!("handled before configuration"),
+        Command::Audit(_) | Command::Report(_) | Command::Openapi => {
+            unreachable!("offline commands run before configuration")
+        }
     }
 }
 
@@ -172,27 +179,4 @@ async fn create_super_admin(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("super admin {} ({})", user.email, user.id);
     Ok(())
-}
-
-/// Streams the bundle through the verifier in loki-shared.
-fn verify_bundle(path: &std::path::Path) -> anyhow::Result<()> {
-    use std::io::BufRead;
-    let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
-        Box::new(std::io::BufReader::new(std::io::stdin()))
-    } else {
-        let file =
-            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        Box::new(std::io::BufReader::new(file))
-    };
-    let mut verifier = loki_shared::audit::BundleVerifier::new();
-    for line in reader.lines() {
-        verifier.line(&line.with_context(|| format!("cannot read {}", path.display()))?);
-    }
-    let report = verifier.finish();
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    if report.ok {
-        Ok(())
-    } else {
-        std::process::exit(1)
-    }
 }

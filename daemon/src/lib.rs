@@ -9,6 +9,7 @@ pub mod documents;
 pub mod error;
 pub mod http;
 pub mod kv;
+pub mod offline;
 pub mod rbac;
 pub mod security;
 pub mod store;

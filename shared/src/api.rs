@@ -769,3 +769,27 @@ pub struct AuditEventList {
     #[serde(default)]
     pub next_cursor: Option<i64>,
 }
+
+/// A member as a report sees them: roles and sign-in strength.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SnapshotMember {
+    pub user_id: Uuid,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub mfa_enabled: bool,
+    pub is_super_admin: bool,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// The current state of an organization, for a report (`GET
+/// /api/v1/orgs/{org_id}/reports/snapshot`): who has which access now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReportSnapshot {
+    pub taken_at: DateTime<Utc>,
+    pub organization: Organization,
+    pub members: Vec<SnapshotMember>,
+    pub roles: Vec<RoleInfo>,
+    pub api_keys: Vec<ApiKeyInfo>,
+}

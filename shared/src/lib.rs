@@ -6,6 +6,7 @@ pub mod api;
 pub mod audit;
 pub mod controls;
 pub mod permissions;
+pub mod report;
 pub mod tier;
 
 pub use controls::Framework;

@@ -229,13 +229,17 @@ async fn memberships_and_limit(b: Backend) {
         s.remove_member_role(org.id, member, "viewer").await,
         Err(StoreError::NotFound(_))
     ));
-    assert!(matches!(
-        s.add_member_role(org.id, member, "auditor").await,
-        Err(StoreError::Conflict {
-            code: "role_already_held",
-            ..
-        })
-    ));
+    let again = s.add_member_role(org.id, member, "auditor").await;
+    assert!(
+        matches!(
+            again,
+            Err(StoreError::Conflict {
+                code: "role_already_held",
+                ..
+            })
+        ),
+        "{again:?}"
+    );
     assert_eq!(
         s.count_members_with_role(org.id, "admin")
             .await

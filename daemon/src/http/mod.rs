@@ -11,6 +11,7 @@ pub mod health;
 pub mod members;
 pub mod openapi;
 pub mod orgs;
+pub mod reports;
 pub mod request_id;
 pub mod roles;
 pub mod sessions;
@@ -81,7 +82,8 @@ pub fn routes(doc_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(audit::system_search))
         .routes(routes!(audit::system_get))
         .routes(routes!(audit::system_export))
-        .routes(routes!(audit::system_verify));
+        .routes(routes!(audit::system_verify))
+        .routes(routes!(reports::snapshot));
     OpenApiRouter::new()
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

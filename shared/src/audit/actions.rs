@@ -65,6 +65,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "An API-key request with a missing, stale, replayed or wrong signature",
     ),
     (
+        "report.generated",
+        "A report's current-state snapshot was taken (members, roles, keys)",
+    ),
+    (
         "session.revoked",
         "A session was revoked by its user or an admin",
     ),

@@ -1,0 +1,262 @@
+//! Compliance reports (DESIGN §10): a model computed from an audit bundle,
+//! streamed line by line (only the populations an auditor samples are
+//! kept), plus an optional snapshot of current state from the daemon. It
+//! renders as JSON (serde) and, with the `pdf` feature, as a PDF.
+
+mod collect;
+mod frameworks;
+#[cfg(feature = "pdf")]
+pub mod pdf;
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::ReportSnapshot;
+use crate::audit::{BundleVerifier, VerifyReport};
+use crate::controls::Framework;
+use collect::Evidence;
+
+/// What to report on.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    pub framework: Framework,
+    /// Events before this are outside the period.
+    pub from: Option<DateTime<Utc>>,
+    /// Events after this are outside the period.
+    pub to: Option<DateTime<Utc>>,
+    /// GDPR Art. 15: the data subject (a user id).
+    pub subject: Option<Uuid>,
+    /// GDPR Art. 33: when the controller became aware of a breach.
+    pub awareness: Option<DateTime<Utc>>,
+    /// Stated in the report; the same input and time give the same report.
+    pub generated_at: DateTime<Utc>,
+}
+
+/// How a control fares on the evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Evidence found, no exceptions.
+    Effective,
+    /// Evidence found, with exceptions an auditor must look at.
+    Exceptions,
+    /// Nothing in the bundle (or snapshot) speaks to the control.
+    NoEvidence,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Effective => "Effective",
+            Status::Exceptions => "Exceptions",
+            Status::NoEvidence => "No evidence",
+        }
+    }
+}
+
+/// A population: the full list of events or entities behind a figure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    pub title: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(title: &str, columns: &[&str], rows: Vec<Vec<String>>) -> Self {
+        Self {
+            title: title.to_owned(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            rows,
+        }
+    }
+}
+
+/// One control.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Section {
+    pub control_id: String,
+    pub title: String,
+    /// What the control asks.
+    pub asks: String,
+    /// What the bundle and snapshot show, in sentences with figures.
+    pub evidence: Vec<String>,
+    /// Exceptions and observations an auditor should follow up.
+    pub findings: Vec<String>,
+    pub tables: Vec<Table>,
+    pub status: Status,
+}
+
+/// Counts per day, drawn as a bar chart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chart {
+    pub title: String,
+    pub points: Vec<(String, u64)>,
+}
+
+/// What the chain verification found, stated on the first page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Integrity {
+    pub verified: bool,
+    pub events: u64,
+    pub checkpoints: u64,
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    /// The newest signed checkpoint that verified: seq and head hash.
+    pub signed_head: Option<(u64, String)>,
+    /// One sentence for the cover page.
+    pub statement: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryRow {
+    pub control_id: String,
+    pub title: String,
+    pub status: Status,
+    pub exceptions: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub title: String,
+    pub framework: Framework,
+    pub org_id: Option<Uuid>,
+    pub org_name: Option<String>,
+    /// RFC 3339; open ends are the first and last event in the bundle.
+    pub period_from: Option<String>,
+    pub period_to: Option<String>,
+    pub generated_at: String,
+    pub integrity: Integrity,
+    /// Whether current state (members, roles, keys) came with the bundle.
+    pub snapshot_taken_at: Option<String>,
+    pub events_in_period: u64,
+    pub summary: Vec<SummaryRow>,
+    pub charts: Vec<Chart>,
+    pub sections: Vec<Section>,
+}
+
+/// Builds a report while the bundle streams through.
+pub struct ReportBuilder {
+    options: ReportOptions,
+    verifier: BundleVerifier,
+    evidence: Evidence,
+}
+
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl ReportBuilder {
+    pub fn new(options: ReportOptions) -> Self {
+        Self {
+            evidence: Evidence::new(&options),
+            options,
+            verifier: BundleVerifier::new(),
+        }
+    }
+
+    /// Feeds one bundle line (JSON Lines, as exported).
+    pub fn line(&mut self, line: &str) {
+        self.verifier.line(line);
+        self.evidence.line(line);
+    }
+
+    /// The report, with current state when a snapshot is given.
+    pub fn finish(self, snapshot: Option<&ReportSnapshot>) -> Report {
+        let verify = self.verifier.finish();
+        let integrity = integrity(&verify);
+        let ev = self.evidence;
+        let o = &self.options;
+        let sections = frameworks::sections(o, &ev, snapshot, &integrity);
+        let summary = sections
+            .iter()
+            .map(|s| SummaryRow {
+                control_id: s.control_id.clone(),
+                title: s.title.clone(),
+                status: s.status,
+                exceptions: s.findings.len(),
+            })
+            .collect();
+        let title = match o.framework {
+            Framework::Soc2 => "SOC 2 evidence report",
+            Framework::Iso27001 => "ISO/IEC 27001:2022 Annex A evidence report",
+            Framework::Gdpr => "GDPR evidence report",
+        };
+        Report {
+            title: title.to_owned(),
+            framework: o.framework,
+            org_id: verify.org_id.or(snapshot.map(|s| s.organization.id)),
+            org_name: snapshot.map(|s| s.organization.name.clone()),
+            period_from: o.from.map(rfc3339).or_else(|| ev.first_time.map(rfc3339)),
+            period_to: o.to.map(rfc3339).or_else(|| ev.last_time.map(rfc3339)),
+            generated_at: rfc3339(o.generated_at),
+            integrity,
+            snapshot_taken_at: snapshot.map(|s| rfc3339(s.taken_at)),
+            events_in_period: ev.in_period,
+            summary,
+            charts: vec![
+                chart("Audit events per day", &ev.per_day),
+                chart("Refused requests per day", &ev.denials_per_day),
+            ],
+            sections,
+        }
+    }
+}
+
+fn chart(title: &str, days: &std::collections::BTreeMap<NaiveDate, u64>) -> Chart {
+    // Every day of the span, zeros included, so gaps show.
+    let mut points = Vec::new();
+    if let (Some((first, _)), Some((last, _))) = (days.first_key_value(), days.last_key_value()) {
+        let mut d = *first;
+        loop {
+            points.push((d.to_string(), days.get(&d).copied().unwrap_or(0)));
+            match d.succ_opt() {
+                Some(next) if d < *last && points.len() < 366 => d = next,
+                _ => break,
+            }
+        }
+    }
+    Chart {
+        title: title.to_owned(),
+        points,
+    }
+}
+
+fn integrity(v: &VerifyReport) -> Integrity {
+    let statement = match &v.failure {
+        None => format!(
+            "VERIFIED: the hash chain of {} events is intact and signed checkpoint seq {} covers it.",
+            v.events,
+            v.signed_head.as_ref().map_or(0, |h| h.0)
+        ),
+        Some(f) => format!(
+            "VERIFICATION FAILED at seq {} ({:?}): {}. Events from that seq on cannot be relied upon.",
+            f.seq, f.kind, f.detail
+        ),
+    };
+    Integrity {
+        verified: v.ok,
+        events: v.events,
+        checkpoints: v.checkpoints,
+        first_seq: v.first_seq,
+        last_seq: v.last_seq,
+        signed_head: v.signed_head.clone(),
+        statement,
+    }
+}
+
+/// Builds a report from a whole bundle in memory (tests, small bundles).
+pub fn from_bundle(
+    bundle: &str,
+    options: ReportOptions,
+    snapshot: Option<&ReportSnapshot>,
+) -> Report {
+    let mut b = ReportBuilder::new(options);
+    for line in bundle.lines() {
+        b.line(line);
+    }
+    b.finish(snapshot)
+}

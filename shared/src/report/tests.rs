@@ -1,0 +1,1 @@
+//! Report model unit tests (the golden tests against a real daemon live in tests/tests/reports.rs).

@@ -1,0 +1,398 @@
+//! Golden tests of the compliance reports: a scripted scenario against a
+//! real daemon produces a bundle and a snapshot; the report model's figures
+//! and populations are checked, the PDF's text is extracted with pdftotext,
+//! the PDF is reproducible byte for byte, and a tampered bundle says so on
+//! page 1.
+
+use std::process::Command;
+
+use chrono::{TimeZone, Utc};
+use loki_shared::api::ReportSnapshot;
+use loki_shared::report::{self, Report, ReportOptions, Status};
+use loki_shared::Framework;
+use loki_tests::{json, Backend, TestApp};
+use uuid::Uuid;
+
+struct Scenario {
+    bundle: String,
+    snapshot: ReportSnapshot,
+    bob: Uuid,
+}
+
+/// Admin creates Acme; alice (compliance officer), bob (viewer) and carol
+/// (auditor and compliance officer) join; bob gets and loses `auditor`, is
+/// granted a document, is refused a role change, and is removed; the
+/// admin changes the IP rules.
+async fn scenario(app: &TestApp) -> Scenario {
+    let (org, admin) = app.user_with_org("admin@acme.test", "Acme").await;
+    let mut ids = Vec::new();
+    for (email, role) in [
+        ("alice@acme.test", "compliance_officer"),
+        ("bob@acme.test", "viewer"),
+        ("carol@acme.test", "auditor"),
+    ] {
+        ids.push(app.register(email).await);
+        app.post(
+            &format!("/api/v1/orgs/{org}/members"),
+            Some(&admin),
+            json!({"email": email, "role": role}),
+        )
+        .await
+        .assert_status(201);
+    }
+    let (bob, carol) = (ids[1], ids[2]);
+    let members = format!("/api/v1/orgs/{org}/members");
+    app.post(
+        &format!("{members}/{carol}/roles"),
+        Some(&admin),
+        json!({"role": "compliance_officer"}),
+    )
+    .await
+    .assert_status(200);
+    app.post(
+        &format!("{members}/{bob}/roles"),
+        Some(&admin),
+        json!({"role": "auditor"}),
+    )
+    .await
+    .assert_status(200);
+    app.delete(&format!("{members}/{bob}/roles/auditor"), &admin)
+        .await
+        .assert_status(200);
+    let doc = TestApp::reply(
+        app.client
+            .post(app.url(&format!(
+                "/api/v1/orgs/{org}/documents?name=policy.txt&controls=CC6.1"
+            )))
+            .bearer_auth(&admin)
+            .header("content-type", "text/plain")
+            .body("Access control policy v1")
+            .send()
+            .await
+            .expect("upload"),
+    )
+    .await;
+    let doc_id = doc.assert_status(201)["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.post(
+        &format!("/api/v1/orgs/{org}/grants"),
+        Some(&admin),
+        json!({"resource_type": "document", "resource_id": doc_id, "subject_type": "user", "subject": bob.to_string(), "permission": "doc:download"}),
+    )
+    .await
+    .assert_status(201);
+    let bob_token = app.login("bob@acme.test", Some(&org.to_string())).await;
+    app.post(
+        &format!("/api/v1/orgs/{org}/roles"),
+        Some(&bob_token),
+        json!({"name": "sneaky", "permissions": ["org:read"]}),
+    )
+    .await
+    .assert_error(403, "permission_denied");
+    app.patch(
+        &format!("/api/v1/orgs/{org}"),
+        &admin,
+        json!({"settings": {"audit_retention_days": 400, "ip_deny": ["198.51.100.0/24"]}}),
+    )
+    .await
+    .assert_status(200);
+    app.delete(&format!("{members}/{bob}"), &admin)
+        .await
+        .assert_status(204);
+
+    let snapshot = app
+        .get(&format!("/api/v1/orgs/{org}/reports/snapshot"), &admin)
+        .await;
+    let snapshot: ReportSnapshot =
+        serde_json::from_value(snapshot.assert_status(200).clone()).expect("snapshot");
+    let resp = app
+        .client
+        .get(app.url(&format!("/api/v1/orgs/{org}/audit/export?format=bundle")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("export");
+    assert!(resp.status().is_success());
+    Scenario {
+        bundle: resp.text().await.expect("bundle"),
+        snapshot,
+        bob,
+    }
+}
+
+fn options(framework: Framework) -> ReportOptions {
+    ReportOptions {
+        framework,
+        from: None,
+        to: None,
+        subject: None,
+        awareness: None,
+        generated_at: Utc
+            .with_ymd_and_hms(2026, 11, 27, 12, 0, 0)
+            .single()
+            .expect("time"),
+    }
+}
+
+fn section<'a>(r: &'a Report, id: &str) -> &'a report::Section {
+    r.sections
+        .iter()
+        .find(|s| s.control_id == id)
+        .unwrap_or_else(|| panic!("no section {id}"))
+}
+
+fn table<'a>(s: &'a report::Section, title: &str) -> &'a report::Table {
+    s.tables
+        .iter()
+        .find(|t| t.title == title)
+        .unwrap_or_else(|| panic!("no table {title} in {}", s.control_id))
+}
+
+/// pdftotext (poppler-utils; .ci/run installs it) of some pages.
+fn pdf_text(pdf: &[u8], pages: Option<(u32, u32)>) -> String {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("r.pdf");
+    std::fs::write(&file, pdf).expect("write");
+    let mut cmd = Command::new("pdftotext");
+    cmd.arg("-layout");
+    if let Some((f, l)) = pages {
+        cmd.args(["-f", &f.to_string(), "-l", &l.to_string()]);
+    }
+    let out = cmd
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext must be installed (apt install poppler-utils)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soc2_report_from_a_scripted_scenario() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let s = scenario(&app).await;
+    app.stop().await;
+    let r = report::from_bundle(&s.bundle, options(Framework::Soc2), Some(&s.snapshot));
+
+    assert!(r.integrity.verified, "{}", r.integrity.statement);
+    assert!(r.integrity.signed_head.is_some());
+    assert_eq!(r.org_name.as_deref(), Some("Acme"));
+    let ids: Vec<&str> = r.summary.iter().map(|s| s.control_id.as_str()).collect();
+    assert_eq!(ids, ["CC6.1", "CC6.2", "CC6.3", "CC6.6", "CC7.2", "CC8.1"]);
+
+    // CC6.1: nobody has MFA, so the admin is an exception; the matrix lists the roles.
+    let cc61 = section(&r, "CC6.1");
+    assert_eq!(cc61.status, Status::Exceptions);
+    assert!(
+        cc61.findings.iter().any(|f| f.contains("admin@acme.test")),
+        "{:?}",
+        cc61.findings
+    );
+    assert!(
+        cc61.evidence
+            .iter()
+            .any(|e| e.starts_with("0 of 3 members have MFA")),
+        "{:?}",
+        cc61.evidence
+    );
+    let matrix = table(cc61, "Role matrix (current)");
+    assert!(matrix
+        .rows
+        .iter()
+        .any(|row| row[0] == "auditor" && row[3] == "1"));
+
+    // CC6.2: three joined, one left, no activity after removal.
+    let cc62 = section(&r, "CC6.2");
+    assert_eq!(cc62.status, Status::Effective);
+    assert!(
+        cc62.evidence[0].starts_with("3 members added and 1 removed"),
+        "{:?}",
+        cc62.evidence
+    );
+    let provisioning = table(cc62, "Members added and removed");
+    assert_eq!(provisioning.rows.len(), 4);
+    assert!(provisioning
+        .rows
+        .iter()
+        .any(|row| row[1] == "member.removed" && row[3] == format!("member {}", s.bob)));
+
+    // CC6.3: role assignments with before and after, the grant.
+    let cc63 = section(&r, "CC6.3");
+    let changes = table(cc63, "Access changes with before and after");
+    let actions: Vec<&str> = changes.rows.iter().map(|row| row[1].as_str()).collect();
+    for a in [
+        "member.added",
+        "role.assigned",
+        "role.revoked",
+        "grant.created",
+        "member.removed",
+    ] {
+        assert!(actions.contains(&a), "{a} missing: {actions:?}");
+    }
+    let revoked = changes
+        .rows
+        .iter()
+        .find(|row| row[1] == "role.revoked")
+        .expect("revoke row");
+    assert!(
+        revoked[4].contains("before") && revoked[4].contains("auditor"),
+        "{revoked:?}"
+    );
+
+    // CC6.6: bob's refused role change; the IP rule from the snapshot.
+    let cc66 = section(&r, "CC6.6");
+    assert!(
+        cc66.evidence
+            .iter()
+            .any(|e| e == "access.denied: 1 refused"),
+        "{:?}",
+        cc66.evidence
+    );
+    assert!(cc66.evidence.iter().any(|e| e.contains("198.51.100.0/24")));
+    // CC8.1: the settings change is recorded with before and after.
+    let cc81 = section(&r, "CC8.1");
+    let config = table(cc81, "Configuration changes");
+    assert!(config
+        .rows
+        .iter()
+        .any(|row| row[1] == "security.settings_changed" && row[4].contains("400")));
+
+    // The PDF: every control, the figures, page numbers; reproducible.
+    let pdf = report::pdf::render(&r);
+    // (For looking at: LOKI_REPORT_SAMPLE_DIR=docs/ writes the sample.)
+    if let Ok(dir) = std::env::var("LOKI_REPORT_SAMPLE_DIR") {
+        std::fs::write(format!("{dir}/soc2.pdf"), &pdf).expect("sample");
+    }
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(pdf, report::pdf::render(&r), "same report, same bytes");
+    let text = pdf_text(&pdf, None);
+    for needle in [
+        "SOC 2 evidence report",
+        "AUDIT TRAIL INTEGRITY: VERIFIED",
+        "CC6.1",
+        "CC6.2",
+        "CC6.3",
+        "CC6.6",
+        "CC7.2",
+        "CC8.1",
+        "Logical access security",
+        "admin@acme.test",
+        "security.settings_changed",
+        "Audit events per day",
+        "Page 1 of",
+    ] {
+        assert!(text.contains(needle), "{needle} not in the PDF text");
+    }
+    let first = pdf_text(&pdf, Some((1, 1)));
+    assert!(first.contains("Acme") && first.contains("VERIFIED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iso_and_gdpr_reports() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let s = scenario(&app).await;
+    app.stop().await;
+
+    let iso = report::from_bundle(&s.bundle, options(Framework::Iso27001), Some(&s.snapshot));
+    let ids: Vec<&str> = iso.summary.iter().map(|s| s.control_id.as_str()).collect();
+    for id in [
+        "A.5.15", "A.5.16", "A.5.17", "A.5.18", "A.5.3", "A.8.2", "A.8.5", "A.8.15", "A.8.16",
+    ] {
+        assert!(ids.contains(&id), "{id}");
+    }
+    // Segregation of duties: the admin (grants and purges) and carol
+    // (auditor who can also change state).
+    let sod = section(&iso, "A.5.3");
+    let conflicts = table(sod, "Conflicts");
+    let who: Vec<&str> = conflicts.rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(conflicts.rows.len(), 2, "{who:?}");
+    assert!(who.contains(&"admin@acme.test") && who.contains(&"carol@acme.test"));
+    assert_eq!(sod.status, Status::Exceptions);
+    let logging = section(&iso, "A.8.15");
+    assert!(logging
+        .evidence
+        .iter()
+        .any(|e| e.contains("Retention: 400 days")));
+
+    let mut o = options(Framework::Gdpr);
+    o.subject = Some(s.bob);
+    o.awareness = Some(
+        Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0)
+            .single()
+            .expect("time"),
+    );
+    let gdpr = report::from_bundle(&s.bundle, o, Some(&s.snapshot));
+    let access = section(&gdpr, "Art.15");
+    let history = table(access, "Role history");
+    let actions: Vec<&str> = history.rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "member.added",
+            "role.assigned",
+            "role.revoked",
+            "member.removed"
+        ]
+    );
+    let everything = table(access, "Every event about the subject");
+    assert!(
+        everything.rows.iter().any(|r| r[1] == "access.denied"),
+        "bob's own refused request"
+    );
+    assert!(everything.rows.iter().any(|r| r[1] == "grant.created"));
+    let breach = section(&gdpr, "Art.33");
+    assert!(
+        breach.evidence[0].contains("notification due by 2026-11-30T09:00:00Z"),
+        "{:?}",
+        breach.evidence
+    );
+    let text = pdf_text(&report::pdf::render(&gdpr), None);
+    assert!(text.contains("Art.15") && text.contains("Art.30") && text.contains("Art.33"));
+}
+
+/// A bundle altered after export: the report says so on its first page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_bundle_is_reported_on_page_one() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let s = scenario(&app).await;
+    app.stop().await;
+    // Make bob an admin in the record of his last role change.
+    let tampered: String = s
+        .bundle
+        .lines()
+        .map(|l| {
+            if l.contains("\"role.revoked\"") {
+                l.replace(
+                    "\"after\":{\"roles\":[\"viewer\"]}",
+                    "\"after\":{\"roles\":[\"admin\"]}",
+                )
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(
+        tampered,
+        s.bundle.trim_end(),
+        "the tamper changed something"
+    );
+    let r = report::from_bundle(&tampered, options(Framework::Soc2), Some(&s.snapshot));
+    assert!(!r.integrity.verified);
+    assert!(
+        r.integrity
+            .statement
+            .starts_with("VERIFICATION FAILED at seq"),
+        "{}",
+        r.integrity.statement
+    );
+    assert!(r.sections.iter().all(|s| s.status == Status::Exceptions));
+    let first = pdf_text(&report::pdf::render(&r), Some((1, 1)));
+    assert!(first.contains("VERIFICATION FAILED"), "{first}");
+}
