@@ -446,6 +446,7 @@ async fn an_http_export_verifies_offline_with_two_implementations() {
     assert_eq!(report["ok"], true);
     let events = report["events"].as_u64().unwrap_or(0);
     assert!(events >= 7, "{report}");
+    offline_reports(&path, dir.path());
 
     match std::env::var("LOKI_TEST_PYTHON") {
         Ok(python) => {
@@ -566,5 +567,85 @@ fn the_openapi_document_is_valid() {
             String::from_utf8_lossy(&check.stdout),
             String::from_utf8_lossy(&check.stderr)
         );
+    }
+}
+
+/// `lokid report` on an exported bundle: PDF and JSON, reproducible with
+/// `--generated-at`, and clear errors for bad arguments.
+fn offline_reports(bundle: &std::path::Path, dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        Command::new(LOKID)
+            .arg("report")
+            .arg(bundle)
+            .args(args)
+            .output()
+            .expect("lokid report")
+    };
+    let pdf = dir.join("soc2.pdf");
+    let json = dir.join("iso.json");
+    let stamp = ["--generated-at", "2026-11-27T12:00:00Z"];
+    for (out, framework) in [(&pdf, "soc2"), (&json, "iso27001")] {
+        let o = run(&[
+            &[
+                "--framework",
+                framework,
+                "-o",
+                out.to_str().unwrap_or_default(),
+            ][..],
+            &stamp[..],
+        ]
+        .concat());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let first = std::fs::read(&pdf).expect("pdf");
+    assert!(first.starts_with(b"%PDF-"));
+    let again = run(&[
+        &[
+            "--framework",
+            "soc2",
+            "-o",
+            pdf.to_str().unwrap_or_default(),
+        ][..],
+        &stamp[..],
+    ]
+    .concat());
+    assert!(again.status.success());
+    assert_eq!(std::fs::read(&pdf).expect("pdf"), first, "byte-identical");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("JSON");
+    assert_eq!(report["framework"], "iso27001");
+    assert_eq!(report["integrity"]["verified"], true);
+    assert_eq!(report["generated_at"], "2026-11-27T12:00:00Z");
+    for (args, expected) in [
+        (
+            vec!["--framework", "pci", "-o", "x.pdf"],
+            "is not soc2, iso27001 or gdpr",
+        ),
+        (
+            vec!["--framework", "soc2", "-o", "x.txt"],
+            "name a .pdf or .json file",
+        ),
+        (
+            vec!["--framework", "soc2", "--from", "yesterday", "-o", "x.pdf"],
+            "--from: expected an RFC 3339 time",
+        ),
+        (
+            vec![
+                "--framework",
+                "soc2",
+                "--from",
+                "2026-02-01T00:00:00Z",
+                "--to",
+                "2026-01-01T00:00:00Z",
+                "-o",
+                "x.pdf",
+            ],
+            "--from must not be after --to",
+        ),
+    ] {
+        let o = run(&args);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(expected), "{args:?}: {err}");
     }
 }

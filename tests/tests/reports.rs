@@ -91,6 +91,10 @@ async fn scenario(app: &TestApp) -> Scenario {
     )
     .await
     .assert_error(403, "permission_denied");
+    // The snapshot needs report:generate, which a viewer lacks.
+    app.get(&format!("/api/v1/orgs/{org}/reports/snapshot"), &bob_token)
+        .await
+        .assert_error(403, "permission_denied");
     app.patch(
         &format!("/api/v1/orgs/{org}"),
         &admin,
@@ -182,6 +186,8 @@ async fn soc2_report_from_a_scripted_scenario() {
 
     assert!(r.integrity.verified, "{}", r.integrity.statement);
     assert!(r.integrity.signed_head.is_some());
+    // Taking the snapshot was recorded (before the export).
+    assert!(s.bundle.contains("\"report.generated\""));
     assert_eq!(r.org_name.as_deref(), Some("Acme"));
     let ids: Vec<&str> = r.summary.iter().map(|s| s.control_id.as_str()).collect();
     assert_eq!(ids, ["CC6.1", "CC6.2", "CC6.3", "CC6.6", "CC7.2", "CC8.1"]);
@@ -250,7 +256,7 @@ async fn soc2_report_from_a_scripted_scenario() {
     assert!(
         cc66.evidence
             .iter()
-            .any(|e| e == "access.denied: 1 refused"),
+            .any(|e| e == "access.denied: 2 refused"),
         "{:?}",
         cc66.evidence
     );

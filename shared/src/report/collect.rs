@@ -2,7 +2,8 @@
 //! and per action, and the populations (rows) of the events the controls
 //! speak about. Everything else passes by.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
@@ -13,20 +14,37 @@ use crate::audit::AuditEvent;
 
 /// A population row: the event's time, action, actor, subject, address,
 /// outcome, count and details.
+/// Values that repeat across rows (actions, actors, addresses, outcomes)
+/// are shared, so a population of 100,000 rows costs little more than
+/// its resources and details.
 #[derive(Debug, Clone)]
 pub struct Row {
     pub time: DateTime<Utc>,
-    pub action: String,
-    pub actor: String,
+    pub action: Arc<str>,
+    pub actor: Arc<str>,
     pub resource: String,
-    pub ip: String,
-    pub outcome: String,
+    pub ip: Arc<str>,
+    pub outcome: Arc<str>,
     pub count: u64,
     pub detail: String,
 }
 
+#[derive(Default)]
+struct Interner(HashSet<Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(v) = self.0.get(s) {
+            return v.clone();
+        }
+        let v: Arc<str> = Arc::from(s);
+        self.0.insert(v.clone());
+        v
+    }
+}
+
 impl Row {
-    fn of(e: &AuditEvent, time: DateTime<Utc>) -> Self {
+    fn of(e: &AuditEvent, time: DateTime<Utc>, strings: &mut Interner) -> Self {
         let actor = match (&e.actor.user_id, &e.actor.api_key_id) {
             (_, Some(k)) => format!("api key {k}"),
             (Some(u), None) => u.to_string(),
@@ -39,11 +57,11 @@ impl Row {
         };
         Self {
             time,
-            action: e.action.clone(),
-            actor,
+            action: strings.get(&e.action),
+            actor: strings.get(&actor),
             resource,
-            ip: e.ip.clone().unwrap_or_default(),
-            outcome: e.outcome.clone(),
+            ip: strings.get(e.ip.as_deref().unwrap_or_default()),
+            outcome: strings.get(&e.outcome),
             count: e.count.max(1),
             detail: detail(e),
         }
@@ -55,10 +73,10 @@ impl Row {
         let action = if self.count > 1 {
             format!("{} (x{})", self.action, self.count)
         } else {
-            self.action.clone()
+            self.action.to_string()
         };
         let actor = if self.ip.is_empty() {
-            self.actor.clone()
+            self.actor.to_string()
         } else {
             format!("{} from {}", self.actor, self.ip)
         };
@@ -218,7 +236,8 @@ pub struct Evidence {
     pub people: BTreeSet<Uuid>,
     pub records: BTreeSet<String>,
     /// Failed sign-ins per address per 10-minute slot (burst detection).
-    failure_slots: HashMap<(String, i64), u64>,
+    failure_slots: HashMap<(Arc<str>, i64), u64>,
+    strings: Interner,
 }
 
 /// Failed sign-ins from one address within 10 minutes that make a burst.
@@ -243,6 +262,7 @@ impl Evidence {
             people: BTreeSet::new(),
             records: BTreeSet::new(),
             failure_slots: HashMap::new(),
+            strings: Interner::default(),
         }
     }
 
@@ -262,7 +282,7 @@ impl Evidence {
             .filter(|(_, n)| **n >= BURST)
             .map(|((ip, slot), n)| {
                 let t = DateTime::from_timestamp(slot * 600, 0).unwrap_or_default();
-                (ip.clone(), t, *n)
+                (ip.to_string(), t, *n)
             })
             .collect();
         out.sort();
@@ -309,7 +329,7 @@ impl Evidence {
         }
         let kinds = kinds(&e.action);
         if !kinds.is_empty() || self.is_subject(e) {
-            let row = Row::of(e, time);
+            let row = Row::of(e, time, &mut self.strings);
             if kinds.contains(&Kind::SignInFailure) {
                 let ip = row.ip.clone();
                 *self
@@ -331,7 +351,7 @@ impl Evidence {
                 .get(&u)
                 .is_some_and(|r| time > *r + Duration::seconds(1))
             {
-                self.after_removal.push(Row::of(e, time));
+                self.after_removal.push(Row::of(e, time, &mut self.strings));
             }
         }
     }
@@ -388,7 +408,7 @@ impl Evidence {
                 entry.2 += row.count;
             }
             if !row.ip.is_empty() {
-                *s.ips.entry(row.ip.clone()).or_default() += row.count;
+                *s.ips.entry(row.ip.to_string()).or_default() += row.count;
             }
             if e.resource_type.as_deref() == Some("api_key") {
                 if let Some(k) = e.resource_id.as_deref().and_then(|k| k.parse().ok()) {

@@ -1,1 +1,174 @@
-//! Report model unit tests (the golden tests against a real daemon live in tests/tests/reports.rs).
+//! Unit tests of the report model on a bundle built here (the golden tests
+//! against a real daemon live in tests/tests/reports.rs).
+
+use chrono::{DateTime, TimeZone, Utc};
+use ed25519_dalek::SigningKey;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::*;
+use crate::audit::{
+    line, Actor, AuditEvent, BundleKey, CheckpointBody, Manifest, BUNDLE_FORMAT, BUNDLE_VERSION,
+    GENESIS_HASH, SCHEMA_VERSION,
+};
+
+fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, h, m, 0)
+        .single()
+        .expect("time")
+}
+
+/// A signed bundle of (time, action, outcome, ip) events.
+fn bundle(events: &[(DateTime<Utc>, &str, &str, &str)]) -> String {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let org = Uuid::from_u128(9);
+    let mut out = vec![
+        line(
+            "manifest",
+            &Manifest {
+                format: BUNDLE_FORMAT.into(),
+                version: BUNDLE_VERSION,
+                org_id: org,
+                from: None,
+                to: None,
+                exported_at: "2026-11-30T00:00:00Z".into(),
+            },
+        ),
+        line(
+            "key",
+            &BundleKey {
+                key_id: "k".into(),
+                public_key: base64::Engine::encode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    key.verifying_key().to_bytes(),
+                ),
+                valid_from: "2026-01-01T00:00:00Z".into(),
+                valid_until: None,
+            },
+        ),
+    ]
+    .into_iter()
+    .map(|l| l.expect("line"))
+    .collect::<Vec<_>>();
+    let mut prev = GENESIS_HASH.to_owned();
+    for (i, (time, action, outcome, ip)) in events.iter().enumerate() {
+        let e = AuditEvent {
+            schema: SCHEMA_VERSION,
+            id: Uuid::from_u128(i as u128 + 100),
+            org_id: org,
+            seq: i as u64 + 1,
+            time: rfc3339(*time),
+            actor: Actor {
+                kind: "user".into(),
+                user_id: Some(Uuid::from_u128(1)),
+                api_key_id: None,
+                session_id: None,
+            },
+            action: (*action).into(),
+            resource_type: None,
+            resource_id: None,
+            outcome: (*outcome).into(),
+            ip: Some((*ip).into()),
+            user_agent: None,
+            request_id: None,
+            before: None,
+            after: None,
+            metadata: json!({}),
+            count: 1,
+            prev_hash: prev.clone(),
+            hash: String::new(),
+        }
+        .seal()
+        .expect("seal");
+        prev = e.hash.clone();
+        out.push(line("event", &e).expect("event"));
+    }
+    let cp = CheckpointBody {
+        org_id: org,
+        seq: events.len() as u64,
+        head_hash: prev,
+        issued_at: "2026-11-30T00:00:00Z".into(),
+        key_id: "k".into(),
+    }
+    .sign(&key)
+    .expect("sign");
+    out.push(line("checkpoint", &cp).expect("checkpoint"));
+    out.join("\n")
+}
+
+fn options() -> ReportOptions {
+    ReportOptions {
+        framework: Framework::Soc2,
+        from: None,
+        to: None,
+        subject: None,
+        awareness: None,
+        generated_at: at(30, 0, 0),
+    }
+}
+
+#[test]
+fn a_burst_of_failed_sign_ins_is_an_anomaly() {
+    let mut events: Vec<_> = (0..5)
+        .map(|i| (at(2, 10, i), "auth.login_failed", "failure", "203.0.113.9"))
+        .collect();
+    // Four from another address, and a fifth outside its 10-minute slot.
+    events.extend((0..4).map(|i| (at(2, 10, i), "auth.login_failed", "failure", "198.51.100.1")));
+    events.push((
+        at(2, 10, 30),
+        "auth.login_failed",
+        "failure",
+        "198.51.100.1",
+    ));
+    let r = from_bundle(&bundle(&events), options(), None);
+    assert!(r.integrity.verified, "{}", r.integrity.statement);
+    let cc72 = r
+        .sections
+        .iter()
+        .find(|s| s.control_id == "CC7.2")
+        .expect("CC7.2");
+    assert_eq!(cc72.status, Status::Exceptions);
+    assert_eq!(cc72.findings.len(), 1, "{:?}", cc72.findings);
+    assert!(cc72.findings[0].starts_with("5 failed sign-ins from 203.0.113.9"));
+}
+
+#[test]
+fn the_period_filters_events_and_charts_fill_empty_days() {
+    let events = [
+        (at(1, 9, 0), "access.denied", "denied", "10.0.0.1"),
+        (at(3, 9, 0), "access.denied", "denied", "10.0.0.1"),
+        (at(3, 9, 5), "audit.read", "success", "10.0.0.1"),
+        (at(9, 9, 0), "access.denied", "denied", "10.0.0.1"),
+    ];
+    let mut o = options();
+    o.from = Some(at(2, 0, 0));
+    o.to = Some(at(5, 0, 0));
+    let r = from_bundle(&bundle(&events), o, None);
+    assert_eq!(r.events_in_period, 2);
+    assert_eq!(r.period_from.as_deref(), Some("2026-11-02T00:00:00Z"));
+    // The whole bundle is still verified, not only the period.
+    assert_eq!(r.integrity.events, 4);
+    let all = from_bundle(&bundle(&events), options(), None);
+    let days: Vec<_> = all.charts[1].points.iter().map(|p| p.1).collect();
+    assert_eq!(days, [1, 0, 1, 0, 0, 0, 0, 0, 1]);
+}
+
+#[test]
+fn json_and_pdf_renderings_of_an_empty_period() {
+    let events = [(at(1, 9, 0), "audit.read", "success", "10.0.0.1")];
+    let mut o = options();
+    o.from = Some(at(20, 0, 0));
+    let r = from_bundle(&bundle(&events), o, None);
+    assert_eq!(r.events_in_period, 0);
+    assert!(r
+        .sections
+        .iter()
+        .all(|s| s.status == Status::NoEvidence || s.control_id == "CC7.2"));
+    let json = serde_json::to_value(&r).expect("json");
+    assert_eq!(json["framework"], "soc2");
+    #[cfg(feature = "pdf")]
+    {
+        let pdf = pdf::render(&r);
+        assert!(pdf.starts_with(b"%PDF-") && pdf.len() > 1000);
+    }
+}

@@ -96,7 +96,7 @@ pub(super) fn access_control_policy(ev: &Evidence, snap: Option<&ReportSnapshot>
     let refusals: Vec<Row> = ev
         .rows(Kind::Refusal)
         .iter()
-        .filter(|r| r.action == "access.denied")
+        .filter(|r| &*r.action == "access.denied")
         .cloned()
         .collect();
     d.table(rows_table("Permission denials", &refusals));

@@ -189,7 +189,7 @@ pub(super) fn access_changes(id: &str, title: &str, ev: &Evidence) -> Section {
     let rows = ev.rows(Kind::AccessChange);
     let mut by_action: BTreeMap<&str, u64> = BTreeMap::new();
     for r in rows {
-        *by_action.entry(r.action.as_str()).or_default() += r.count;
+        *by_action.entry(&*r.action).or_default() += r.count;
     }
     let list: Vec<String> = by_action.iter().map(|(a, n)| format!("{a}: {n}")).collect();
     d.evidence(format!(
@@ -209,7 +209,7 @@ pub(super) fn anomaly_findings(d: &mut Draft, ev: &Evidence) -> bool {
     let verify_failures: Vec<Row> = ev
         .rows(Kind::AuditOperation)
         .iter()
-        .filter(|r| r.action == "audit.verified" && r.outcome != "success")
+        .filter(|r| &*r.action == "audit.verified" && &*r.outcome != "success")
         .cloned()
         .collect();
     d.evidence(format!(

@@ -29,8 +29,11 @@ pub(super) fn provisioning(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot
         "Users are registered and authorized before access is granted, and access is removed promptly when no longer needed.",
     );
     let rows = ev.rows(Kind::Provisioning);
-    let added = rows.iter().filter(|r| r.action == "member.added").count();
-    let removed = rows.iter().filter(|r| r.action == "member.removed").count();
+    let added = rows.iter().filter(|r| &*r.action == "member.added").count();
+    let removed = rows
+        .iter()
+        .filter(|r| &*r.action == "member.removed")
+        .count();
     d.evidence(format!(
         "{added} members added and {removed} removed in the period. Removal ends the member's sessions and API access in the same transaction (time to revoke: 0 s); the trail is checked for any later activity."
     ));
@@ -64,7 +67,7 @@ pub(super) fn boundary(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot>) -
     let rows = ev.rows(Kind::Refusal);
     let mut by_action: BTreeMap<&str, u64> = BTreeMap::new();
     for r in rows {
-        *by_action.entry(r.action.as_str()).or_default() += r.count;
+        *by_action.entry(&*r.action).or_default() += r.count;
     }
     for a in [
         "request.rate_limited",

@@ -18,6 +18,9 @@ pub(super) const CONTENT_W: f32 = W - 2.0 * MARGIN;
 pub(super) const BODY: f32 = 9.5;
 pub(super) const SMALL: f32 = 7.5;
 pub(super) const CELL_LINES_MAX: usize = 14;
+/// Rows of one population printed in the PDF (about 60 pages); the JSON
+/// rendering always has every row.
+pub(super) const PDF_ROWS_MAX: usize = 2_000;
 
 #[derive(Clone, Copy)]
 pub(super) struct Rgb3(pub f32, pub f32, pub f32);
@@ -267,6 +270,18 @@ impl Writer {
             INK,
             0.0,
         );
+        if t.rows.len() > PDF_ROWS_MAX {
+            self.para(
+                &format!(
+                    "The first {PDF_ROWS_MAX} rows are printed; the JSON rendering of this report (lokid report ... -o report.json) carries all {}.",
+                    t.rows.len()
+                ),
+                SMALL,
+                false,
+                MUTED,
+                0.0,
+            );
+        }
         self.gap(2.0);
         if t.rows.is_empty() {
             self.para("None in the period.", size, false, MUTED, 0.0);
@@ -280,7 +295,7 @@ impl Writer {
             .map(|(c, w)| wrap(c, size, true, w - 2.0 * pad))
             .collect();
         self.table_header(&header, &widths, lh, pad);
-        for (i, row) in t.rows.iter().enumerate() {
+        for (i, row) in t.rows.iter().take(PDF_ROWS_MAX).enumerate() {
             let cells: Vec<Vec<String>> = row
                 .iter()
                 .zip(&widths)
