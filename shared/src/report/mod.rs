@@ -198,18 +198,23 @@ impl ReportBuilder {
             events_in_period: ev.in_period,
             summary,
             charts: vec![
-                chart("Audit events per day", &ev.per_day),
-                chart("Refused requests per day", &ev.denials_per_day),
+                chart("Audit events per day", &ev.per_day, &ev.per_day),
+                chart("Refused requests per day", &ev.denials_per_day, &ev.per_day),
             ],
             sections,
         }
     }
 }
 
-fn chart(title: &str, days: &std::collections::BTreeMap<NaiveDate, u64>) -> Chart {
-    // Every day of the span, zeros included, so gaps show.
+/// Counts for every day of `span`'s range (zeros included, so gaps show
+/// and both charts share one axis).
+fn chart(
+    title: &str,
+    days: &std::collections::BTreeMap<NaiveDate, u64>,
+    span: &std::collections::BTreeMap<NaiveDate, u64>,
+) -> Chart {
     let mut points = Vec::new();
-    if let (Some((first, _)), Some((last, _))) = (days.first_key_value(), days.last_key_value()) {
+    if let (Some((first, _)), Some((last, _))) = (span.first_key_value(), span.last_key_value()) {
         let mut d = *first;
         loop {
             points.push((d.to_string(), days.get(&d).copied().unwrap_or(0)));
