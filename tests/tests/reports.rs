@@ -402,3 +402,77 @@ async fn a_tampered_bundle_is_reported_on_page_one() {
     let first = pdf_text(&report::pdf::render(&r), Some((1, 1)));
     assert!(first.contains("VERIFICATION FAILED"), "{first}");
 }
+
+/// A population longer than a page continues on the next pages under its
+/// header row, and every page is numbered.
+#[test]
+fn long_tables_repeat_their_header_on_every_page() {
+    let rows: Vec<Vec<String>> = (0..400)
+        .map(|i| {
+            vec![
+                format!("2026-11-{:02} 10:00:00Z", i % 28 + 1),
+                format!("row-{i:04}"),
+            ]
+        })
+        .collect();
+    let r = Report {
+        title: "Header test".into(),
+        framework: Framework::Soc2,
+        org_id: None,
+        org_name: Some("Acme".into()),
+        period_from: None,
+        period_to: None,
+        generated_at: "2026-11-27T12:00:00Z".into(),
+        integrity: report::Integrity {
+            verified: true,
+            events: 0,
+            checkpoints: 0,
+            first_seq: None,
+            last_seq: None,
+            signed_head: None,
+            statement: "VERIFIED".into(),
+        },
+        snapshot_taken_at: None,
+        events_in_period: 0,
+        summary: Vec::new(),
+        charts: Vec::new(),
+        sections: vec![report::Section {
+            control_id: "CC6.1".into(),
+            title: "Long".into(),
+            asks: "Rows.".into(),
+            evidence: Vec::new(),
+            findings: Vec::new(),
+            tables: vec![report::Table {
+                title: "Population".into(),
+                columns: vec!["Sample column".into(), "Identifier".into()],
+                rows,
+            }],
+            status: Status::Effective,
+        }],
+    };
+    let pdf = report::pdf::render(&r);
+    let text = pdf_text(&pdf, None);
+    let pages: Vec<&str> = text
+        .split('\u{c}')
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    assert!(pages.len() >= 6, "{} pages", pages.len());
+    let n = pages.len();
+    let mut seen = 0;
+    for (i, page) in pages.iter().enumerate() {
+        assert!(
+            page.contains(&format!("Page {} of {n}", i + 1)),
+            "page {}",
+            i + 1
+        );
+        if page.contains("row-") {
+            assert!(
+                page.contains("Sample column"),
+                "page {} lacks the header",
+                i + 1
+            );
+            seen += page.matches("row-").count();
+        }
+    }
+    assert_eq!(seen, 400, "every row printed once");
+}
