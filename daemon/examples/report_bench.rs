@@ -8,15 +8,11 @@
 //! The mix is a busy organization's: mostly reads and downloads, with
 //! sign-ins, refusals, access changes and configuration changes among them.
 
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 
 use chrono::{Duration, SecondsFormat, TimeZone, Utc};
 use ed25519_dalek::SigningKey;
-use loki_shared::audit::{
-    line, Actor, AuditEvent, BundleKey, CheckpointBody, Manifest, BUNDLE_FORMAT, BUNDLE_VERSION,
-    GENESIS_HASH, SCHEMA_VERSION,
-};
-use serde_json::json;
+use loki_shared::audit::{AuditEvent, BundleWriter};
 use uuid::Uuid;
 
 const MIX: [(&str, &str, u64); 10] = [
@@ -36,8 +32,6 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let path = args.next().unwrap_or_else(|| "/tmp/big.jsonl".into());
     let n: u64 = args.next().map_or(Ok(1_000_000), |s| s.parse())?;
-    let key = SigningKey::from_bytes(&[7u8; 32]);
-    let org = Uuid::from_u128(0x1234);
     let users: Vec<Uuid> = (0..200u128)
         .map(|i| Uuid::from_u128(0xabc000 + i))
         .collect();
@@ -46,29 +40,12 @@ fn main() -> anyhow::Result<()> {
         .single()
         .expect("start");
     let stamp = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
-    let manifest = Manifest {
-        format: BUNDLE_FORMAT.into(),
-        version: BUNDLE_VERSION,
-        org_id: org,
-        from: None,
-        to: None,
-        exported_at: stamp(start + Duration::days(91)),
-    };
-    writeln!(out, "{}", line("manifest", &manifest)?)?;
-    use base64::Engine;
-    let public =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
-    let bundle_key = BundleKey {
-        key_id: "bench".into(),
-        public_key: public,
-        valid_from: stamp(start),
-        valid_until: None,
-    };
-    writeln!(out, "{}", line("key", &bundle_key)?)?;
+    let file = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+    let key = SigningKey::from_bytes(&[7u8; 32]);
+    let exported = stamp(start + Duration::days(91));
+    let mut w = BundleWriter::new(file, Uuid::from_u128(0x1234), key, "bench", &exported)?;
     let weights: u64 = MIX.iter().map(|m| m.2).sum();
     let step = Duration::milliseconds((90 * 24 * 3600 * 1000 / n.max(1)) as i64);
-    let mut prev = GENESIS_HASH.to_owned();
     for seq in 1..=n {
         // A fixed pseudo-random walk through the mix (no rand dependency).
         let pick = seq.wrapping_mul(2_654_435_761) % weights;
@@ -81,50 +58,21 @@ fn main() -> anyhow::Result<()> {
             })
             .copied()
             .unwrap_or(MIX[0]);
-        let user = users[(seq % users.len() as u64) as usize];
         let time = start + step * seq as i32;
-        let event = AuditEvent {
-            schema: SCHEMA_VERSION,
-            id: Uuid::from_u128(u128::from(seq)),
-            org_id: org,
-            seq,
-            time: stamp(time),
-            actor: Actor {
-                kind: "user".into(),
-                user_id: Some(user),
-                api_key_id: None,
-                session_id: Some(Uuid::from_u128(u128::from(seq / 50))),
-            },
-            action: action.into(),
-            resource_type: Some("member".into()),
-            resource_id: Some(users[(seq * 7 % users.len() as u64) as usize].to_string()),
-            outcome: outcome.into(),
-            ip: Some(format!("10.0.{}.{}", seq % 7, seq % 250)),
-            user_agent: Some("bench".into()),
-            request_id: None,
-            before: None,
-            after: None,
-            metadata: json!({}),
-            count: 1,
-            prev_hash: prev.clone(),
-            hash: String::new(),
-        }
-        .seal()?;
-        prev = event.hash.clone();
-        writeln!(out, "{}", line("event", &event)?)?;
+        let mut e = AuditEvent::draft(&stamp(time), action, outcome);
+        e.actor.kind = "user".into();
+        e.actor.user_id = Some(users[(seq % users.len() as u64) as usize]);
+        e.actor.session_id = Some(Uuid::from_u128(u128::from(seq / 50)));
+        e.resource_type = Some("member".into());
+        e.resource_id = Some(users[(seq * 7 % users.len() as u64) as usize].to_string());
+        e.ip = Some(format!("10.0.{}.{}", seq % 7, seq % 250));
+        e.user_agent = Some("bench".into());
+        w.event(e)?;
         if seq % 1000 == 0 || seq == n {
-            let cp = CheckpointBody {
-                org_id: org,
-                seq,
-                head_hash: prev.clone(),
-                issued_at: stamp(time),
-                key_id: "bench".into(),
-            }
-            .sign(&key)?;
-            writeln!(out, "{}", line("checkpoint", &cp)?)?;
+            w.checkpoint(&stamp(time))?;
         }
     }
-    out.flush()?;
+    w.finish()?;
     eprintln!("{path}: {n} events");
     Ok(())
 }

@@ -250,81 +250,30 @@ fn bad_configuration_is_reported() {
 
 #[test]
 fn audit_bundles_are_verified_offline() {
-    use base64::Engine;
-    use loki_shared::audit::*;
+    use loki_shared::audit::{AuditEvent, BundleWriter};
     let dir = tempfile::tempdir().expect("tempdir");
     let key = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]);
-    let org = uuid::Uuid::now_v7();
-    let mut prev = GENESIS_HASH.to_owned();
-    let mut events = Vec::new();
-    for seq in 1..=5u64 {
-        let e = AuditEvent {
-            schema: SCHEMA_VERSION,
-            id: uuid::Uuid::now_v7(),
-            org_id: org,
-            seq,
-            time: "2026-11-27T10:00:00Z".into(),
-            actor: Actor {
-                kind: "system".into(),
-                user_id: None,
-                api_key_id: None,
-                session_id: None,
-            },
-            action: "org.updated".into(),
-            resource_type: None,
-            resource_id: None,
-            outcome: "success".into(),
-            ip: None,
-            user_agent: None,
-            request_id: None,
-            before: None,
-            after: None,
-            metadata: serde_json::json!({"n": seq}),
-            count: 1,
-            prev_hash: prev.clone(),
-            hash: String::new(),
-        }
-        .seal()
-        .expect("seal");
-        prev = e.hash.clone();
-        events.push(e);
+    let mut w = BundleWriter::new(
+        Vec::new(),
+        uuid::Uuid::now_v7(),
+        key,
+        "k1",
+        "2026-11-27T10:00:01Z",
+    )
+    .expect("bundle");
+    for n in 1..=5u64 {
+        let mut e = AuditEvent::draft("2026-11-27T10:00:00Z", "org.updated", "success");
+        e.metadata = serde_json::json!({"n": n});
+        w.event(e).expect("event");
     }
-    let cp = CheckpointBody {
-        org_id: org,
-        seq: 5,
-        head_hash: prev,
-        issued_at: "2026-11-27T10:00:01Z".into(),
-        key_id: "k1".into(),
-    }
-    .sign(&key)
-    .expect("sign");
-    let manifest = Manifest {
-        format: BUNDLE_FORMAT.into(),
-        version: BUNDLE_VERSION,
-        org_id: org,
-        from: None,
-        to: None,
-        exported_at: "2026-11-27T10:00:01Z".into(),
-    };
-    let bkey = BundleKey {
-        key_id: "k1".into(),
-        public_key: base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(key.verifying_key().as_bytes()),
-        valid_from: "2026-01-01T00:00:00Z".into(),
-        valid_until: None,
-    };
-    let write = |events: &[AuditEvent], name: &str| {
-        let mut lines = vec![
-            line("manifest", &manifest).expect("m"),
-            line("key", &bkey).expect("k"),
-        ];
-        lines.extend(events.iter().map(|e| line("event", e).expect("e")));
-        lines.push(line("checkpoint", &cp).expect("c"));
+    w.checkpoint("2026-11-27T10:00:01Z").expect("checkpoint");
+    let good_text = String::from_utf8(w.finish().expect("finish")).expect("utf-8");
+    let write = |text: &str, name: &str| {
         let path = dir.path().join(name);
-        std::fs::write(&path, lines.join("\n")).expect("write");
+        std::fs::write(&path, text).expect("write");
         path
     };
-    let good = write(&events, "good.jsonl");
+    let good = write(&good_text, "good.jsonl");
     let out = Command::new(LOKID)
         .args(["audit", "verify"])
         .arg(&good)
@@ -339,9 +288,18 @@ fn audit_bundles_are_verified_offline() {
     assert_eq!(report["ok"], true);
     assert_eq!(report["events"], 5);
 
-    let mut tampered = events.clone();
-    tampered[2].action = "org.deleted".into();
-    let bad = write(&tampered, "bad.jsonl");
+    // The third event's action changed after the fact.
+    let tampered: Vec<String> = good_text
+        .lines()
+        .map(|l| {
+            if l.contains("\"seq\":3,") {
+                l.replace("org.updated", "org.deleted")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    let bad = write(&tampered.join("\n"), "bad.jsonl");
     let out = Command::new(LOKID)
         .args(["audit", "verify"])
         .arg(&bad)

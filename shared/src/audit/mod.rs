@@ -12,6 +12,7 @@
 
 pub mod actions;
 mod verify;
+mod writer;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use verify::{verify_str, BundleVerifier, Failure, FailureKind, VerifyReport};
+pub use writer::BundleWriter;
 
 /// Version of the event schema written into every event (`schema`).
 pub const SCHEMA_VERSION: u32 = 1;

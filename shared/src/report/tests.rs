@@ -3,14 +3,10 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use ed25519_dalek::SigningKey;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::*;
-use crate::audit::{
-    line, Actor, AuditEvent, BundleKey, CheckpointBody, Manifest, BUNDLE_FORMAT, BUNDLE_VERSION,
-    GENESIS_HASH, SCHEMA_VERSION,
-};
+use crate::audit::{AuditEvent, BundleWriter};
 
 fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, day, h, m, 0)
@@ -18,82 +14,26 @@ fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
         .expect("time")
 }
 
-/// A signed bundle of (time, action, outcome, ip) events.
+/// A signed bundle of (time, action, outcome, ip) events by one user.
 fn bundle(events: &[(DateTime<Utc>, &str, &str, &str)]) -> String {
     let key = SigningKey::from_bytes(&[3; 32]);
-    let org = Uuid::from_u128(9);
-    let mut out = vec![
-        line(
-            "manifest",
-            &Manifest {
-                format: BUNDLE_FORMAT.into(),
-                version: BUNDLE_VERSION,
-                org_id: org,
-                from: None,
-                to: None,
-                exported_at: "2026-11-30T00:00:00Z".into(),
-            },
-        ),
-        line(
-            "key",
-            &BundleKey {
-                key_id: "k".into(),
-                public_key: base64::Engine::encode(
-                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                    key.verifying_key().to_bytes(),
-                ),
-                valid_from: "2026-01-01T00:00:00Z".into(),
-                valid_until: None,
-            },
-        ),
-    ]
-    .into_iter()
-    .map(|l| l.expect("line"))
-    .collect::<Vec<_>>();
-    let mut prev = GENESIS_HASH.to_owned();
-    for (i, (time, action, outcome, ip)) in events.iter().enumerate() {
-        let e = AuditEvent {
-            schema: SCHEMA_VERSION,
-            id: Uuid::from_u128(i as u128 + 100),
-            org_id: org,
-            seq: i as u64 + 1,
-            time: rfc3339(*time),
-            actor: Actor {
-                kind: "user".into(),
-                user_id: Some(Uuid::from_u128(1)),
-                api_key_id: None,
-                session_id: None,
-            },
-            action: (*action).into(),
-            resource_type: None,
-            resource_id: None,
-            outcome: (*outcome).into(),
-            ip: Some((*ip).into()),
-            user_agent: None,
-            request_id: None,
-            before: None,
-            after: None,
-            metadata: json!({}),
-            count: 1,
-            prev_hash: prev.clone(),
-            hash: String::new(),
-        }
-        .seal()
-        .expect("seal");
-        prev = e.hash.clone();
-        out.push(line("event", &e).expect("event"));
+    let mut w = BundleWriter::new(
+        Vec::new(),
+        Uuid::from_u128(9),
+        key,
+        "k",
+        "2026-11-30T00:00:00Z",
+    )
+    .expect("bundle");
+    for (time, action, outcome, ip) in events {
+        let mut e = AuditEvent::draft(&rfc3339(*time), action, outcome);
+        e.actor.kind = "user".into();
+        e.actor.user_id = Some(Uuid::from_u128(1));
+        e.ip = Some((*ip).into());
+        w.event(e).expect("event");
     }
-    let cp = CheckpointBody {
-        org_id: org,
-        seq: events.len() as u64,
-        head_hash: prev,
-        issued_at: "2026-11-30T00:00:00Z".into(),
-        key_id: "k".into(),
-    }
-    .sign(&key)
-    .expect("sign");
-    out.push(line("checkpoint", &cp).expect("checkpoint"));
-    out.join("\n")
+    w.checkpoint("2026-11-30T00:00:00Z").expect("checkpoint");
+    String::from_utf8(w.finish().expect("finish")).expect("utf-8")
 }
 
 fn options() -> ReportOptions {
