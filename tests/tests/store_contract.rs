@@ -317,10 +317,54 @@ async fn signing_keys(b: Backend) {
     assert_eq!(keys[1].private_key_enc, vec![2; 60]);
 }
 
+/// Transactions that read, then write (role changes check the member
+/// first) run concurrently without failing: they queue for the write lock
+/// instead of tripping over each other's commits (SQLITE_BUSY).
+async fn concurrent_read_then_write_transactions_queue(b: Backend) {
+    let (_env, s) = open(b).await;
+    let owner = s
+        .create_user(new_user("q@example.com"))
+        .await
+        .expect("user");
+    let org = s.create_org(new_org("queue"), owner.id).await.expect("org");
+    let mut members = Vec::new();
+    for i in 0..8 {
+        let u = s
+            .create_user(new_user(&format!("q{i}@example.com")))
+            .await
+            .expect("user")
+            .id;
+        s.add_member(org.id, u, "viewer", None)
+            .await
+            .expect("member");
+        members.push(u);
+    }
+    let tasks: Vec<_> = members
+        .iter()
+        .flat_map(|u| [(*u, "auditor"), (*u, "compliance_officer")])
+        .map(|(u, role)| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                s.add_member_role(org.id, u, role).await?;
+                s.remove_member_role(org.id, u, role).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let done = t.await.expect("task");
+        assert!(done.is_ok(), "{done:?}");
+    }
+    for u in members {
+        let m = s.member(org.id, u).await.expect("member").expect("exists");
+        assert_eq!(m.roles, ["viewer"]);
+    }
+}
+
 backend_tests!(
     users,
     organizations,
     memberships_and_limit,
+    concurrent_read_then_write_transactions_queue,
     tenant_methods_filter_by_org,
     signing_keys
 );

@@ -125,6 +125,13 @@ pub(crate) fn map_sqlx(e: sqlx::Error, conflict: Option<(&'static str, &str)>) -
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
             StoreError::Unavailable(e.to_string())
         }
+        // SQLite still busy after `busy_timeout`: try again later, not a bug.
+        sqlx::Error::Database(db)
+            if matches!(db.code().as_deref(), Some("5" | "6" | "517"))
+                || db.message().contains("database is locked") =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
         _ => StoreError::Other(e.into()),
     }
 }

@@ -71,7 +71,16 @@ impl SqliteStore {
         _org: Option<Uuid>,
         _key_id: Option<&str>,
     ) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
-        self.pool.begin().await.map_err(err)
+        self.write_tx().await.map_err(err)
+    }
+
+    /// Every transaction takes SQLite's write lock up front (`BEGIN
+    /// IMMEDIATE`): a deferred one that reads and then writes fails at once
+    /// (SQLITE_BUSY) when another connection committed in between, while
+    /// an immediate one waits its turn (`busy_timeout`). Requests queue
+    /// instead of failing; reads are short, so the queue is too.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
     /// The transaction tenant work runs in. SQLite has no row-level
@@ -80,7 +89,7 @@ impl SqliteStore {
         &self,
         _org: Uuid,
     ) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
-        self.pool.begin().await.map_err(err)
+        self.write_tx().await.map_err(err)
     }
 }
 
@@ -97,7 +106,7 @@ impl Store for SqliteStore {
     async fn create_org(&self, org: NewOrg, creator: Uuid) -> StoreResult<Organization> {
         let id = org.id;
         let settings = settings_to_json(&Default::default())?;
-        let mut tx = self.pool.begin().await.map_err(err)?;
+        let mut tx = self.write_tx().await.map_err(err)?;
         Tenant::<Sqlite>::insert_org(&mut tx, org, creator, settings, "$4").await?;
         AuditSql::<Sqlite>::commit(tx, id).await?;
         self.org_row(id).await
@@ -130,7 +139,7 @@ impl Store for SqliteStore {
     }
 
     async fn update_org(&self, org: Uuid, patch: OrgPatch) -> StoreResult<Organization> {
-        let mut tx = self.pool.begin().await.map_err(err)?;
+        let mut tx = self.write_tx().await.map_err(err)?;
         let settings = patch.settings.as_ref().map(settings_to_json).transpose()?;
         let done = sqlx::query(
             "UPDATE organizations SET name = COALESCE($2, name), slug = COALESCE($3, slug), \
@@ -151,7 +160,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_org_tier(&self, org: Uuid, tier: Tier) -> StoreResult<Organization> {
-        let mut tx = self.pool.begin().await.map_err(err)?;
+        let mut tx = self.write_tx().await.map_err(err)?;
         let done = sqlx::query(
             "UPDATE organizations SET tier = $2, updated_at = $3 WHERE id = $1 AND status <> 'deleted'",
         )
@@ -167,7 +176,7 @@ impl Store for SqliteStore {
     }
 
     async fn soft_delete_org(&self, org: Uuid) -> StoreResult<Organization> {
-        let mut tx = self.pool.begin().await.map_err(err)?;
+        let mut tx = self.write_tx().await.map_err(err)?;
         let now = Utc::now();
         let done = sqlx::query(
             "UPDATE organizations SET status = 'deleted', deleted_at = $2, updated_at = $2 \
@@ -184,7 +193,7 @@ impl Store for SqliteStore {
     }
 
     async fn hard_delete_org(&self, org: Uuid) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(err)?;
+        let mut tx = self.write_tx().await.map_err(err)?;
         let done = sqlx::query("DELETE FROM organizations WHERE id = $1")
             .bind(org)
             .execute(&mut *tx)
