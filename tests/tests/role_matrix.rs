@@ -60,6 +60,13 @@ const ROWS: &[Row] = &[
     ),
     row("GET", "/orgs/{org}/audit/verify", None, &[AuditVerify], &[]),
     row("POST", "/orgs/{org}/audit/purge", None, &[AuditPurge], &[]),
+    row(
+        "GET",
+        "/orgs/{org}/reports/snapshot",
+        None,
+        &[ReportGenerate],
+        &[],
+    ),
     row("GET", "/orgs/{org}", None, &[OrgRead], &[]),
     row(
         "PATCH",
