@@ -1,0 +1,41 @@
+//! What reports read from the daemon: audit event pages and the current-state snapshot.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{ApiKeyInfo, Organization, RoleInfo};
+
+/// A page of audit events, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEventList {
+    pub events: Vec<crate::audit::AuditEvent>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<i64>,
+}
+
+/// A member as a report sees them: roles and sign-in strength.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SnapshotMember {
+    pub user_id: Uuid,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub mfa_enabled: bool,
+    pub is_super_admin: bool,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// The current state of an organization, for a report (`GET
+/// /api/v1/orgs/{org_id}/reports/snapshot`): who has which access now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReportSnapshot {
+    pub taken_at: DateTime<Utc>,
+    pub organization: Organization,
+    pub members: Vec<SnapshotMember>,
+    pub roles: Vec<RoleInfo>,
+    pub api_keys: Vec<ApiKeyInfo>,
+}
