@@ -21,6 +21,7 @@ use sha2::Sha256;
 
 use crate::app::AppState;
 use crate::audit::{self, Outcome};
+use crate::auth::keys::hex_encode;
 use crate::auth::{api_keys, Credential, Principal};
 use crate::error::AppError;
 
@@ -51,11 +52,7 @@ pub fn canonical(
 pub fn sign(secret: &[u8], canonical: &str) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(canonical.as_bytes());
-    hex(&mac.finalize().into_bytes())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex_encode(&mac.finalize().into_bytes())
 }
 
 /// Whether this request's signature must be checked.
@@ -234,7 +231,7 @@ mod tests {
         );
         let sig = sign(b"lks_secret", &text);
         assert_eq!(sig.len(), 64);
-        assert_eq!(decode_hex(&sig).map(|b| hex(&b)), Some(sig));
+        assert_eq!(decode_hex(&sig).map(|b| hex_encode(&b)), Some(sig));
         assert_eq!(decode_hex("zz"), None);
     }
 }
