@@ -36,12 +36,28 @@ pub struct AppState {
     pub audit_aggregator: Arc<crate::audit::aggregate::Aggregator>,
 }
 
+/// Creates the data dir owner-only (0700), whatever the umask. A dir that
+/// exists keeps the mode its operator gave it.
+pub fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make data dir {} private", dir.display()))?;
+    }
+    Ok(())
+}
+
 impl AppState {
     /// Opens storage, kv and keys as configured (creating the data dir and,
     /// for the embedded default, the master key).
     pub async fn open(config: Config) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+        create_private_dir(&config.data_dir)?;
         let url = config.database_url();
         let store = store::connect(&url, config.database_max_connections)
             .await

@@ -113,7 +113,7 @@ pub async fn run() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => {
-            std::fs::create_dir_all(&config.data_dir)?;
+            crate::app::create_private_dir(&config.data_dir)?;
             crate::store::migrate(&config.database_url()).await?;
             tracing::info!("migrations applied");
             Ok(())

@@ -62,6 +62,9 @@ pub enum AppError {
     /// 503: a dependency (database, kv store) is unreachable.
     #[error("{0}")]
     Unavailable(String),
+    /// 503: the database refuses work for now (busy, read-only, disk full).
+    #[error("database: {0}")]
+    StorageUnavailable(String),
     /// 500: a bug or an unexpected failure; details are logged, never returned.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -121,6 +124,7 @@ impl AppError {
             }
             Self::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -132,7 +136,7 @@ impl From<StoreError> for AppError {
             StoreError::Conflict { code, message } => AppError::Conflict { code, message },
             StoreError::NotFound(what) => AppError::NotFound { what },
             StoreError::LimitReached(message) => AppError::TierLimit { message },
-            StoreError::Unavailable(e) => AppError::Unavailable(format!("database: {e}")),
+            StoreError::Unavailable(e) => AppError::StorageUnavailable(e),
             StoreError::Other(e) => AppError::Internal(e),
         }
     }
@@ -151,6 +155,10 @@ impl IntoResponse for AppError {
             AppError::Unavailable(e) => {
                 tracing::warn!(error = %e, "dependency unavailable");
                 "a required service is unavailable; try again shortly".to_owned()
+            }
+            AppError::StorageUnavailable(e) => {
+                tracing::warn!(error = %e, "storage unavailable");
+                "the database cannot take this request now (busy, read-only or out of space); try again shortly".to_owned()
             }
             other => other.to_string(),
         };

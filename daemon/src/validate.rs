@@ -43,14 +43,68 @@ pub fn time_range(from: Option<&str>, to: Option<&str>) -> Result<TimeRange, App
     Ok((from, to))
 }
 
-fn has_control(s: &str) -> bool {
+/// NUL, the other C0 controls, DEL and the C1 controls.
+pub fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
-/// Trims and lowercases an email and checks its shape (not deliverability).
+/// Where in a JSON document a string (or key) holds a control character
+/// other than tab, line feed and carriage return (multi-line text may
+/// have those), as a dotted path such as `settings.ip_allow[0]`.
+pub fn control_in_json(v: &serde_json::Value) -> Option<String> {
+    fn bad(s: &str) -> bool {
+        s.chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    }
+    fn walk(v: &serde_json::Value, at: &str) -> Option<String> {
+        match v {
+            serde_json::Value::String(s) if bad(s) => Some(at.to_owned()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| walk(x, &format!("{at}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+                let clean: String = k.chars().filter(|c| !c.is_control()).take(64).collect();
+                let here = if at == "body" {
+                    clean
+                } else {
+                    format!("{at}.{clean}")
+                };
+                if bad(k) {
+                    Some(here)
+                } else {
+                    walk(x, &here)
+                }
+            }),
+            _ => None,
+        }
+    }
+    walk(v, "body")
+}
+
+/// Zero-width characters: invisible, so two emails that look alike differ.
+fn is_zero_width(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}'
+    )
+}
+
+/// Bidirectional formatting characters: they reorder what is displayed.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Normalises an email (Unicode NFKC, then case-folded, trimmed) and
+/// checks its shape (not deliverability). Zero-width and bidirectional
+/// control characters are refused: they make look-alike addresses.
 pub fn email(field: &str, raw: &str) -> Result<String, AppError> {
-    let e = raw.trim().to_lowercase();
+    use unicode_normalization::UnicodeNormalization;
     let bad = |why: &str| Err(AppError::validation(field, why.to_owned()));
+    if raw.chars().any(|c| is_zero_width(c) || is_bidi_control(c)) {
+        return bad("must not contain zero-width or bidirectional control characters");
+    }
+    let e = raw.trim().nfkc().collect::<String>().to_lowercase();
     if e.is_empty() {
         return bad("is required");
     }
@@ -92,6 +146,13 @@ pub fn name(field: &str, raw: &str, max: usize) -> Result<String, AppError> {
         return Err(AppError::validation(
             field,
             "must not contain control characters",
+        ));
+    }
+    // An override can make a name read as something else (`nimda` as `admin`).
+    if n.chars().any(is_bidi_control) {
+        return Err(AppError::validation(
+            field,
+            "must not contain bidirectional control characters",
         ));
     }
     Ok(n.to_owned())

@@ -409,6 +409,68 @@ impl TestApp {
         (org, self.login(email, Some(&org.to_string())).await)
     }
 
+    /// Invites through `POST …/members` (`{email | user_id, role}`), then
+    /// signs in as the invitee and accepts; returns the member.
+    pub async fn join(&self, org: impl std::fmt::Display, inviter: &str, body: Value) -> Value {
+        let r = self
+            .post(&format!("/api/v1/orgs/{org}/members"), Some(inviter), body)
+            .await;
+        let invitation = r.assert_status(202)["invitation"].clone();
+        let email = invitation["email"].as_str().expect("invitation email");
+        let token = self.login(email, None).await;
+        let id = invitation["id"].as_str().expect("invitation id");
+        let member = self
+            .accept_invitation(&token, id)
+            .await
+            .assert_status(200)
+            .clone();
+        // Leave no session behind: callers count sessions.
+        self.post("/api/v1/auth/logout", Some(&token), json!({}))
+            .await
+            .assert_status(204);
+        member
+    }
+
+    /// Invites an email that has no account and accepts with the token and
+    /// [`PASSWORD`]: the account is created by the organization's invitation
+    /// (it is *managed* by it). Returns the member.
+    pub async fn join_new(
+        &self,
+        org: impl std::fmt::Display,
+        inviter: &str,
+        email: &str,
+        roles: &[&str],
+    ) -> Value {
+        let r = self
+            .post(
+                &format!("/api/v1/orgs/{org}/invitations"),
+                Some(inviter),
+                json!({"email": email, "roles": roles}),
+            )
+            .await;
+        let created = r.assert_status(201).clone();
+        let id = created["invitation"]["id"].as_str().expect("invitation id");
+        self.post(
+            &format!("/api/v1/invitations/{id}/accept"),
+            None,
+            json!({"token": created["accept_token"], "password": PASSWORD}),
+        )
+        .await
+        .assert_status(200)
+        .clone()
+    }
+
+    /// `POST /api/v1/invitations/{id}/accept` signed in as the invitee.
+    pub async fn accept_invitation(&self, invitee: &str, id: &str) -> Reply {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/invitations/{id}/accept"),
+            Some(invitee),
+            None,
+        )
+        .await
+    }
+
     /// An organization moved to the starter tier (API access) by a super
     /// admin; returns `(org id, its admin's token)`.
     pub async fn starter_org(&self, email: &str, name: &str) -> (Uuid, String) {

@@ -35,13 +35,8 @@ async fn state_changes_and_denials_are_recorded(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (org, admin) = app.user_with_org("audit@example.com", "Audited").await;
     let member = app.register("m@example.com").await;
-    app.post(
-        &format!("/api/v1/orgs/{org}/members"),
-        Some(&admin),
-        json!({"user_id": member, "role": "viewer"}),
-    )
-    .await
-    .assert_status(201);
+    app.join(org, &admin, json!({"user_id": member, "role": "viewer"}))
+        .await;
     app.patch(
         &format!("/api/v1/orgs/{org}/members/{member}"),
         &admin,
@@ -58,6 +53,7 @@ async fn state_changes_and_denials_are_recorded(b: Backend) {
     let actions: Vec<&str> = all.iter().filter_map(|e| e["action"].as_str()).collect();
     for a in [
         "org.created",
+        "member.invited",
         "member.added",
         "member.role_changed",
         "auth.login_succeeded",
@@ -83,7 +79,8 @@ async fn state_changes_and_denials_are_recorded(b: Backend) {
     assert!(prefixed.iter().all(|e| e["action"]
         .as_str()
         .is_some_and(|a| a.starts_with("member."))));
-    assert_eq!(prefixed.len(), 2);
+    // Invited, joined (by accepting), role changed.
+    assert_eq!(prefixed.len(), 3);
     let by_actor = events(&app, org, &admin, &format!("actor={member}")).await;
     assert!(by_actor
         .iter()
@@ -459,13 +456,8 @@ async fn retention_purges_behind_a_signed_anchor(b: Backend) {
 async fn flood(app: &TestApp) -> (Uuid, String) {
     let (org, admin) = app.user_with_org("flood@example.com", "Flooded").await;
     let viewer = app.register("v@example.com").await;
-    app.post(
-        &format!("/api/v1/orgs/{org}/members"),
-        Some(&admin),
-        json!({"user_id": viewer, "role": "viewer"}),
-    )
-    .await
-    .assert_status(201);
+    app.join(org, &admin, json!({"user_id": viewer, "role": "viewer"}))
+        .await;
     let token = app.login("v@example.com", Some("flooded")).await;
     for _ in 0..12 {
         app.delete(&format!("/api/v1/orgs/{org}"), &token)

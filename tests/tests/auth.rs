@@ -219,16 +219,20 @@ async fn switch_org_only_into_own_orgs(b: Backend) {
         jwt_part(&frank, 1)["sid"],
         "same session"
     );
+    // The session moved: the token of its earlier organization stops working.
+    app.get("/api/v1/auth/me", &frank)
+        .await
+        .assert_error(401, "token_superseded");
     app.post(
         "/api/v1/auth/switch-org",
-        Some(&frank),
+        Some(&switched),
         json!({"org": org_b.to_string()}),
     )
     .await
     .assert_error(403, "not_a_member");
     app.post(
         "/api/v1/auth/switch-org",
-        Some(&frank),
+        Some(&switched),
         json!({"org": "no-such-org"}),
     )
     .await

@@ -8,6 +8,7 @@ async fn add_list_change_remove(b: Backend) {
     let worker = app.register("worker@example.com").await;
     let path = format!("/api/v1/orgs/{org}/members");
 
+    // Adding an account invites it: nothing changes until it accepts.
     let r = app
         .post(
             &path,
@@ -15,20 +16,29 @@ async fn add_list_change_remove(b: Backend) {
             json!({"email": "Worker@Example.com", "role": "auditor"}),
         )
         .await;
-    let m = r.assert_status(201);
-    assert_eq!(m["user_id"], worker.to_string());
-    assert_eq!(m["roles"], json!(["auditor"]));
+    let invitation = r.assert_status(202)["invitation"].clone();
+    assert_eq!(invitation["email"], "worker@example.com");
+    assert_eq!(invitation["roles"], json!(["auditor"]));
+    assert_eq!(invitation["status"], "pending");
+    let listed = app.get(&path, &admin).await;
+    assert_eq!(
+        listed.assert_status(200)["members"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "an invitation is not a membership"
+    );
     app.post(
         &path,
         Some(&admin),
         json!({"user_id": worker, "role": "viewer"}),
     )
     .await
-    .assert_error(409, "already_member");
+    .assert_error(409, "already_invited");
     app.post(
         &path,
         Some(&admin),
-        json!({"email": "ghost@example.com", "role": "viewer"}),
+        json!({"user_id": uuid::Uuid::now_v7(), "role": "viewer"}),
     )
     .await
     .assert_error(404, "not_found");
@@ -46,6 +56,20 @@ async fn add_list_change_remove(b: Backend) {
     )
     .await
     .assert_error(422, "validation_failed");
+    let wt = app.login("worker@example.com", None).await;
+    let m = app
+        .accept_invitation(&wt, invitation["id"].as_str().unwrap_or_default())
+        .await;
+    let m = m.assert_status(200);
+    assert_eq!(m["user_id"], worker.to_string());
+    assert_eq!(m["roles"], json!(["auditor"]));
+    app.post(
+        &path,
+        Some(&admin),
+        json!({"user_id": worker, "role": "viewer"}),
+    )
+    .await
+    .assert_error(409, "already_member");
 
     let list = app.get(&path, &admin).await;
     let members = list.assert_status(200)["members"]
@@ -120,20 +144,29 @@ async fn member_limit_follows_the_tier(b: Backend) {
         users.push(app.register(&format!("u{i}@example.com")).await);
     }
     for u in &users[..7] {
-        app.post(&path, Some(&admin), json!({"user_id": u, "role": "viewer"}))
-            .await
-            .assert_status(201);
+        app.join(org, &admin, json!({"user_id": u, "role": "viewer"}))
+            .await;
     }
-    // 8 members now; 4 concurrent adds race for the last 2 places.
-    let racers = users[7..11].iter().map(|u| {
-        let body = json!({"user_id": u, "role": "viewer"});
-        let (app, path, admin) = (&app, &path, &admin);
-        async move { app.post(path, Some(admin), body).await }
-    });
+    // 8 members now; 4 invitees accept at once, racing for the last 2 places.
+    let mut pending = Vec::new();
+    for (i, u) in users[7..11].iter().enumerate() {
+        let r = app
+            .post(&path, Some(&admin), json!({"user_id": u, "role": "viewer"}))
+            .await;
+        let id = r.assert_status(202)["invitation"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let token = app.login(&format!("u{}@example.com", i + 7), None).await;
+        pending.push((token, id));
+    }
+    let racers = pending
+        .iter()
+        .map(|(token, id)| app.accept_invitation(token, id));
     let results = futures_util::future::join_all(racers).await;
-    let ok = results.iter().filter(|r| r.status.as_u16() == 201).count();
+    let ok = results.iter().filter(|r| r.status.as_u16() == 200).count();
     assert_eq!(ok, 2, "exactly the free places are filled: {results:?}");
-    for r in results.iter().filter(|r| r.status.as_u16() != 201) {
+    for r in results.iter().filter(|r| r.status.as_u16() != 200) {
         r.assert_error(402, "tier_limit_exceeded");
     }
     let list = app.get(&path, &admin).await;
@@ -151,14 +184,11 @@ async fn member_limit_follows_the_tier(b: Backend) {
     )
     .await
     .assert_status(200);
-    let refused: Vec<_> = users[7..11]
-        .iter()
-        .filter(|u| !list.body["members"].to_string().contains(&u.to_string()))
-        .collect();
-    for u in refused {
-        app.post(&path, Some(&admin), json!({"user_id": u, "role": "viewer"}))
-            .await
-            .assert_status(201);
+    // The refused invitations are still pending: accepted now, they fit.
+    for ((token, id), r) in pending.iter().zip(&results) {
+        if r.status.as_u16() != 200 {
+            app.accept_invitation(token, id).await.assert_status(200);
+        }
     }
     app.stop().await;
 }

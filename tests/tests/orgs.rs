@@ -109,13 +109,12 @@ async fn only_admins_change_and_only_super_admins_set_tiers(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (org, admin) = app.user_with_org("admin@example.com", "Tiered").await;
     app.register("viewer@example.com").await;
-    app.post(
-        &format!("/api/v1/orgs/{org}/members"),
-        Some(&admin),
+    app.join(
+        org,
+        &admin,
         json!({"email": "viewer@example.com", "role": "viewer"}),
     )
-    .await
-    .assert_status(201);
+    .await;
     let viewer = app.login("viewer@example.com", Some("tiered")).await;
     assert_eq!(
         app.get(&format!("/api/v1/orgs/{org}"), &viewer)

@@ -10,13 +10,8 @@ use uuid::Uuid;
 async fn setup(app: &TestApp, role: &str) -> (Uuid, String, String, String) {
     let (org, admin) = app.user_with_org("owner@example.com", "Acme").await;
     let member = app.register("member@example.com").await.to_string();
-    app.post(
-        &format!("/api/v1/orgs/{org}/members"),
-        Some(&admin),
-        json!({"user_id": member, "role": role}),
-    )
-    .await
-    .assert_status(201);
+    app.join(org, &admin, json!({"user_id": member, "role": role}))
+        .await;
     let token = app.login("member@example.com", Some("acme")).await;
     (org, admin, member, token)
 }
@@ -310,13 +305,8 @@ async fn escalation_is_refused(b: Backend) {
     .await
     .assert_status(200);
     let other = app.register("other@example.com").await.to_string();
-    app.post(
-        &format!("/api/v1/orgs/{org}/members"),
-        Some(&admin),
-        json!({"user_id": other, "role": "viewer"}),
-    )
-    .await
-    .assert_status(201);
+    app.join(org, &admin, json!({"user_id": other, "role": "viewer"}))
+        .await;
 
     // Assigning a stronger role, to someone else or to oneself.
     for (who, role) in [
@@ -392,13 +382,8 @@ async fn api_keys_are_cut_to_their_scopes_and_their_creator(b: Backend) {
     .await
     .assert_status(200);
     let creator = app.register("dev@example.com").await.to_string();
-    app.post(
-        &format!("/api/v1/orgs/{org}/members"),
-        Some(&admin),
-        json!({"user_id": creator, "role": "admin"}),
-    )
-    .await
-    .assert_status(201);
+    app.join(org, &admin, json!({"user_id": creator, "role": "admin"}))
+        .await;
     let dev = app.login("dev@example.com", Some("keys")).await;
     let keys = format!("/api/v1/orgs/{org}/api-keys");
     let r = app

@@ -32,13 +32,8 @@ async fn scenario(app: &TestApp) -> Scenario {
         ("carol@acme.test", "auditor"),
     ] {
         ids.push(app.register(email).await);
-        app.post(
-            &format!("/api/v1/orgs/{org}/members"),
-            Some(&admin),
-            json!({"email": email, "role": role}),
-        )
-        .await
-        .assert_status(201);
+        app.join(org, &admin, json!({"email": email, "role": role}))
+            .await;
     }
     let (bob, carol) = (ids[1], ids[2]);
     let members = format!("/api/v1/orgs/{org}/members");

@@ -20,6 +20,10 @@ enum Fx {
     Role,
     Grant,
     Session,
+    /// A pending invitation.
+    Invitation,
+    /// A viewer whose account the organization manages (made by its invitation).
+    Managed,
 }
 
 struct Row {
@@ -112,6 +116,21 @@ const ROWS: &[Row] = &[
         &[],
     ),
     row(
+        "POST",
+        "/orgs/{org}/invitations",
+        Some(r#"{"email":"invitee{n}@example.com","roles":["viewer"]}"#),
+        &[MemberInvite, RoleAssign],
+        &[],
+    ),
+    row("GET", "/orgs/{org}/invitations", None, &[MemberRead], &[]),
+    row(
+        "DELETE",
+        "/orgs/{org}/invitations/{invitation}",
+        None,
+        &[MemberInvite],
+        &[Fx::Invitation],
+    ),
+    row(
         "PATCH",
         "/orgs/{org}/members/{member}",
         Some(r#"{"roles":["viewer"]}"#),
@@ -155,7 +174,7 @@ const ROWS: &[Row] = &[
         "/orgs/{org}/members/{member}/reset-password",
         None,
         &[MemberResetPassword],
-        &[Fx::Member],
+        &[Fx::Managed],
     ),
     row("GET", "/orgs/{org}/roles", None, &[RoleRead], &[]),
     row(
@@ -320,15 +339,13 @@ impl Ctx<'_> {
 
     async fn member(&mut self, role: &str) -> (String, String) {
         let (user, email) = self.user().await;
-        let path = format!("/api/v1/orgs/{}/members", self.org);
         self.app
-            .post(
-                &path,
-                Some(&self.admin),
+            .join(
+                &self.org,
+                &self.admin,
                 json!({"user_id": user, "role": role}),
             )
-            .await
-            .assert_status(201);
+            .await;
         (user, email)
     }
 
@@ -396,6 +413,26 @@ impl Ctx<'_> {
                     .post(&format!("/api/v1/orgs/{org}/grants"), Some(&admin), body)
                     .await;
                 ("{grant}", id(r.assert_status(201), "id"))
+            }
+            Fx::Managed => {
+                let email = format!("managed{}@example.com", self.next());
+                let m = self.app.join_new(&org, &admin, &email, &["viewer"]).await;
+                ("{member}", id(&m, "user_id"))
+            }
+            Fx::Invitation => {
+                let email = format!("pending{}@example.com", self.next());
+                let r = self
+                    .app
+                    .post(
+                        &format!("/api/v1/orgs/{org}/invitations"),
+                        Some(&admin),
+                        json!({"email": email, "roles": ["viewer"]}),
+                    )
+                    .await;
+                (
+                    "{invitation}",
+                    id(&r.assert_status(201)["invitation"], "id"),
+                )
             }
             Fx::Session => {
                 let (_, email) = self.member("viewer").await;

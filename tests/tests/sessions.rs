@@ -155,13 +155,12 @@ async fn admins_see_and_revoke_member_sessions(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (org, admin) = app.user_with_org("adm@example.com", "Sessions").await;
     app.register("mem@example.com").await;
-    app.post(
-        &format!("/api/v1/orgs/{org}/members"),
-        Some(&admin),
+    app.join(
+        org,
+        &admin,
         json!({"email": "mem@example.com", "role": "viewer"}),
     )
-    .await
-    .assert_status(201);
+    .await;
     let member = app.login("mem@example.com", Some("sessions")).await;
     let _unscoped = app.login("mem@example.com", None).await;
     let list = app
@@ -195,14 +194,10 @@ async fn admins_see_and_revoke_member_sessions(b: Backend) {
 async fn password_change_and_reset_end_other_sessions(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (org, admin) = app.user_with_org("boss@example.com", "Resets").await;
-    app.register("pat@example.com").await;
-    app.post(
-        &format!("/api/v1/orgs/{org}/members"),
-        Some(&admin),
-        json!({"email": "pat@example.com", "role": "viewer"}),
-    )
-    .await
-    .assert_status(201);
+    // An account the organization manages (created by its invitation):
+    // its admin may reset the password.
+    app.join_new(org, &admin, "pat@example.com", &["viewer"])
+        .await;
     let a = app.login_full("pat@example.com", None).await;
     let b_tok = app.login("pat@example.com", None).await;
     let a_tok = a["access_token"].as_str().unwrap_or_default();
@@ -281,13 +276,12 @@ async fn password_change_and_reset_end_other_sessions(b: Backend) {
     let (_, _) = app
         .user_with_org("elsewhere@example.com", "Elsewhere")
         .await;
-    app.post(
-        &format!("/api/v1/orgs/{org}/members"),
-        Some(&admin),
+    app.join(
+        org,
+        &admin,
         json!({"email": "elsewhere@example.com", "role": "viewer"}),
     )
-    .await
-    .assert_status(201);
+    .await;
     let el = app
         .get(
             "/api/v1/auth/me",

@@ -102,13 +102,8 @@ async fn a_role_change_on_one_daemon_applies_on_the_other() {
     )
     .await
     .assert_status(201);
-    a.post(
-        &format!("/api/v1/orgs/{org}/members"),
-        Some(&admin),
-        json!({"user_id": member, "role": "clerk"}),
-    )
-    .await
-    .assert_status(201);
+    a.join(org, &admin, json!({"user_id": member, "role": "clerk"}))
+        .await;
     let token = b.login("m@example.com", Some("shared")).await;
     let docs = format!("/api/v1/orgs/{org}/documents");
     // B caches the policy...

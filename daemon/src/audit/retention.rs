@@ -59,6 +59,10 @@ pub async fn periodic(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
+        // Sign-in failures past their counting window are forgotten.
+        if let Err(e) = crate::auth::throttle::purge_old(&state).await {
+            tracing::warn!(error = %e, "retention: cannot purge old sign-in failures");
+        }
         let orgs = match state.store.org_ids().await {
             Ok(o) => o,
             Err(e) => {

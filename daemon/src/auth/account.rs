@@ -61,9 +61,12 @@ pub async fn change_password(
 }
 
 /// An admin resets a member's password to a temporary one and ends all of
-/// the member's sessions. Because accounts are shared across organizations,
-/// an organization admin may only do this for users who belong to no other
-/// organization; super admins may always.
+/// the member's sessions. Accounts are shared across organizations, so an
+/// organization admin may do this only for an account the organization
+/// *manages*: created by accepting this organization's invitation, never a
+/// member of another organization since, not a super admin — and only when
+/// the admin holds every permission the member holds here. Super admins may
+/// reset anyone. Refusals are audited.
 pub async fn reset_password(
     state: &AppState,
     access: &OrgAccess,
@@ -76,13 +79,24 @@ pub async fn reset_password(
         .member(access.org.id, target)
         .await?
         .ok_or(AppError::NotFound { what: "member" })?;
+    if target == principal.user.id {
+        return Err(AppError::forbidden(
+            "reset_not_allowed",
+            "change your own password with POST /api/v1/auth/password",
+        ));
+    }
     if !principal.is_super_admin() {
-        let orgs = state.store.orgs_of_user(target).await?;
-        if orgs.iter().any(|o| o.organization.id != access.org.id) {
-            return Err(AppError::forbidden(
-                "reset_not_allowed",
-                "this user also belongs to other organizations; ask a super admin to reset the password",
-            ));
+        if let Err(e) = check_managed(state, access, target, &member).await {
+            audit::record(
+                state,
+                principal
+                    .event("user.password_reset", Outcome::Denied)
+                    .org(Some(access.org.id))
+                    .resource("user", target)
+                    .meta(serde_json::json!({"reason": "not_managed"})),
+            )
+            .await?;
+            return Err(e);
         }
     }
     let temporary_password = random_token(18);
@@ -93,6 +107,7 @@ pub async fn reset_password(
         state,
         principal
             .event("user.password_reset", Outcome::Success)
+            .org(Some(access.org.id))
             .resource("user", member.user_id)
             .meta(serde_json::json!({"sessions_revoked": revoked_sessions})),
     )
@@ -133,10 +148,15 @@ pub async fn mfa_confirm(
         principal
             .event("mfa.enabled", Outcome::Success)
             .org(None)
-            .resource("user", principal.user.id),
+            .resource("user", principal.user.id)
+            .meta(serde_json::json!({"other_sessions_revoked": true})),
     )
     .await?;
-    mfa::confirm(state, principal.user.id, &principal.user.email, &code).await
+    let session = principal.require_session()?.id;
+    let confirmed = mfa::confirm(state, principal.user.id, &principal.user.email, &code).await?;
+    // Sessions opened without the second factor end (this one stays).
+    end_user_sessions(state, principal.user.id, Some(session), "mfa_enabled").await?;
+    Ok(confirmed)
 }
 
 pub async fn mfa_disable(
@@ -146,6 +166,7 @@ pub async fn mfa_disable(
 ) -> Result<(), AppError> {
     principal.require_session()?;
     let user = principal.user.id;
+    super::throttle::check_account(state, &principal.user.email).await?;
     if let Err(e) = mfa::verify(
         state,
         user,
@@ -160,7 +181,13 @@ pub async fn mfa_disable(
             principal.event("mfa.disable_failed", Outcome::Failure),
         )
         .await?;
-        return Err(e);
+        return Err(super::service::second_factor_failed(
+            state,
+            &principal.user,
+            &principal.client,
+            e,
+        )
+        .await?);
     }
     audit::stage(
         state,
@@ -177,6 +204,8 @@ pub async fn my_sessions(
     state: &AppState,
     principal: &Principal,
 ) -> Result<Vec<SessionInfo>, AppError> {
+    // A person's sessions are theirs: not readable with an API key.
+    principal.require_session()?;
     let current = principal.session_id();
     Ok(
         sessions::list_for_user(state.kv.as_ref(), principal.user.id)
@@ -251,4 +280,37 @@ pub async fn revoke_org_session(
             .meta(serde_json::json!({"user_id": s.user_id})),
     )
     .await
+}
+
+/// Is the target an account this organization manages, and weaker than
+/// (or as strong as) the caller here?
+async fn check_managed(
+    state: &AppState,
+    access: &OrgAccess,
+    target: Uuid,
+    member: &loki_shared::api::Member,
+) -> Result<(), AppError> {
+    let refuse = |why: &str| {
+        Err(AppError::forbidden(
+            "reset_not_allowed",
+            format!("{why}; ask a super admin to reset this password"),
+        ))
+    };
+    let user = state
+        .store
+        .user_by_id(target)
+        .await?
+        .ok_or(AppError::NotFound { what: "member" })?;
+    if user.is_super_admin {
+        return refuse("this account is a super admin");
+    }
+    if state.store.managed_by(target).await? != Some(access.org.id) {
+        return refuse("this organization does not manage this account (it was not created by this organization's invitation, or it belongs or belonged to another organization)");
+    }
+    let theirs = member
+        .roles
+        .iter()
+        .filter_map(|r| access.policy.role(r))
+        .fold(loki_shared::permissions::PermSet::EMPTY, |a, b| a.union(b));
+    access.require_at_least(theirs, "resetting this member's password")
 }

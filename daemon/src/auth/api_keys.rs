@@ -116,8 +116,16 @@ fn check_scopes(scopes: &[String]) -> Result<Vec<String>, AppError> {
     let mut out = Vec::new();
     for s in scopes {
         validate::permission_name("scopes", s)?;
-        s.parse::<loki_shared::Permission>()
+        let p = s
+            .parse::<loki_shared::Permission>()
             .map_err(|e| AppError::validation("scopes", e.to_string()))?;
+        // Keys are bound to their organization: no global power.
+        if p.is_system() {
+            return Err(AppError::validation(
+                "scopes",
+                format!("`{s}` is a system permission; API keys cannot carry it"),
+            ));
+        }
         if !out.contains(s) {
             out.push(s.clone());
         }
@@ -131,6 +139,8 @@ pub async fn create(
     principal: &Principal,
     req: CreateApiKeyRequest,
 ) -> Result<ApiKeySecretResponse, AppError> {
+    // Keys cannot create keys: a person creates them.
+    principal.require_session()?;
     require_api_tier(state, access)?;
     let name = validate::name("name", &req.name, 100)?;
     let scopes = check_scopes(&req.scopes)?;
@@ -187,6 +197,8 @@ pub async fn rotate(
     id: Uuid,
     req: RotateApiKeyRequest,
 ) -> Result<ApiKeySecretResponse, AppError> {
+    // A key cannot mint key material, its own or another's.
+    principal.require_session()?;
     require_api_tier(state, access)?;
     let grace = req
         .grace_period_secs
@@ -197,8 +209,19 @@ pub async fn rotate(
             "must be at most 30 days",
         ));
     }
-    let secret = random_token(SECRET_BYTES);
     let current = get(state, access.org.id, id).await?;
+    if current.revoked_at.is_some() {
+        return Err(AppError::conflict(
+            "api_key_revoked",
+            "a revoked key stays revoked; create a new one",
+        ));
+    }
+    // Rotating hands out a new secret for everything the key can do: the
+    // caller must hold all of it (as when creating it).
+    let scopes: Vec<String> = serde_json::from_str(&current.scopes).unwrap_or_default();
+    let wanted = crate::rbac::roles::parse_names("scopes", &scopes)?;
+    access.require_at_least(wanted, "rotating this API key")?;
+    let secret = random_token(SECRET_BYTES);
     let (signing_secret, signing_secret_enc) = new_signing_secret(state, &current.key_id)?;
     let until: DateTime<Utc> =
         Utc::now() + ChronoDuration::seconds(i64::try_from(grace).unwrap_or(0));

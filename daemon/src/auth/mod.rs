@@ -56,8 +56,10 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Super-admin power comes with a signed-in session only: an API key a
+    /// super admin created is bound to its organization like any other.
     pub fn is_super_admin(&self) -> bool {
-        self.user.is_super_admin
+        self.user.is_super_admin && self.session().is_some()
     }
 
     pub fn session(&self) -> Option<&Session> {
@@ -151,6 +153,15 @@ async fn from_access_token(
     let session = live_session(state, claims.sid, claims.sub).await?;
     if session.kind != SessionKind::Token {
         return Err(revoked());
+    }
+    // After `switch-org` the session belongs to the new organization: tokens
+    // issued for the earlier one stop working (the session stays listed,
+    // and revocable, where it now is).
+    if claims.org != session.org_id {
+        return Err(AppError::unauthorized(
+            "token_superseded",
+            "the session switched organization; use the token switch-org returned",
+        ));
     }
     let user = user(state, claims.sub).await?;
     sessions::touch(state.kv.as_ref(), session.clone(), client).await?;

@@ -125,10 +125,9 @@ async fn check_password(
     };
     let ok = state.passwords.verify(password, hash).await?;
     match (ok, user) {
-        (true, Some(user)) => {
-            throttle::clear(state, email).await?;
-            Ok(user)
-        }
+        // Failures are forgotten when the whole sign-in succeeds: after the
+        // second factor, when there is one.
+        (true, Some(user)) => Ok(user),
         (_, user) => {
             // The user id (when known) goes to the audit trail, never to the caller.
             audit::record(
@@ -148,6 +147,39 @@ async fn check_password(
             }
             Err(bad_credentials())
         }
+    }
+}
+
+/// Counts a wrong second factor toward the account lockout; returns the
+/// error to answer (the lock, when this failure locked the account).
+pub async fn second_factor_failed(
+    state: &AppState,
+    user: &User,
+    client: &ClientInfo,
+    e: AppError,
+) -> Result<AppError, AppError> {
+    let wrong_code = matches!(
+        &e,
+        AppError::Unauthorized {
+            code: "invalid_mfa_code" | "mfa_code_reused" | "invalid_recovery_code",
+            ..
+        }
+    );
+    if !wrong_code {
+        return Ok(e);
+    }
+    match throttle::record_failure(state, &user.email).await? {
+        Some(lock) => {
+            audit::record(
+                state,
+                Event::new("auth.account_locked", Outcome::Denied)
+                    .actor(Some(user.id), None)
+                    .client(client),
+            )
+            .await?;
+            Ok(lock)
+        }
+        None => Ok(e),
     }
 }
 
@@ -172,6 +204,9 @@ pub async fn login(
     client: &ClientInfo,
 ) -> Result<SignIn<Started>, AppError> {
     let user = check_password(state, &req.email, req.password, client).await?;
+    if !user.mfa_enabled {
+        throttle::clear(state, &req.email).await?;
+    }
     if user.mfa_enabled {
         let challenge = mfa::start_challenge(
             state,
@@ -207,6 +242,17 @@ pub async fn verify_mfa(
         .user_by_id(c.user_id)
         .await?
         .ok_or_else(|| AppError::unauthorized("invalid_mfa_challenge", "sign in again"))?;
+    // The second factor counts toward the same lockout as the password.
+    if let Err(e) = throttle::check_account(state, &user.email).await {
+        audit::record(
+            state,
+            Event::new("auth.login_locked", Outcome::Denied)
+                .actor(Some(user.id), None)
+                .client(client),
+        )
+        .await?;
+        return Err(e);
+    }
     if let Err(e) = mfa::verify(state, user.id, &user.email, code, recovery).await {
         audit::record(
             state,
@@ -215,8 +261,9 @@ pub async fn verify_mfa(
                 .client(client),
         )
         .await?;
-        return Err(e);
+        return Err(second_factor_failed(state, &user, client, e).await?);
     }
+    throttle::clear(state, &user.email).await?;
     mfa::end_challenge(state, challenge).await?;
     start(state, user, c.org.as_deref(), c.kind, client).await
 }
@@ -449,7 +496,34 @@ pub async fn switch_org(
     .await
 }
 
+/// Who the caller is. An API key is not its creator's account: it sees the
+/// key's identity (key id, organization, creator id), and the creator's
+/// account details (email, name, MFA) only with the `member:read` scope
+/// (which reads them from the member list anyway) — never the creator's
+/// other organizations.
 pub async fn me(state: &AppState, principal: &Principal) -> Result<MeResponse, AppError> {
+    if let super::Credential::ApiKey { id, scopes, .. } = &principal.credential {
+        let details = scopes.iter().any(|s| s == "member:read");
+        let creator = &principal.user;
+        return Ok(MeResponse {
+            user: User {
+                id: creator.id,
+                email: if details {
+                    creator.email.clone()
+                } else {
+                    String::new()
+                },
+                display_name: creator.display_name.clone().filter(|_| details),
+                is_super_admin: false,
+                mfa_enabled: details && creator.mfa_enabled,
+                created_at: creator.created_at,
+            },
+            org: principal.org,
+            session_id: None,
+            api_key_id: Some(*id),
+            organizations: Vec::new(),
+        });
+    }
     Ok(MeResponse {
         user: principal.user.clone(),
         org: principal.org,

@@ -1,6 +1,6 @@
-//! Brute-force protection for sign-in: a limit per client IP and a
-//! progressive lockout per account. Counters live in the kv store so every
-//! daemon enforces the same numbers. Unknown emails are counted and locked
+//! Brute-force protection for sign-in: a limit per client IP (kv store) and
+//! a progressive lockout per account (database: durable, shared by every
+//! daemon, survives a Redis restart). Unknown emails are counted and locked
 //! exactly like real ones, so the answers reveal nothing about existence.
 
 use std::net::IpAddr;
@@ -17,12 +17,12 @@ const IP_WINDOW: Duration = limits::SIGNIN_WINDOW;
 const FAILURES_KEPT: Duration = Duration::from_secs(24 * 3600);
 const MAX_LOCK_SECS: u64 = 3600;
 
-fn kv_err(e: crate::kv::KvError) -> AppError {
-    AppError::Unavailable(e.to_string())
-}
-
+/// The lockout key: the normalised email (as stored), else the raw text
+/// trimmed and lowercased, so look-alike spellings share one counter.
 fn account(email: &str) -> String {
-    sha256_hex(email.trim().to_lowercase().as_bytes())
+    let key =
+        crate::validate::email("email", email).unwrap_or_else(|_| email.trim().to_lowercase());
+    sha256_hex(key.as_bytes())
 }
 
 /// Counts this attempt against the client's IP (with the configured
@@ -50,20 +50,12 @@ pub async fn check_ip(state: &AppState, ip: IpAddr) -> Result<(), AppError> {
     }
 }
 
-/// Refuses while the account is locked.
+/// Refuses while the account is locked. The lock is in the database, so
+/// it holds on every daemon and survives a restart of the kv store.
 pub async fn check_account(state: &AppState, email: &str) -> Result<(), AppError> {
-    let Some(until) = state
-        .kv
-        .get(&format!("signin_lock:{}", account(email)))
-        .await
-        .map_err(kv_err)?
-    else {
+    let Some(until) = state.store.signin_locked_until(&account(email)).await? else {
         return Ok(());
     };
-    let until: i64 = std::str::from_utf8(&until)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
     let left = until - Utc::now().timestamp();
     if left > 0 {
         return Err(locked(u64::try_from(left).unwrap_or(1)));
@@ -80,15 +72,17 @@ fn locked(secs: u64) -> AppError {
     }
 }
 
-/// Counts a failure; from the threshold on, locks the account for a
-/// doubling time. Returns the lock error when this failure locked it.
+/// Counts a failure (a wrong password, TOTP or recovery code); from the
+/// threshold on, locks the account for a doubling time. Returns the lock
+/// error when this failure locked it.
 pub async fn record_failure(state: &AppState, email: &str) -> Result<Option<AppError>, AppError> {
     let id = account(email);
+    let now = Utc::now().timestamp();
+    let kept = i64::try_from(FAILURES_KEPT.as_secs()).unwrap_or(i64::MAX);
     let n = state
-        .kv
-        .incr(&format!("signin_fail:{id}"), 1, FAILURES_KEPT)
-        .await
-        .map_err(kv_err)?;
+        .store
+        .count_signin_failure(&id, now, now.saturating_sub(kept))
+        .await?;
     let threshold = i64::from(state.config.lockout_threshold.max(1));
     if n < threshold {
         return Ok(None);
@@ -99,30 +93,22 @@ pub async fn record_failure(state: &AppState, email: &str) -> Result<Option<AppE
         .lockout_base_secs
         .saturating_mul(1u64 << doublings)
         .min(MAX_LOCK_SECS);
-    let until = Utc::now().timestamp() + i64::try_from(secs).unwrap_or(0);
     state
-        .kv
-        .set(
-            &format!("signin_lock:{id}"),
-            until.to_string().as_bytes(),
-            Some(Duration::from_secs(secs)),
-        )
-        .await
-        .map_err(kv_err)?;
+        .store
+        .lock_signin(&id, now + i64::try_from(secs).unwrap_or(0))
+        .await?;
     Ok(Some(locked(secs)))
 }
 
 pub async fn clear(state: &AppState, email: &str) -> Result<(), AppError> {
-    let id = account(email);
-    state
-        .kv
-        .delete(&format!("signin_fail:{id}"))
-        .await
-        .map_err(kv_err)?;
-    state
-        .kv
-        .delete(&format!("signin_lock:{id}"))
-        .await
-        .map_err(kv_err)?;
-    Ok(())
+    Ok(state.store.clear_signin_failures(&account(email)).await?)
+}
+
+/// Forgets failures older than the counting window (hourly maintenance).
+pub async fn purge_old(state: &AppState) -> Result<u64, AppError> {
+    let kept = i64::try_from(FAILURES_KEPT.as_secs()).unwrap_or(i64::MAX);
+    Ok(state
+        .store
+        .purge_signin_failures(Utc::now().timestamp().saturating_sub(kept))
+        .await?)
 }

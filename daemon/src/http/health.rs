@@ -17,10 +17,10 @@ pub async fn healthz() -> Json<HealthResponse> {
     })
 }
 
-/// The database and the kv store answer.
-#[utoipa::path(get, path = "/readyz", tag = "health", summary = "Readiness: database and kv store reachable", responses((status = 200, description = "OK", body = HealthResponse)))]
+/// The database takes a write and the kv store answers.
+#[utoipa::path(get, path = "/readyz", tag = "health", summary = "Readiness: the database takes writes and the kv store answers", responses((status = 200, description = "OK", body = HealthResponse)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
-    let (db, kv) = tokio::join!(state.store.ping(), state.kv.ping());
+    let (db, kv) = tokio::join!(state.store.ping_write(), state.kv.ping());
     let word = |ok: bool| if ok { "ok" } else { "unavailable" }.to_owned();
     let ready = db.is_ok() && kv.is_ok();
     if let Err(e) = &db {

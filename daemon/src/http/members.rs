@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json as JsonResponse;
 use loki_shared::api::{
-    AddMemberRequest, AssignRoleRequest, Member, MemberListResponse, UpdateMemberRequest,
+    AddMemberRequest, AssignRoleRequest, CreateInvitationRequest, InvitationCreated, Member,
+    MemberListResponse, UpdateMemberRequest,
 };
 use loki_shared::Permission;
 use uuid::Uuid;
@@ -14,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::rbac::{roles, OrgAccess};
-use crate::tenancy;
+use crate::tenancy::invitations;
 
 #[utoipa::path(get, path = "/orgs/{org_id}/members", tag = "members", summary = "Members", responses((status = 200, description = "OK", body = MemberListResponse)))]
 pub async fn list(
@@ -43,20 +44,41 @@ pub async fn get(
     Ok(JsonResponse(member))
 }
 
-#[utoipa::path(post, path = "/orgs/{org_id}/members", tag = "members", summary = "Add a member", request_body = AddMemberRequest, responses((status = 201, description = "OK", body = Member)))]
+/// Membership needs consent: this invites the account (by email or id)
+/// with the one role, exactly as `POST …/invitations` does.
+#[utoipa::path(post, path = "/orgs/{org_id}/members", tag = "members", summary = "Invite a member (creates an invitation; the account joins when it accepts)", request_body = AddMemberRequest, responses((status = 202, description = "Invited", body = InvitationCreated)))]
 pub async fn add(
     State(state): State<AppState>,
     principal: Principal,
     Path(org_id): Path<Uuid>,
     Json(req): Json<AddMemberRequest>,
-) -> AppResult<(StatusCode, JsonResponse<Member>)> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::MemberInvite).await?;
-    access
-        .check(&state, &principal, Permission::RoleAssign, None)
-        .await?;
+) -> AppResult<(StatusCode, JsonResponse<InvitationCreated>)> {
+    let access = super::invitations::admit_inviter(&state, &principal, org_id).await?;
+    let email = match (req.user_id, req.email) {
+        (Some(id), None) => {
+            state
+                .store
+                .user_by_id(id)
+                .await?
+                .ok_or(AppError::NotFound { what: "user" })?
+                .email
+        }
+        (None, Some(email)) => email,
+        _ => {
+            return Err(AppError::validation(
+                "email",
+                "give exactly one of email or user_id",
+            ))
+        }
+    };
+    let invitation = CreateInvitationRequest {
+        email,
+        roles: vec![req.role],
+        expires_in_secs: None,
+    };
     Ok((
-        StatusCode::CREATED,
-        JsonResponse(tenancy::add_member(&state, &access, &principal, req).await?),
+        StatusCode::ACCEPTED,
+        JsonResponse(invitations::create(&state, &access, &principal, invitation).await?),
     ))
 }
 

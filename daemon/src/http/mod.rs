@@ -8,6 +8,7 @@ pub mod documents;
 pub mod extract;
 pub mod grants;
 pub mod health;
+pub mod invitations;
 pub mod members;
 pub mod openapi;
 pub mod orgs;
@@ -52,6 +53,11 @@ pub fn routes(doc_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(orgs::set_tier))
         .routes(routes!(members::list, members::add))
         .routes(routes!(members::get, members::update, members::remove))
+        .routes(routes!(invitations::list, invitations::create))
+        .routes(routes!(invitations::revoke))
+        .routes(routes!(invitations::mine))
+        .routes(routes!(invitations::accept))
+        .routes(routes!(invitations::decline))
         .routes(routes!(sessions::reset_password))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::revoke))

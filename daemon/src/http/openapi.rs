@@ -16,7 +16,7 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi as _};
 
-use crate::security::PUBLIC;
+use crate::security::{CREDENTIAL_OPTIONAL, PUBLIC};
 
 const DESCRIPTION: &str = "\
 The LOKI compliance console API. Every error answers \
@@ -60,7 +60,10 @@ impl Modify for Conventions {
         );
         for (path, item) in doc.paths.paths.iter_mut() {
             let params = path_parameters(path);
-            let public = PUBLIC.contains(&path.as_str());
+            // Credential-optional routes are documented as public; a sent
+            // credential is still checked.
+            let public =
+                PUBLIC.contains(&path.as_str()) || CREDENTIAL_OPTIONAL.contains(&path.as_str());
             for op in operations(item) {
                 // Handler names repeat across modules (`list`, `get`): prefix the tag.
                 if let (Some(id), Some(tag)) =

@@ -65,6 +65,12 @@ impl OrgAccess {
         let roles = match state.store.member(org_id, principal.user.id).await? {
             Some(m) => m.roles,
             None if superuser => Vec::new(),
+            // A super admin's key in an organization they are not a member
+            // of acts as that organization's admin (cut to its scopes),
+            // nothing beyond it.
+            None if principal.user.is_super_admin && principal.api_key_id().is_some() => {
+                vec!["admin".to_owned()]
+            }
             None => {
                 let e = AppError::forbidden(
                     "not_a_member",

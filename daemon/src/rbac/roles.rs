@@ -488,6 +488,14 @@ pub async fn remove_member(
     user: Uuid,
 ) -> Result<(), AppError> {
     let before = member(state, access.org.id, user).await?;
+    // The target is protected from a weaker caller: removing someone takes
+    // holding everything they hold here.
+    let theirs = before
+        .roles
+        .iter()
+        .filter_map(|r| access.policy.role(r))
+        .fold(PermSet::EMPTY, PermSet::union);
+    access.require_at_least(theirs, "removing this member")?;
     keep_an_admin(state, access.org.id, &before, &[]).await?;
     audit::stage(
         state,

@@ -40,6 +40,20 @@ pub const PUBLIC: &[&str] = &[
     "/api/v1/auth/mfa/verify",
 ];
 
+/// Routes that need no credential when none is sent (a sent one is checked
+/// as on any other route): accepting an invitation by its token creates the
+/// account that signs in afterwards.
+pub const CREDENTIAL_OPTIONAL: &[&str] = &["/api/v1/invitations/{id}/accept"];
+
+fn sends_credentials(headers: &axum::http::HeaderMap) -> bool {
+    headers.contains_key(axum::http::header::AUTHORIZATION)
+        || headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains(crate::auth::SESSION_COOKIE))
+}
+
 pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match admit(&state, req).await {
         Ok((req, budget)) => {
@@ -75,7 +89,10 @@ async fn admit(
         .extensions
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
-    let public = route.as_deref().is_none_or(|r| PUBLIC.contains(&r));
+    let public = route.as_deref().is_none_or(|r| {
+        PUBLIC.contains(&r)
+            || (CREDENTIAL_OPTIONAL.contains(&r) && !sends_credentials(&parts.headers))
+    });
     if public {
         return Ok((Request::from_parts(parts, body), None));
     }

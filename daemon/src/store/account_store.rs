@@ -16,6 +16,9 @@ use super::StoreResult;
 pub trait AccountStore: Send + Sync {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
+    /// A real (tiny) committed write, for readiness: a database that answers
+    /// reads but cannot write (read-only, disk full) is not ready.
+    async fn ping_write(&self) -> StoreResult<()>;
 
     // --- users (global identities; a user may belong to many organizations)
     /// Fails with `Conflict{email_taken}` when the email exists.
@@ -87,6 +90,22 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<()>;
     async fn touch_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
 
+    // --- the sign-in lockout, durable (survives a kv-store restart)
+    /// Counts a failed sign-in of `account` (failures older than
+    /// `window_start`, Unix seconds, are forgotten); returns the count.
+    async fn count_signin_failure(
+        &self,
+        account: &str,
+        now: i64,
+        window_start: i64,
+    ) -> StoreResult<i64>;
+    async fn lock_signin(&self, account: &str, until: i64) -> StoreResult<()>;
+    /// Unix seconds until which the account is locked, if it ever was.
+    async fn signin_locked_until(&self, account: &str) -> StoreResult<Option<i64>>;
+    async fn clear_signin_failures(&self, account: &str) -> StoreResult<()>;
+    /// Forgets failures last counted before `before` whose lock has ended.
+    async fn purge_signin_failures(&self, before: i64) -> StoreResult<u64>;
+
     // --- token signing keys (private halves encrypted by the caller)
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     async fn insert_signing_key(&self, key: SigningKeyRecord) -> StoreResult<()>;
@@ -98,6 +117,73 @@ macro_rules! account_store {
         impl AccountStore for $store {
     async fn ping(&self) -> StoreResult<()> {
         Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).ping().await
+    }
+
+    async fn ping_write(&self) -> StoreResult<()> {
+        let mut tx = self.scope(Uuid::nil()).await?;
+        sqlx::query::<$db>("UPDATE readiness SET checked_at = $1 WHERE id = 1")
+            .bind(chrono::Utc::now())
+            .execute(&mut *tx)
+            .await
+            .map_err(super::map_err)?;
+        tx.commit().await.map_err(super::map_err)
+    }
+
+    async fn count_signin_failure(&self, account: &str, now: i64, window_start: i64) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as::<$db, (i64,)>(
+            "INSERT INTO signin_failures (account, failures, locked_until, updated_at) VALUES ($1, 1, NULL, $2) \
+             ON CONFLICT (account) DO UPDATE SET \
+             failures = CASE WHEN signin_failures.updated_at < $3 THEN 1 ELSE signin_failures.failures + 1 END, \
+             updated_at = $2 RETURNING failures",
+        )
+        .bind(account.to_owned())
+        .bind(now)
+        .bind(window_start)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(super::map_err)?;
+        Ok(n)
+    }
+
+    async fn lock_signin(&self, account: &str, until: i64) -> StoreResult<()> {
+        sqlx::query::<$db>("UPDATE signin_failures SET locked_until = $2 WHERE account = $1")
+            .bind(account.to_owned())
+            .bind(until)
+            .execute(&self.pool)
+            .await
+            .map_err(super::map_err)?;
+        Ok(())
+    }
+
+    async fn signin_locked_until(&self, account: &str) -> StoreResult<Option<i64>> {
+        let row: Option<(Option<i64>,)> = sqlx::query_as::<$db, (Option<i64>,)>(
+            "SELECT locked_until FROM signin_failures WHERE account = $1",
+        )
+        .bind(account.to_owned())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(super::map_err)?;
+        Ok(row.and_then(|r| r.0))
+    }
+
+    async fn clear_signin_failures(&self, account: &str) -> StoreResult<()> {
+        sqlx::query::<$db>("DELETE FROM signin_failures WHERE account = $1")
+            .bind(account.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(super::map_err)?;
+        Ok(())
+    }
+
+    async fn purge_signin_failures(&self, before: i64) -> StoreResult<u64> {
+        let done = sqlx::query::<$db>(
+            "DELETE FROM signin_failures WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until < $1)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await
+        .map_err(super::map_err)?;
+        Ok(done.rows_affected())
     }
 
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {

@@ -96,7 +96,7 @@ tokio::task_local! {
 }
 
 /// Takes the staged drafts of `org` (none outside a request).
-fn take_staged(org: Uuid) -> Vec<AuditEvent> {
+pub(crate) fn take_staged(org: Uuid) -> Vec<AuditEvent> {
     STAGED
         .try_with(|s| {
             let mut s = s.borrow_mut();

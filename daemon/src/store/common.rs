@@ -62,7 +62,7 @@ where
     /// conflicting (and resets its password).
     pub async fn insert_user(&mut self, user: NewUser, super_admin: bool) -> StoreResult<User> {
         let on_conflict = if super_admin {
-            "ON CONFLICT (email) DO UPDATE SET is_super_admin = TRUE, \
+            "ON CONFLICT (email) DO UPDATE SET is_super_admin = TRUE, managed_by_org = NULL, \
              password_hash = excluded.password_hash, updated_at = excluded.updated_at"
         } else {
             ""

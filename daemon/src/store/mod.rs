@@ -9,6 +9,8 @@
 mod account_store;
 pub mod audit_store;
 mod common;
+mod hygiene;
+pub mod invitation_store;
 mod models;
 pub mod postgres;
 pub mod sqlite;
@@ -24,6 +26,7 @@ use uuid::Uuid;
 
 pub use account_store::AccountStore;
 pub use audit_store::{AuditFilter, AuditStore, CheckpointRecord};
+pub use invitation_store::{Accepting, InvitationRecord, InvitationStore};
 pub use models::{
     ApiKeyRecord, DocumentFilter, DocumentPatch, DocumentRecord, GrantRecord, MfaState, NewContent,
     NewOrg, NewRefreshToken, NewUser, OrgPatch, RefreshTokenRecord, RolePatch, RoleRecord,
@@ -72,7 +75,9 @@ impl Backend {
 }
 
 #[async_trait]
-pub trait Store: AccountStore + AuditStore + TenantStore + Send + Sync + 'static {
+pub trait Store:
+    AccountStore + AuditStore + InvitationStore + TenantStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     // --- organizations
@@ -111,8 +116,11 @@ pub(crate) fn settings_to_json(s: &OrgSettings) -> StoreResult<String> {
     serde_json::to_string(s).map_err(|e| StoreError::Other(e.into()))
 }
 
-/// Maps driver errors: unique violations become conflicts, connection
-/// problems become `Unavailable`, the rest stay opaque.
+/// Maps driver errors: unique violations become conflicts; connection
+/// problems and storage faults (busy past the timeout, read-only, disk
+/// full, I/O errors) become `Unavailable` — the daemon answers 503
+/// `storage_unavailable` and serves again once the fault clears. The rest
+/// stay opaque.
 pub(crate) fn map_sqlx(e: sqlx::Error, conflict: Option<(&'static str, &str)>) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -122,18 +130,36 @@ pub(crate) fn map_sqlx(e: sqlx::Error, conflict: Option<(&'static str, &str)>) -
                 message: what.to_owned(),
             }
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-            StoreError::Unavailable(e.to_string())
-        }
-        // SQLite still busy after `busy_timeout`: try again later, not a bug.
-        sqlx::Error::Database(db)
-            if matches!(db.code().as_deref(), Some("5" | "6" | "517"))
-                || db.message().contains("database is locked") =>
-        {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(db) if is_storage_fault(db.code().as_deref(), db.message()) => {
             StoreError::Unavailable(e.to_string())
         }
         _ => StoreError::Other(e.into()),
     }
+}
+
+/// Database errors that say the storage, not the request, is at fault.
+fn is_storage_fault(code: Option<&str>, message: &str) -> bool {
+    let Some(code) = code else {
+        return false;
+    };
+    if let Ok(n) = code.parse::<u32>() {
+        // SQLite (primary code = low byte of the extended one): BUSY,
+        // LOCKED, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB.
+        return matches!(n & 0xff, 5 | 6 | 8 | 10 | 11 | 13 | 14 | 26)
+            || message.contains("database is locked");
+    }
+    // PostgreSQL SQLSTATE: connection exceptions (08), read-only
+    // transaction (25006), insufficient resources such as a full disk (53),
+    // operator intervention / shutdown (57P), system I/O errors (58).
+    code.starts_with("08")
+        || code == "25006"
+        || code.starts_with("53")
+        || code.starts_with("57P")
+        || code.starts_with("58")
 }
 
 /// Picks the conflict code from which unique constraint fired.

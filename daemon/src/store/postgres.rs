@@ -18,6 +18,7 @@ use sqlx::{Executor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::audit_store::AuditSql;
+use super::hygiene;
 use super::models::*;
 use super::tenant_sql::Tenant;
 use super::{
@@ -49,6 +50,8 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
+            // No connection goes back into service inside a transaction.
+            .after_release(|conn, _| Box::pin(hygiene::postgres_is_clean(conn)))
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     conn.execute(format!("SET ROLE {APP_ROLE}").as_str()).await?;
@@ -83,7 +86,7 @@ impl PgStore {
         org: Option<Uuid>,
         user: Option<Uuid>,
     ) -> StoreResult<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await.map_err(err)?;
+        let mut tx = hygiene::begin(&self.pool, None).await.map_err(err)?;
         sqlx::query(
             "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
         )
@@ -145,6 +148,39 @@ impl PgStore {
                 .map_err(err)?;
         }
         Ok(tx)
+    }
+
+    /// A transaction in which RLS shows the invitations addressed to
+    /// `email`, or the one invitation `invitation` (and its organization).
+    pub(crate) async fn invitee_scope(
+        &self,
+        email: Option<&str>,
+        invitation: Option<Uuid>,
+    ) -> StoreResult<Transaction<'static, Postgres>> {
+        let mut tx = self.begin_scoped(None, None).await?;
+        sqlx::query(
+            "SELECT set_config('app.email', $1, true), set_config('app.invitation_id', $2, true)",
+        )
+        .bind(email.unwrap_or_default())
+        .bind(invitation.map(|i| i.to_string()).unwrap_or_default())
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        Ok(tx)
+    }
+
+    /// Moves the transaction into `org`'s scope (the nil id: the system
+    /// chain), e.g. to write an account event next to a tenant change.
+    pub(crate) async fn rescope(
+        tx: &mut Transaction<'static, Postgres>,
+        org: Uuid,
+    ) -> StoreResult<()> {
+        sqlx::query("SELECT set_config('app.org_id', $1, true)")
+            .bind(org.to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(err)?;
+        Ok(())
     }
 
     /// The transaction tenant work runs in, with `app.org_id` set.
@@ -234,7 +270,10 @@ impl Store for PgStore {
             .await
             .map_err(err)?;
         expect_row(done.rows_affected(), "organization")?;
-        AuditSql::<Postgres>::commit(tx, org).await?;
+        // The organization's own chain goes with it: its purge is recorded
+        // on the system chain.
+        Self::rescope(&mut tx, Uuid::nil()).await?;
+        AuditSql::<Postgres>::commit(tx, Uuid::nil()).await?;
         Ok(())
     }
 }

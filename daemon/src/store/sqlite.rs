@@ -15,6 +15,7 @@ use sqlx::{Sqlite, SqlitePool};
 use uuid::Uuid;
 
 use super::audit_store::AuditSql;
+use super::hygiene;
 use super::models::*;
 use super::tenant_sql::Tenant;
 use super::{
@@ -28,8 +29,37 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
 }
 
+/// Creates the database file owner-only (0600) before SQLite opens it, so
+/// it is private whatever the umask; SQLite gives its `-wal` and `-shm`
+/// files the database file's mode.
+fn create_private_file(path: &std::path::Path) -> anyhow::Result<()> {
+    let name = path.to_string_lossy();
+    if name.is_empty() || name.starts_with(':') || path.exists() {
+        return Ok(());
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        open.mode(0o600);
+        let file = match open.open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        // `mode` is filtered by the umask; this is not.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = open.open(path);
+    Ok(())
+}
+
 fn options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
-    Ok(SqliteConnectOptions::from_str(url)?
+    let opts = SqliteConnectOptions::from_str(url)?;
+    create_private_file(opts.get_filename())?;
+    Ok(opts
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
@@ -42,6 +72,8 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
+            // No connection goes back into service inside a transaction.
+            .after_release(|conn, _| Box::pin(hygiene::sqlite_is_clean(conn)))
             .connect_with(options(url)?)
             .await?;
         MIGRATOR.run(&pool).await?;
@@ -78,9 +110,28 @@ impl SqliteStore {
     /// IMMEDIATE`): a deferred one that reads and then writes fails at once
     /// (SQLITE_BUSY) when another connection committed in between, while
     /// an immediate one waits its turn (`busy_timeout`). Requests queue
-    /// instead of failing; reads are short, so the queue is too.
+    /// instead of failing; reads are short, so the queue is too. The begin
+    /// is cancel-safe (see `hygiene`).
     async fn write_tx(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        hygiene::begin(&self.pool, Some("BEGIN IMMEDIATE")).await
+    }
+
+    /// The transaction an invitee's work runs in (see the PostgreSQL twin).
+    pub(crate) async fn invitee_scope(
+        &self,
+        _email: Option<&str>,
+        _invitation: Option<Uuid>,
+    ) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
+        self.write_tx().await.map_err(err)
+    }
+
+    /// Moves a transaction into another tenant's scope: nothing to do
+    /// without row-level security.
+    pub(crate) async fn rescope(
+        _tx: &mut sqlx::Transaction<'static, Sqlite>,
+        _org: Uuid,
+    ) -> StoreResult<()> {
+        Ok(())
     }
 
     /// The transaction tenant work runs in. SQLite has no row-level
@@ -200,7 +251,9 @@ impl Store for SqliteStore {
             .await
             .map_err(err)?;
         expect_row(done.rows_affected(), "organization")?;
-        AuditSql::<Sqlite>::commit(tx, org).await?;
+        // The organization's own chain goes with it: its purge is recorded
+        // on the system chain.
+        AuditSql::<Sqlite>::commit(tx, Uuid::nil()).await?;
         Ok(())
     }
 }

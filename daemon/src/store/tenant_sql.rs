@@ -66,6 +66,12 @@ macro_rules! tenant_sql {
                     .map_err(unique_conflict)?;
                 Self::insert_membership(&mut *conn, org.id, creator).await?;
                 Self::add_member_role(&mut *conn, org.id, creator, "admin").await?;
+                // Belonging to a second organization ends being managed by the first.
+                sqlx::query::<$db>("UPDATE users SET managed_by_org = NULL WHERE id = $1")
+                    .bind(creator)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(err)?;
                 Ok(())
             }
 

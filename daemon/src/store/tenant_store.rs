@@ -101,6 +101,20 @@ fn json(v: &[String]) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Other(e.into()))
 }
 
+/// "An organization keeps at least one admin", checked inside the change's
+/// transaction after the organization's lock: two concurrent demotions
+/// cannot both see the other admin still there.
+fn keep_an_admin(admins_after: u64) -> StoreResult<()> {
+    if admins_after == 0 {
+        Err(StoreError::Conflict {
+            code: "last_admin",
+            message: "the organization must keep at least one admin".into(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
 fn found(ok: bool, what: &'static str) -> StoreResult<()> {
     if ok {
         Ok(())
@@ -144,18 +158,22 @@ macro_rules! tenant_store {
 
             async fn remove_member(&self, org: Uuid, user: Uuid) -> StoreResult<()> {
                 let mut tx = self.scope(org).await?;
+                found(Tenant::<$db>::lock_org(&mut tx, org).await?, "organization")?;
                 found(Tenant::<$db>::delete_membership(&mut tx, org, user).await?, "member")?;
                 Tenant::<$db>::delete_subject_grants(&mut tx, org, "user", &user.to_string()).await?;
+                keep_an_admin(Tenant::<$db>::count_role_holders(&mut tx, org, "admin").await?)?;
                 AuditSql::<$db>::commit(tx, org).await
             }
 
             async fn set_member_roles(&self, org: Uuid, user: Uuid, roles: &[String]) -> StoreResult<Member> {
                 let mut tx = self.scope(org).await?;
+                found(Tenant::<$db>::lock_org(&mut tx, org).await?, "organization")?;
                 found(!Tenant::<$db>::members(&mut tx, org, Some(user)).await?.is_empty(), "member")?;
                 Tenant::<$db>::clear_member_roles(&mut tx, org, user).await?;
                 for r in roles {
                     Tenant::<$db>::add_member_role(&mut tx, org, user, r).await?;
                 }
+                keep_an_admin(Tenant::<$db>::count_role_holders(&mut tx, org, "admin").await?)?;
                 let m = Tenant::<$db>::members(&mut tx, org, Some(user)).await?.pop();
                 AuditSql::<$db>::commit(tx, org).await?;
                 m.ok_or(StoreError::NotFound("member"))
@@ -174,7 +192,9 @@ macro_rules! tenant_store {
 
             async fn remove_member_role(&self, org: Uuid, user: Uuid, role: &str) -> StoreResult<Member> {
                 let mut tx = self.scope(org).await?;
+                found(Tenant::<$db>::lock_org(&mut tx, org).await?, "organization")?;
                 found(Tenant::<$db>::remove_member_role(&mut tx, org, user, role).await?, "member role")?;
+                keep_an_admin(Tenant::<$db>::count_role_holders(&mut tx, org, "admin").await?)?;
                 let m = Tenant::<$db>::members(&mut tx, org, Some(user)).await?.pop();
                 AuditSql::<$db>::commit(tx, org).await?;
                 m.ok_or(StoreError::NotFound("member"))

@@ -3,9 +3,10 @@
 //! Handlers admit the caller with [`crate::rbac::OrgAccess`] first; what is
 //! here assumes the permission was granted.
 
+pub mod invitations;
+
 use loki_shared::api::{
-    AddMemberRequest, CreateOrgRequest, Member, MyOrganization, OrgSettings, Organization,
-    UpdateOrgRequest,
+    CreateOrgRequest, MyOrganization, OrgSettings, Organization, UpdateOrgRequest,
 };
 use loki_shared::Tier;
 use uuid::Uuid;
@@ -226,7 +227,9 @@ pub async fn delete(
                 if hard { "org.purged" } else { "org.deleted" },
                 Outcome::Success,
             )
-            .org(Some(org))
+            // A purged organization's chain is gone with it: the system
+            // chain keeps the record of the purge.
+            .org(if hard { None } else { Some(org) })
             .resource("organization", org)
             .meta(serde_json::json!({"before": access.org})),
     )
@@ -237,42 +240,4 @@ pub async fn delete(
         state.store.soft_delete_org(org).await?;
     }
     Ok(())
-}
-
-pub async fn add_member(
-    state: &AppState,
-    access: &OrgAccess,
-    principal: &Principal,
-    req: AddMemberRequest,
-) -> Result<Member, AppError> {
-    crate::rbac::roles::check_assignable(access, &req.role)?;
-    let user = match (req.user_id, req.email.as_deref()) {
-        (Some(id), None) => state.store.user_by_id(id).await?,
-        (None, Some(email)) => {
-            state
-                .store
-                .user_by_email(&validate::email("email", email)?)
-                .await?
-        }
-        _ => {
-            return Err(AppError::validation(
-                "email",
-                "give exactly one of email or user_id",
-            ))
-        }
-    }
-    .ok_or(AppError::NotFound { what: "user" })?;
-    let max = state.config.limits(access.org.tier).max_members;
-    audit::stage(
-        state,
-        principal
-            .event("member.added", Outcome::Success)
-            .resource("member", user.id)
-            .meta(serde_json::json!({"after": {"email": user.email, "roles": [req.role]}})),
-    )
-    .await?;
-    Ok(state
-        .store
-        .add_member(access.org.id, user.id, &req.role, max)
-        .await?)
 }

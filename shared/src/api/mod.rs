@@ -182,7 +182,8 @@ pub struct MemberListResponse {
     pub members: Vec<Member>,
 }
 
-/// Add an existing user to the organization, by email or by id.
+/// Invite someone to the organization, by email or (an existing account)
+/// by id. Since membership needs consent this creates an invitation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -379,9 +380,11 @@ pub struct DocumentVersionListResponse {
 }
 
 mod auth;
+mod invitations;
 mod reports;
 
 pub use auth::*;
+pub use invitations::*;
 pub use reports::*;
 
 #[cfg(test)]

@@ -95,7 +95,20 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "org.purged",
         "A super admin removed an organization for good",
     ),
-    ("member.added", "A user joined the organization"),
+    (
+        "member.added",
+        "A user joined the organization by accepting an invitation",
+    ),
+    (
+        "member.invited",
+        "An email was invited to join with roles (pending until accepted)",
+    ),
+    ("invitation.revoked", "A pending invitation was withdrawn"),
+    ("invitation.declined", "The invitee declined an invitation"),
+    (
+        "invitation.token_rejected",
+        "An invitation was presented with a wrong accept token",
+    ),
     ("member.removed", "A member was removed"),
     ("member.role_changed", "A member's roles were replaced"),
     ("role.created", "A custom role was created"),

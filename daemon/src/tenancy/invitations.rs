@@ -1,0 +1,380 @@
+//! Invitations: an account joins an organization only by accepting one.
+//! An admin invites an email with roles (no stronger than their own); the
+//! invitee, signed in with that email, accepts or declines. Someone with no
+//! account yet accepts with the invitation's token and a password: the
+//! account is created by the acceptance and is then *managed* by the
+//! organization (see `auth::account::reset_password`).
+
+use chrono::{Duration, Utc};
+use loki_shared::api::{
+    AcceptInvitationRequest, CreateInvitationRequest, Invitation, InvitationCreated,
+    InvitationStatus, Member,
+};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::audit::{self, Event, Outcome};
+use crate::auth::secrets::{ct_eq, random_token, sha256_hex};
+use crate::auth::Principal;
+use crate::error::AppError;
+use crate::http::client::ClientInfo;
+use crate::rbac::{roles, OrgAccess};
+use crate::store::{Accepting, InvitationRecord, NewUser};
+use crate::validate;
+
+pub const DEFAULT_TTL_SECS: u64 = 7 * 24 * 3600;
+const MIN_TTL_SECS: u64 = 3600;
+const MAX_TTL_SECS: u64 = 30 * 24 * 3600;
+const MAX_ROLES: usize = 16;
+/// Accept tokens look different from every other secret.
+const TOKEN_PREFIX: &str = "lki_";
+
+fn status(r: &InvitationRecord) -> InvitationStatus {
+    match r.status.as_str() {
+        "accepted" => InvitationStatus::Accepted,
+        "declined" => InvitationStatus::Declined,
+        "revoked" => InvitationStatus::Revoked,
+        _ if r.expires_at <= Utc::now() => InvitationStatus::Expired,
+        _ => InvitationStatus::Pending,
+    }
+}
+
+pub fn view(r: &InvitationRecord) -> Invitation {
+    Invitation {
+        id: r.id,
+        org_id: r.org_id,
+        org_name: r.org_name.clone(),
+        email: r.email.clone(),
+        roles: serde_json::from_str(&r.roles).unwrap_or_default(),
+        invited_by: r.invited_by,
+        status: status(r),
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        decided_at: r.decided_at,
+    }
+}
+
+/// Roles of an invitation: 1..=16, existing, none stronger than the caller.
+fn check_roles(access: &OrgAccess, wanted: &[String]) -> Result<Vec<String>, AppError> {
+    if wanted.is_empty() || wanted.len() > MAX_ROLES {
+        return Err(AppError::validation(
+            "roles",
+            format!("give 1 to {MAX_ROLES} roles"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for r in wanted {
+        roles::check_assignable(access, r)?;
+        if !out.contains(r) {
+            out.push(r.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Invites `email` with `roles`. The token in the answer is shown once.
+pub async fn create(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    req: CreateInvitationRequest,
+) -> Result<InvitationCreated, AppError> {
+    let email = validate::email("email", &req.email)?;
+    let role_names = check_roles(access, &req.roles)?;
+    let ttl = req.expires_in_secs.unwrap_or(DEFAULT_TTL_SECS);
+    if !(MIN_TTL_SECS..=MAX_TTL_SECS).contains(&ttl) {
+        return Err(AppError::validation(
+            "expires_in_secs",
+            format!("must be between {MIN_TTL_SECS} and {MAX_TTL_SECS}"),
+        ));
+    }
+    if let Some(user) = state.store.user_by_email(&email).await? {
+        if state.store.member(access.org.id, user.id).await?.is_some() {
+            return Err(AppError::conflict(
+                "already_member",
+                "this account is already a member",
+            ));
+        }
+    }
+    let token = format!("{TOKEN_PREFIX}{}", random_token(32));
+    let now = Utc::now();
+    let record = InvitationRecord {
+        id: Uuid::now_v7(),
+        org_id: access.org.id,
+        org_name: access.org.name.clone(),
+        email: email.clone(),
+        roles: serde_json::to_string(&role_names).map_err(|e| AppError::Internal(e.into()))?,
+        invited_by: principal.user.id,
+        token_hash: sha256_hex(token.as_bytes()),
+        status: "pending".into(),
+        created_at: now,
+        expires_at: now + Duration::seconds(i64::try_from(ttl).unwrap_or(0)),
+        decided_at: None,
+    };
+    audit::stage(
+        state,
+        principal
+            .event("member.invited", Outcome::Success)
+            .resource("invitation", record.id)
+            .meta(serde_json::json!({"after": {"email": email, "roles": role_names, "expires_at": record.expires_at}})),
+    )
+    .await?;
+    state.store.create_invitation(record.clone()).await?;
+    Ok(InvitationCreated {
+        invitation: view(&record),
+        accept_token: token,
+    })
+}
+
+pub async fn list(state: &AppState, access: &OrgAccess) -> Result<Vec<Invitation>, AppError> {
+    Ok(state
+        .store
+        .org_invitations(access.org.id)
+        .await?
+        .iter()
+        .map(view)
+        .collect())
+}
+
+/// Withdraws a pending invitation.
+pub async fn revoke(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<(), AppError> {
+    audit::stage(
+        state,
+        principal
+            .event("invitation.revoked", Outcome::Success)
+            .resource("invitation", id),
+    )
+    .await?;
+    if state
+        .store
+        .close_invitation(access.org.id, id, "revoked")
+        .await?
+    {
+        Ok(())
+    } else {
+        audit::discard_staged(access.org.id);
+        Err(AppError::NotFound {
+            what: "pending invitation",
+        })
+    }
+}
+
+/// The caller's own invitations (all organizations), pending first.
+pub async fn mine(state: &AppState, principal: &Principal) -> Result<Vec<Invitation>, AppError> {
+    principal.require_session()?;
+    let mut all: Vec<Invitation> = state
+        .store
+        .invitations_for_email(&principal.user.email)
+        .await?
+        .iter()
+        .map(view)
+        .collect();
+    all.sort_by_key(|i| i.status != InvitationStatus::Pending);
+    Ok(all)
+}
+
+/// The pending invitation `id`; not-found alike for every other case, so
+/// ids cannot be probed.
+async fn pending(state: &AppState, id: Uuid) -> Result<InvitationRecord, AppError> {
+    let r = state
+        .store
+        .invitation(id)
+        .await?
+        .ok_or(AppError::NotFound { what: "invitation" })?;
+    match status(&r) {
+        InvitationStatus::Pending => Ok(r),
+        InvitationStatus::Expired => Err(AppError::conflict(
+            "invitation_expired",
+            "the invitation has expired; ask for a new one",
+        )),
+        _ => Err(AppError::conflict(
+            "invitation_closed",
+            "the invitation was already accepted, declined or revoked",
+        )),
+    }
+}
+
+/// The invitation, if it is addressed to the signed-in caller.
+async fn addressed_to(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<InvitationRecord, AppError> {
+    principal.require_session()?;
+    let r = pending(state, id).await?;
+    if r.email != principal.user.email {
+        // Someone else's invitation: as if it did not exist.
+        return Err(AppError::NotFound { what: "invitation" });
+    }
+    Ok(r)
+}
+
+/// Roles still assignable at acceptance (a custom role may have gone).
+async fn roles_now(state: &AppState, r: &InvitationRecord) -> Result<Vec<String>, AppError> {
+    let wanted: Vec<String> = serde_json::from_str(&r.roles).unwrap_or_default();
+    let policy = state.authz.policy(state, r.org_id).await?;
+    if let Some(gone) = wanted.iter().find(|n| policy.role(n).is_none()) {
+        return Err(AppError::conflict(
+            "role_gone",
+            format!("the invitation's role `{gone}` no longer exists; ask for a new invitation"),
+        ));
+    }
+    Ok(wanted)
+}
+
+fn max_members(state: &AppState, org: &loki_shared::api::Organization) -> Option<u32> {
+    state.config.limits(org.tier).max_members
+}
+
+fn accepted_event(e: Event, r: &InvitationRecord, roles: &[String]) -> Event {
+    e.org(Some(r.org_id))
+        .resource("member", "")
+        .meta(serde_json::json!({"invitation": r.id, "after": {"email": r.email, "roles": roles}}))
+}
+
+/// Accepts, signed in as the invitee.
+pub async fn accept(state: &AppState, principal: &Principal, id: Uuid) -> Result<Member, AppError> {
+    let r = addressed_to(state, principal, id).await?;
+    let org = state
+        .store
+        .org_by_id(r.org_id)
+        .await?
+        .filter(|o| o.deleted_at.is_none())
+        .ok_or(AppError::NotFound { what: "invitation" })?;
+    let roles = roles_now(state, &r).await?;
+    let mut event = accepted_event(
+        principal.event("member.added", Outcome::Success),
+        &r,
+        &roles,
+    );
+    event = event.resource("member", principal.user.id);
+    audit::stage(state, event).await?;
+    let member = state
+        .store
+        .accept_invitation(
+            &r,
+            Accepting::Existing(principal.user.id),
+            &roles,
+            max_members(state, &org),
+        )
+        .await?;
+    Ok(member)
+}
+
+/// Accepts without an account: the token proves the invitation reached
+/// its addressee, and the new account is created with `password`.
+pub async fn accept_new(
+    state: &AppState,
+    id: Uuid,
+    req: AcceptInvitationRequest,
+    client: &ClientInfo,
+) -> Result<Member, AppError> {
+    let (Some(token), Some(password)) = (req.token, req.password) else {
+        return Err(AppError::validation(
+            "token",
+            "sign in as the invitee to accept, or give the invitation's token and a password for a new account",
+        ));
+    };
+    let r = pending(state, id).await?;
+    if !ct_eq(&r.token_hash, &sha256_hex(token.as_bytes())) {
+        audit::record(
+            state,
+            Event::new("invitation.token_rejected", Outcome::Denied)
+                .org(Some(r.org_id))
+                .resource("invitation", r.id)
+                .client(client),
+        )
+        .await?;
+        return Err(AppError::unauthorized(
+            "invalid_invitation_token",
+            "the invitation token is wrong",
+        ));
+    }
+    if state.store.user_by_email(&r.email).await?.is_some() {
+        return Err(AppError::conflict(
+            "account_exists",
+            "an account with this email exists: sign in as it and accept the invitation",
+        ));
+    }
+    crate::auth::password::check_policy(&password, &r.email)?;
+    let display_name = req
+        .display_name
+        .as_deref()
+        .map(|n| validate::name("display_name", n, 100))
+        .transpose()?;
+    let org = state
+        .store
+        .org_by_id(r.org_id)
+        .await?
+        .filter(|o| o.deleted_at.is_none())
+        .ok_or(AppError::NotFound { what: "invitation" })?;
+    let roles = roles_now(state, &r).await?;
+    let password_hash = state.passwords.hash(password).await?;
+    let user = Uuid::now_v7();
+    audit::stage(
+        state,
+        Event::new("user.registered", Outcome::Success)
+            .actor(Some(user), None)
+            .resource("user", user)
+            .client(client)
+            .meta(serde_json::json!({"invitation": r.id, "managed_by_org": r.org_id})),
+    )
+    .await?;
+    audit::stage(
+        state,
+        accepted_event(
+            Event::new("member.added", Outcome::Success)
+                .actor(Some(user), None)
+                .client(client),
+            &r,
+            &roles,
+        )
+        .resource("member", user),
+    )
+    .await?;
+    let member = state
+        .store
+        .accept_invitation(
+            &r,
+            Accepting::NewAccount(NewUser {
+                id: user,
+                email: r.email.clone(),
+                display_name,
+                password_hash,
+            }),
+            &roles,
+            max_members(state, &org),
+        )
+        .await?;
+    Ok(member)
+}
+
+pub async fn decline(state: &AppState, principal: &Principal, id: Uuid) -> Result<(), AppError> {
+    let r = addressed_to(state, principal, id).await?;
+    audit::stage(
+        state,
+        principal
+            .event("invitation.declined", Outcome::Success)
+            .org(Some(r.org_id))
+            .resource("invitation", r.id),
+    )
+    .await?;
+    if state
+        .store
+        .close_invitation(r.org_id, r.id, "declined")
+        .await?
+    {
+        Ok(())
+    } else {
+        audit::discard_staged(r.org_id);
+        Err(AppError::conflict(
+            "invitation_closed",
+            "the invitation is no longer pending",
+        ))
+    }
+}
