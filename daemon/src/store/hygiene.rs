@@ -16,7 +16,6 @@
 //!   believes it is) inside a transaction is closed instead of reused.
 
 use std::borrow::Cow;
-use std::future::Future;
 
 use sqlx::{Database, Executor, Pool, Postgres, Sqlite, Transaction, TransactionManager};
 
@@ -44,10 +43,10 @@ fn depth<DB: Database>(conn: &DB::Connection) -> usize {
 /// True when the SQLite connection is outside any transaction. `BEGIN`
 /// fails inside one; outside, `BEGIN DEFERRED; ROLLBACK` takes no lock. The
 /// probe also runs after any rollback a dropped `Transaction` queued.
-pub(crate) fn sqlite_is_clean(
+pub(crate) async fn sqlite_is_clean(
     conn: &mut <Sqlite as Database>::Connection,
-) -> impl Future<Output = Result<bool, sqlx::Error>> + Send + '_ {
-    async move {
+) -> Result<bool, sqlx::Error> {
+    {
         let probe = conn.execute("BEGIN DEFERRED; ROLLBACK").await;
         let clean = probe.is_ok() && depth::<Sqlite>(conn) == 0;
         if !clean {
@@ -63,10 +62,10 @@ pub(crate) fn sqlite_is_clean(
 /// True when the PostgreSQL connection is outside any transaction. A block
 /// the driver lost track of is ended by `BEGIN; ROLLBACK` (outside one, the
 /// pair does nothing); one it still counts is closed with the connection.
-pub(crate) fn postgres_is_clean(
+pub(crate) async fn postgres_is_clean(
     conn: &mut <Postgres as Database>::Connection,
-) -> impl Future<Output = Result<bool, sqlx::Error>> + Send + '_ {
-    async move {
+) -> Result<bool, sqlx::Error> {
+    {
         conn.execute("BEGIN; ROLLBACK").await?;
         let clean = depth::<Postgres>(conn) == 0;
         if !clean {
