@@ -227,6 +227,20 @@ async fn roles_now(state: &AppState, r: &InvitationRecord) -> Result<Vec<String>
     Ok(wanted)
 }
 
+/// The inviting organization, unless it was deleted meanwhile (then the
+/// invitation is as good as gone).
+async fn live_org(
+    state: &AppState,
+    r: &InvitationRecord,
+) -> Result<loki_shared::api::Organization, AppError> {
+    state
+        .store
+        .org_by_id(r.org_id)
+        .await?
+        .filter(|o| o.deleted_at.is_none())
+        .ok_or(AppError::NotFound { what: "invitation" })
+}
+
 fn max_members(state: &AppState, org: &loki_shared::api::Organization) -> Option<u32> {
     state.config.limits(org.tier).max_members
 }
@@ -240,12 +254,7 @@ fn accepted_event(e: Event, r: &InvitationRecord, roles: &[String]) -> Event {
 /// Accepts, signed in as the invitee.
 pub async fn accept(state: &AppState, principal: &Principal, id: Uuid) -> Result<Member, AppError> {
     let r = addressed_to(state, principal, id).await?;
-    let org = state
-        .store
-        .org_by_id(r.org_id)
-        .await?
-        .filter(|o| o.deleted_at.is_none())
-        .ok_or(AppError::NotFound { what: "invitation" })?;
+    let org = live_org(state, &r).await?;
     let roles = roles_now(state, &r).await?;
     let mut event = accepted_event(
         principal.event("member.added", Outcome::Success),
@@ -307,12 +316,7 @@ pub async fn accept_new(
         .as_deref()
         .map(|n| validate::name("display_name", n, 100))
         .transpose()?;
-    let org = state
-        .store
-        .org_by_id(r.org_id)
-        .await?
-        .filter(|o| o.deleted_at.is_none())
-        .ok_or(AppError::NotFound { what: "invitation" })?;
+    let org = live_org(state, &r).await?;
     let roles = roles_now(state, &r).await?;
     let password_hash = state.passwords.hash(password).await?;
     let user = Uuid::now_v7();
