@@ -149,6 +149,11 @@ impl PermSet {
         PermSet(self.0 | o.0)
     }
 
+    /// What `self` holds that `o` does not.
+    pub fn minus(self, o: PermSet) -> Self {
+        PermSet(self.0 & !o.0)
+    }
+
     pub fn intersect(self, o: PermSet) -> Self {
         PermSet(self.0 & o.0)
     }

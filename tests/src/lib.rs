@@ -92,6 +92,29 @@ impl PgDatabase {
             url: url.to_string(),
         })
     }
+
+    /// A storage fault on demand: makes the database read-only (or
+    /// writable again) and cuts every connection to it, so the daemon's
+    /// pool reconnects into the new state.
+    pub async fn set_read_only(&self, read_only: bool) -> anyhow::Result<()> {
+        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await?;
+        let name = &self.name;
+        let sql = if read_only {
+            format!("ALTER DATABASE \"{name}\" SET default_transaction_read_only = on")
+        } else {
+            format!("ALTER DATABASE \"{name}\" RESET default_transaction_read_only")
+        };
+        sqlx::query(&sql).execute(&mut conn).await?;
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(name)
+        .execute(&mut conn)
+        .await?;
+        conn.close().await?;
+        Ok(())
+    }
 }
 
 impl Drop for PgDatabase {
@@ -173,35 +196,51 @@ impl TestEnv {
     /// Moves a stored API key's expiry into the past ("time travel" for
     /// expiry tests; connects as the owner, beside the daemon).
     pub async fn expire_api_key(&self, key_id: &str) {
+        self.expire_row("api_keys", "key_id", RowId::Text(key_id))
+            .await;
+    }
+
+    /// Moves an invitation's expiry into the past.
+    pub async fn expire_invitation(&self, id: &str) {
+        let id = Uuid::parse_str(id).expect("invitation id");
+        self.expire_row("invitations", "id", RowId::Uuid(id)).await;
+    }
+
+    async fn expire_row(&self, table: &str, key: &str, id: RowId<'_>) {
         let past = chrono::Utc::now() - chrono::Duration::minutes(1);
-        let sql = "UPDATE api_keys SET expires_at = $1 WHERE key_id = $2";
+        let sql = format!("UPDATE {table} SET expires_at = $1 WHERE {key} = $2");
         let done = match &self.pg {
             Some(pg) => {
                 let mut c = sqlx::PgConnection::connect(&pg.url).await.expect("connect");
-                sqlx::query(sql)
-                    .bind(past)
-                    .bind(key_id)
-                    .execute(&mut c)
-                    .await
-                    .expect("update")
-                    .rows_affected()
+                let q = sqlx::query(&sql).bind(past);
+                let q = match id {
+                    RowId::Text(t) => q.bind(t),
+                    RowId::Uuid(u) => q.bind(u),
+                };
+                q.execute(&mut c).await.expect("update").rows_affected()
             }
             None => {
                 let url = self.config().database_url();
                 let mut c = sqlx::SqliteConnection::connect(&url)
                     .await
                     .expect("connect");
-                sqlx::query(sql)
-                    .bind(past)
-                    .bind(key_id)
-                    .execute(&mut c)
-                    .await
-                    .expect("update")
-                    .rows_affected()
+                let q = sqlx::query(&sql).bind(past);
+                let q = match id {
+                    RowId::Text(t) => q.bind(t),
+                    RowId::Uuid(u) => q.bind(u),
+                };
+                q.execute(&mut c).await.expect("update").rows_affected()
             }
         };
-        assert_eq!(done, 1, "api key {key_id} not found");
+        assert_eq!(done, 1, "{table} row not found");
     }
+}
+
+/// A row's key as the database stores it.
+#[derive(Clone, Copy)]
+enum RowId<'a> {
+    Text(&'a str),
+    Uuid(Uuid),
 }
 
 /// A running daemon and an HTTP client for it.
@@ -276,6 +315,10 @@ impl TestApp {
     }
 
     pub async fn spawn_with(env: std::sync::Arc<TestEnv>, config: Config) -> Self {
+        // RUST_LOG=… shows the daemon's logs (with --nocapture) when a test fails.
+        if std::env::var_os("RUST_LOG").is_some() {
+            loki_daemon::telemetry::init(loki_daemon::config::LogFormat::Text, "info");
+        }
         let app = Application::build(config).await.expect("build daemon");
         let addr = app.local_addr();
         let state = app.state().clone();

@@ -1,6 +1,7 @@
 //! Memberships: add, list, change role, remove, and the tier's member limit.
 
-use loki_tests::{backend_tests, json, Backend, TestApp};
+use loki_tests::{backend_tests, json, Backend, TestApp, PASSWORD};
+use serde_json::Value;
 
 async fn add_list_change_remove(b: Backend) {
     let app = TestApp::spawn(b).await;
@@ -193,8 +194,101 @@ async fn member_limit_follows_the_tier(b: Backend) {
     app.stop().await;
 }
 
+/// An invitation past its expiry cannot be accepted, by the invitee or with
+/// its token; its state is told only to its addressee; the organization can
+/// invite the same email again.
+async fn invitations_expire(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (org, admin) = app.user_with_org("expiry@example.com", "Expiry").await;
+    let invitee = app.register("late@example.com").await;
+    let r = app
+        .post(
+            &format!("/api/v1/orgs/{org}/members"),
+            Some(&admin),
+            json!({"user_id": invitee, "role": "viewer"}),
+        )
+        .await;
+    let existing = r.assert_status(202)["invitation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let r = app
+        .post(
+            &format!("/api/v1/orgs/{org}/invitations"),
+            Some(&admin),
+            json!({"email": "new@example.com", "roles": ["viewer"]}),
+        )
+        .await;
+    let created = r.assert_status(201).clone();
+    let fresh = created["invitation"]["id"].as_str().unwrap_or_default();
+    app.env.expire_invitation(&existing).await;
+    app.env.expire_invitation(fresh).await;
+
+    let late = app.login("late@example.com", None).await;
+    let mine = app.get("/api/v1/invitations", &late).await;
+    assert_eq!(mine.assert_status(200)["invitations"][0]["status"], "expired");
+    app.accept_invitation(&late, &existing)
+        .await
+        .assert_error(409, "invitation_expired");
+    let accept_path = format!("/api/v1/invitations/{fresh}/accept");
+    let accept_new = |token: Value| {
+        app.post(
+            &accept_path,
+            None,
+            json!({"token": token, "password": PASSWORD}),
+        )
+    };
+    accept_new(created["accept_token"].clone())
+        .await
+        .assert_error(409, "invitation_expired");
+    // Without proof it is theirs, nobody learns the invitation's state.
+    accept_new(json!("lki_wrong"))
+        .await
+        .assert_error(401, "invalid_invitation_token");
+    let stranger = app.login("expiry@example.com", None).await;
+    app.accept_invitation(&stranger, &existing)
+        .await
+        .assert_error(404, "not_found");
+    let members = app
+        .get(&format!("/api/v1/orgs/{org}/members"), &admin)
+        .await;
+    assert_eq!(
+        members.assert_status(200)["members"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    // A new invitation to the same email replaces the expired one.
+    let again = app
+        .post(
+            &format!("/api/v1/orgs/{org}/invitations"),
+            Some(&admin),
+            json!({"email": "late@example.com", "roles": ["viewer"]}),
+        )
+        .await;
+    let again = again.assert_status(201)["invitation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.accept_invitation(&late, &again).await.assert_status(200);
+    let list = app
+        .get(&format!("/api/v1/orgs/{org}/invitations"), &admin)
+        .await;
+    let statuses: Vec<(String, String)> = list.assert_status(200)["invitations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| (i["id"].as_str().unwrap_or_default().to_owned(), i["status"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    assert!(statuses.contains(&(existing.clone(), "expired".into())), "{statuses:?}");
+    assert!(statuses.contains(&(again, "accepted".into())), "{statuses:?}");
+    app.stop().await;
+}
+
 backend_tests!(
     add_list_change_remove,
     the_last_admin_stays,
-    member_limit_follows_the_tier
+    member_limit_follows_the_tier,
+    invitations_expire
 );

@@ -303,7 +303,68 @@ async fn password_change_and_reset_end_other_sessions(b: Backend) {
     app.stop().await;
 }
 
+/// Holding `session:revoke` is not enough to sign out someone stronger: an
+/// admin's session is protected from a weaker role, a super admin's from
+/// every organization admin; each refusal is audited.
+async fn stronger_members_sessions_are_protected(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (org, admin) = app.user_with_org("chief@example.com", "Guarded").await;
+    app.post(
+        &format!("/api/v1/orgs/{org}/roles"),
+        Some(&admin),
+        json!({"name": "session_cop", "parent": "viewer", "permissions": ["session:read", "session:revoke"]}),
+    )
+    .await
+    .assert_status(201);
+    app.join_new(org, &admin, "cop@example.com", &["session_cop"])
+        .await;
+    app.join_new(org, &admin, "weak@example.com", &["viewer"])
+        .await;
+    app.super_admin("root@example.com").await;
+    app.join(
+        org,
+        &admin,
+        json!({"email": "root@example.com", "role": "viewer"}),
+    )
+    .await;
+    let sid = async |token: String| {
+        let me = app.get("/api/v1/auth/me", &token).await;
+        let id = me.body["session_id"].as_str().unwrap_or_default().to_owned();
+        (token, id)
+    };
+    let cop = app.login("cop@example.com", Some("guarded")).await;
+    let (admin_tok, admin_sid) = sid(app.login("chief@example.com", Some("guarded")).await).await;
+    let (root_tok, root_sid) = sid(app.login("root@example.com", Some("guarded")).await).await;
+    let (weak_tok, weak_sid) = sid(app.login("weak@example.com", Some("guarded")).await).await;
+    let revoke = async |by: &str, session: &str| {
+        app.delete(&format!("/api/v1/orgs/{org}/sessions/{session}"), by)
+            .await
+    };
+
+    let r = revoke(&cop, &admin_sid).await;
+    r.assert_error(403, "target_protected");
+    assert!(r.body["error"]["message"].as_str().unwrap_or_default().contains("member:remove"), "{}", r.body);
+    app.get("/api/v1/auth/me", &admin_tok).await.assert_status(200);
+    revoke(&cop, &root_sid).await.assert_error(403, "target_protected");
+    revoke(&admin, &root_sid).await.assert_error(403, "target_protected");
+    app.get("/api/v1/auth/me", &root_tok).await.assert_status(200);
+    let denied = app
+        .audit_events(org, &admin, "action=session.revoked&outcome=denied")
+        .await;
+    assert_eq!(denied.len(), 3, "{denied:?}");
+
+    // Someone no stronger than the cop: allowed, as is the admin over the cop.
+    assert_eq!(revoke(&cop, &weak_sid).await.status.as_u16(), 204);
+    app.get("/api/v1/auth/me", &weak_tok)
+        .await
+        .assert_error(401, "session_revoked");
+    let (_, cop_sid) = sid(cop).await;
+    assert_eq!(revoke(&admin, &cop_sid).await.status.as_u16(), 204);
+    app.stop().await;
+}
+
 backend_tests!(
+    stronger_members_sessions_are_protected,
     refresh_rotates_and_reuse_revokes_the_family,
     switch_org_supersedes_the_previous_refresh_token,
     sessions_list_revoke_and_logout,

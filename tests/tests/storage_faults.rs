@@ -179,6 +179,57 @@ async fn sqlite_disk_full_answers_503_and_recovers() {
     app.stop().await;
 }
 
+/// PostgreSQL turned read-only under a running daemon (as on a failover to a
+/// standby, or a full disk made read-only by the operator): writes answer
+/// 503 `storage_unavailable`, reads still answer, `/readyz` says not ready,
+/// and once the database takes writes again the daemon serves as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_read_only_answers_503_and_recovers() {
+    let Some(b) = Backend::postgres() else {
+        return;
+    };
+    let env = std::sync::Arc::new(TestEnv::new(b).await);
+    let app = TestApp::spawn_with(env.clone(), env.config()).await;
+    let (org, admin) = app.user_with_org("ro@example.com", "Read Only").await;
+    let pg = env.pg.as_ref().expect("postgres");
+
+    pg.set_read_only(true).await.expect("read-only");
+    let rename = async |name: &str| {
+        app.patch(&format!("/api/v1/orgs/{org}"), &admin, json!({ "name": name }))
+            .await
+    };
+    rename("Refused").await.assert_error(503, "storage_unavailable");
+    app.post(
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "ro@example.com", "password": PASSWORD}),
+    )
+    .await
+    .assert_error(503, "storage_unavailable");
+    let read = app.get(&format!("/api/v1/orgs/{org}"), &admin).await;
+    assert_eq!(read.assert_status(200)["name"], "Read Only");
+    let ready = app.call(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status.as_u16(), 503, "{}", ready.body);
+    assert_eq!(ready.body["database"], "unavailable");
+
+    pg.set_read_only(false).await.expect("writable");
+    // Every pooled connection was cut twice; each must serve again.
+    for i in 0..6 {
+        rename(&format!("Back {i}")).await.assert_status(200);
+    }
+    app.post(
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "ro@example.com", "password": PASSWORD}),
+    )
+    .await
+    .assert_status(200);
+    app.call(reqwest::Method::GET, "/readyz", None, None)
+        .await
+        .assert_status(200);
+    app.stop().await;
+}
+
 /// The data dir and database files are private whatever the umask.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn created_files_are_private() {

@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::audit::{self, Outcome};
 use crate::error::AppError;
 use crate::rbac::OrgAccess;
+use loki_shared::permissions::PermSet;
 
 /// Changes the caller's password; every other session of theirs ends.
 pub async fn change_password(
@@ -263,14 +264,29 @@ pub async fn org_sessions(
 
 pub async fn revoke_org_session(
     state: &AppState,
-    org: Uuid,
+    access: &OrgAccess,
     principal: &Principal,
     id: Uuid,
 ) -> Result<(), AppError> {
+    let org = access.org.id;
     let s = sessions::get(state.kv.as_ref(), id)
         .await?
         .filter(|s| s.org_id == Some(org))
         .ok_or(AppError::NotFound { what: "session" })?;
+    if s.user_id != principal.user.id {
+        if let Err(e) = outranks(state, access, principal, s.user_id).await {
+            audit::record(
+                state,
+                principal
+                    .event("session.revoked", Outcome::Denied)
+                    .org(Some(org))
+                    .resource("session", id)
+                    .meta(serde_json::json!({"user_id": s.user_id, "reason": "target_protected"})),
+            )
+            .await?;
+            return Err(e);
+        }
+    }
     end_session(state, s.id, "revoked_by_admin").await?;
     audit::record(
         state,
@@ -280,6 +296,43 @@ pub async fn revoke_org_session(
             .meta(serde_json::json!({"user_id": s.user_id})),
     )
     .await
+}
+
+/// The target is protected from the caller unless the caller holds, here,
+/// every permission the target holds; a super admin only from super admins.
+async fn outranks(
+    state: &AppState,
+    access: &OrgAccess,
+    principal: &Principal,
+    target: Uuid,
+) -> Result<(), AppError> {
+    if principal.is_super_admin() {
+        return Ok(());
+    }
+    let protected = |why: String| Err(AppError::forbidden("target_protected", why));
+    let user = state.store.user_by_id(target).await?;
+    if user.is_some_and(|u| u.is_super_admin) {
+        return protected("a super admin's sessions are ended only by a super admin".into());
+    }
+    let Some(member) = state.store.member(access.org.id, target).await? else {
+        return Ok(());
+    };
+    let missing = member_permissions(access, &member).minus(access.permissions());
+    if missing == PermSet::EMPTY {
+        return Ok(());
+    }
+    protected(format!(
+        "this member holds permissions you do not: {}",
+        missing.names().join(", ")
+    ))
+}
+
+fn member_permissions(access: &OrgAccess, member: &loki_shared::api::Member) -> PermSet {
+    member
+        .roles
+        .iter()
+        .filter_map(|r| access.policy.role(r))
+        .fold(PermSet::EMPTY, |a, b| a.union(b))
 }
 
 /// Is the target an account this organization manages, and weaker than
@@ -307,10 +360,6 @@ async fn check_managed(
     if state.store.managed_by(target).await? != Some(access.org.id) {
         return refuse("this organization does not manage this account (it was not created by this organization's invitation, or it belongs or belonged to another organization)");
     }
-    let theirs = member
-        .roles
-        .iter()
-        .filter_map(|r| access.policy.role(r))
-        .fold(loki_shared::permissions::PermSet::EMPTY, |a, b| a.union(b));
+    let theirs = member_permissions(access, member);
     access.require_at_least(theirs, "resetting this member's password")
 }

@@ -31,8 +31,8 @@ pub async fn revoke(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<StatusCode> {
-    OrgAccess::require(&state, &principal, org_id, Permission::SessionRevoke).await?;
-    account::revoke_org_session(&state, org_id, &principal, id).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::SessionRevoke).await?;
+    account::revoke_org_session(&state, &access, &principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

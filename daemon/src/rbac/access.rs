@@ -148,7 +148,7 @@ impl OrgAccess {
     /// Refuses handing out `wanted` unless the caller holds all of it: nobody
     /// can give more than they have.
     pub fn require_at_least(&self, wanted: PermSet, what: &str) -> Result<(), AppError> {
-        let missing = PermSet(wanted.0 & !self.permissions().0);
+        let missing = wanted.minus(self.permissions());
         if missing == PermSet::EMPTY {
             return Ok(());
         }

@@ -95,6 +95,17 @@ macro_rules! invitation_store {
             async fn create_invitation(&self, inv: InvitationRecord) -> StoreResult<()> {
                 let org = inv.org_id;
                 let mut tx = self.scope(org).await?;
+                // An expired one for the same email stops being pending.
+                sqlx::query::<$db>(
+                    "UPDATE invitations SET status = 'expired', decided_at = $3 \
+                     WHERE org_id = $1 AND email = $2 AND status = 'pending' AND expires_at <= $3",
+                )
+                .bind(org)
+                .bind(&inv.email)
+                .bind(inv.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
                 sqlx::query::<$db>(
                     "INSERT INTO invitations (id, org_id, email, roles, invited_by, token_hash, status, created_at, expires_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",

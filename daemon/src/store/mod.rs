@@ -134,7 +134,7 @@ pub(crate) fn map_sqlx(e: sqlx::Error, conflict: Option<(&'static str, &str)>) -
         | sqlx::Error::Io(_)
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
-        sqlx::Error::Database(db) if is_storage_fault(db.code().as_deref(), db.message()) => {
+        sqlx::Error::Database(db) if is_storage_fault(db.as_ref()) => {
             StoreError::Unavailable(e.to_string())
         }
         _ => StoreError::Other(e.into()),
@@ -142,24 +142,30 @@ pub(crate) fn map_sqlx(e: sqlx::Error, conflict: Option<(&'static str, &str)>) -
 }
 
 /// Database errors that say the storage, not the request, is at fault.
-fn is_storage_fault(code: Option<&str>, message: &str) -> bool {
-    let Some(code) = code else {
+fn is_storage_fault(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = db.code() else {
         return false;
     };
-    if let Ok(n) = code.parse::<u32>() {
-        // SQLite (primary code = low byte of the extended one): BUSY,
-        // LOCKED, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB.
-        return matches!(n & 0xff, 5 | 6 | 8 | 10 | 11 | 13 | 14 | 26)
-            || message.contains("database is locked");
+    // SQLSTATEs may be all digits ("25006"): tell the backends apart by
+    // the error's type, not by the code's shape.
+    if db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        // PostgreSQL: connection exceptions (08), read-only transaction
+        // (25006), insufficient resources such as a full disk (53), operator
+        // intervention / shutdown (57P), system I/O errors (58).
+        return code.starts_with("08")
+            || code == "25006"
+            || code.starts_with("53")
+            || code.starts_with("57P")
+            || code.starts_with("58");
     }
-    // PostgreSQL SQLSTATE: connection exceptions (08), read-only
-    // transaction (25006), insufficient resources such as a full disk (53),
-    // operator intervention / shutdown (57P), system I/O errors (58).
-    code.starts_with("08")
-        || code == "25006"
-        || code.starts_with("53")
-        || code.starts_with("57P")
-        || code.starts_with("58")
+    // SQLite (primary code = low byte of the extended one): BUSY, LOCKED,
+    // READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB.
+    code.parse::<u32>()
+        .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 8 | 10 | 11 | 13 | 14 | 26))
+        || db.message().contains("database is locked")
 }
 
 /// Picks the conflict code from which unique constraint fired.

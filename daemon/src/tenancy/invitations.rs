@@ -34,6 +34,7 @@ fn status(r: &InvitationRecord) -> InvitationStatus {
         "accepted" => InvitationStatus::Accepted,
         "declined" => InvitationStatus::Declined,
         "revoked" => InvitationStatus::Revoked,
+        "expired" => InvitationStatus::Expired,
         _ if r.expires_at <= Utc::now() => InvitationStatus::Expired,
         _ => InvitationStatus::Pending,
     }
@@ -178,14 +179,19 @@ pub async fn mine(state: &AppState, principal: &Principal) -> Result<Vec<Invitat
     Ok(all)
 }
 
-/// The pending invitation `id`; not-found alike for every other case, so
-/// ids cannot be probed.
-async fn pending(state: &AppState, id: Uuid) -> Result<InvitationRecord, AppError> {
-    let r = state
+/// The invitation `id`, whatever its state.
+async fn find(state: &AppState, id: Uuid) -> Result<InvitationRecord, AppError> {
+    state
         .store
         .invitation(id)
         .await?
-        .ok_or(AppError::NotFound { what: "invitation" })?;
+        .ok_or(AppError::NotFound { what: "invitation" })
+}
+
+/// Refuses an invitation that is no longer open. Called only once the
+/// caller has shown the invitation is theirs (email or token), so its
+/// state is never told to anyone else.
+fn still_pending(r: InvitationRecord) -> Result<InvitationRecord, AppError> {
     match status(&r) {
         InvitationStatus::Pending => Ok(r),
         InvitationStatus::Expired => Err(AppError::conflict(
@@ -199,19 +205,19 @@ async fn pending(state: &AppState, id: Uuid) -> Result<InvitationRecord, AppErro
     }
 }
 
-/// The invitation, if it is addressed to the signed-in caller.
+/// The open invitation, if it is addressed to the signed-in caller;
+/// someone else's is not found, whatever its state.
 async fn addressed_to(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
 ) -> Result<InvitationRecord, AppError> {
     principal.require_session()?;
-    let r = pending(state, id).await?;
+    let r = find(state, id).await?;
     if r.email != principal.user.email {
-        // Someone else's invitation: as if it did not exist.
         return Err(AppError::NotFound { what: "invitation" });
     }
-    Ok(r)
+    still_pending(r)
 }
 
 /// Roles still assignable at acceptance (a custom role may have gone).
@@ -289,7 +295,7 @@ pub async fn accept_new(
             "sign in as the invitee to accept, or give the invitation's token and a password for a new account",
         ));
     };
-    let r = pending(state, id).await?;
+    let r = find(state, id).await?;
     if !ct_eq(&r.token_hash, &sha256_hex(token.as_bytes())) {
         audit::record(
             state,
@@ -304,6 +310,7 @@ pub async fn accept_new(
             "the invitation token is wrong",
         ));
     }
+    let r = still_pending(r)?;
     if state.store.user_by_email(&r.email).await?.is_some() {
         return Err(AppError::conflict(
             "account_exists",
