@@ -226,7 +226,10 @@ async fn invitations_expire(b: Backend) {
 
     let late = app.login("late@example.com", None).await;
     let mine = app.get("/api/v1/invitations", &late).await;
-    assert_eq!(mine.assert_status(200)["invitations"][0]["status"], "expired");
+    assert_eq!(
+        mine.assert_status(200)["invitations"][0]["status"],
+        "expired"
+    );
     app.accept_invitation(&late, &existing)
         .await
         .assert_error(409, "invitation_expired");
@@ -271,7 +274,9 @@ async fn invitations_expire(b: Backend) {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    app.accept_invitation(&late, &again).await.assert_status(200);
+    app.accept_invitation(&late, &again)
+        .await
+        .assert_status(200);
     let list = app
         .get(&format!("/api/v1/orgs/{org}/invitations"), &admin)
         .await;
@@ -279,10 +284,21 @@ async fn invitations_expire(b: Backend) {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|i| (i["id"].as_str().unwrap_or_default().to_owned(), i["status"].as_str().unwrap_or_default().to_owned()))
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap_or_default().to_owned(),
+                i["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
-    assert!(statuses.contains(&(existing.clone(), "expired".into())), "{statuses:?}");
-    assert!(statuses.contains(&(again, "accepted".into())), "{statuses:?}");
+    assert!(
+        statuses.contains(&(existing.clone(), "expired".into())),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&(again, "accepted".into())),
+        "{statuses:?}"
+    );
     app.stop().await;
 }
 

@@ -329,7 +329,10 @@ async fn stronger_members_sessions_are_protected(b: Backend) {
     .await;
     let sid = async |token: String| {
         let me = app.get("/api/v1/auth/me", &token).await;
-        let id = me.body["session_id"].as_str().unwrap_or_default().to_owned();
+        let id = me.body["session_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         (token, id)
     };
     let cop = app.login("cop@example.com", Some("guarded")).await;
@@ -343,11 +346,26 @@ async fn stronger_members_sessions_are_protected(b: Backend) {
 
     let r = revoke(&cop, &admin_sid).await;
     r.assert_error(403, "target_protected");
-    assert!(r.body["error"]["message"].as_str().unwrap_or_default().contains("member:remove"), "{}", r.body);
-    app.get("/api/v1/auth/me", &admin_tok).await.assert_status(200);
-    revoke(&cop, &root_sid).await.assert_error(403, "target_protected");
-    revoke(&admin, &root_sid).await.assert_error(403, "target_protected");
-    app.get("/api/v1/auth/me", &root_tok).await.assert_status(200);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("member:remove"),
+        "{}",
+        r.body
+    );
+    app.get("/api/v1/auth/me", &admin_tok)
+        .await
+        .assert_status(200);
+    revoke(&cop, &root_sid)
+        .await
+        .assert_error(403, "target_protected");
+    revoke(&admin, &root_sid)
+        .await
+        .assert_error(403, "target_protected");
+    app.get("/api/v1/auth/me", &root_tok)
+        .await
+        .assert_status(200);
     let denied = app
         .audit_events(org, &admin, "action=session.revoked&outcome=denied")
         .await;

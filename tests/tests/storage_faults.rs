@@ -21,35 +21,39 @@ async fn cancelled_requests_leave_no_transaction_open(b: Backend) {
         .pool_max_idle_per_host(0)
         .build()
         .expect("client");
-    let mut tasks = Vec::new();
-    for i in 0..400u64 {
-        let (client, admin) = (impatient.clone(), admin.clone());
-        let base = app.url("");
-        tasks.push(tokio::spawn(async move {
-            let path = match i % 3 {
-                0 => format!("{base}/api/v1/orgs/{org}"),
-                1 => format!("{base}/api/v1/orgs/{org}/roles"),
-                _ => format!("{base}/api/v1/orgs/{org}/documents?name=n{i}.txt"),
-            };
-            let req = match i % 3 {
-                0 => client
-                    .patch(&path)
-                    .json(&json!({"name": format!("Load {i}")})),
-                1 => client
-                    .post(&path)
-                    .json(&json!({"name": format!("r{i}"), "permissions": ["org:read"]})),
-                _ => client
-                    .post(&path)
-                    .header("content-type", "text/plain")
-                    .body(format!("evidence {i}")),
-            };
-            let limit = Duration::from_micros(200 + (i * 7919) % 2800);
-            let _ = tokio::time::timeout(limit, req.bearer_auth(admin).send()).await;
-        }));
+    // Three rounds, each cutting requests off at different points.
+    for round in 0..3u64 {
+        let mut tasks = Vec::new();
+        for i in (round * 400)..(round * 400 + 400) {
+            let (client, admin) = (impatient.clone(), admin.clone());
+            let base = app.url("");
+            tasks.push(tokio::spawn(async move {
+                let path = match i % 3 {
+                    0 => format!("{base}/api/v1/orgs/{org}"),
+                    1 => format!("{base}/api/v1/orgs/{org}/roles"),
+                    _ => format!("{base}/api/v1/orgs/{org}/documents?name=n{i}.txt"),
+                };
+                let req = match i % 3 {
+                    0 => client
+                        .patch(&path)
+                        .json(&json!({"name": format!("Load {i}")})),
+                    1 => client
+                        .post(&path)
+                        .json(&json!({"name": format!("r{i}"), "permissions": ["org:read"]})),
+                    _ => client
+                        .post(&path)
+                        .header("content-type", "text/plain")
+                        .body(format!("evidence {i}")),
+                };
+                let limit = Duration::from_micros(200 + (i * 7919) % 2800);
+                let _ = tokio::time::timeout(limit, req.bearer_auth(admin).send()).await;
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
     }
-    for t in tasks {
-        t.await.expect("task");
-    }
+    let load_done = chrono::Utc::now();
     // Every connection is usable: sign-ins (which write) all succeed, each
     // well within the busy timeout a leaked write lock would exhaust.
     for _ in 0..20 {
@@ -66,6 +70,26 @@ async fn cancelled_requests_leave_no_transaction_open(b: Backend) {
             started.elapsed() < Duration::from_secs(5),
             "a sign-in waited {:?}: a connection is stuck in a transaction",
             started.elapsed()
+        );
+    }
+    // On PostgreSQL a stranded transaction does not block others: look
+    // for it directly. None begun during the load may still be open now,
+    // seconds of sign-ins later.
+    if let Some(pg) = &app.env.pg {
+        let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&pg.url)
+            .await
+            .expect("connect");
+        let open: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND xact_start < $1",
+        )
+        .bind(load_done)
+        .fetch_one(&mut c)
+        .await
+        .expect("pg_stat_activity");
+        assert_eq!(
+            open, 0,
+            "transactions from the cancelled requests are still open"
         );
     }
     let ready = app.call(reqwest::Method::GET, "/readyz", None, None).await;
@@ -195,10 +219,16 @@ async fn postgres_read_only_answers_503_and_recovers() {
 
     pg.set_read_only(true).await.expect("read-only");
     let rename = async |name: &str| {
-        app.patch(&format!("/api/v1/orgs/{org}"), &admin, json!({ "name": name }))
-            .await
+        app.patch(
+            &format!("/api/v1/orgs/{org}"),
+            &admin,
+            json!({ "name": name }),
+        )
+        .await
     };
-    rename("Refused").await.assert_error(503, "storage_unavailable");
+    rename("Refused")
+        .await
+        .assert_error(503, "storage_unavailable");
     app.post(
         "/api/v1/auth/login",
         None,
