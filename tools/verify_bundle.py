@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent verifier for LOKI audit bundles, written from DESIGN.md §7 only.
+"""Independent verifier for LOKI audit bundles, written from docs/AUDIT-FORMAT.md only.
 
 Checks: JSON Lines with {"type": T, T: {...}}; event hash = SHA-256 hex of the
 RFC 8785 (JCS) canonical JSON of the event without "hash"; prev_hash links

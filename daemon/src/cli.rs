@@ -13,37 +13,54 @@ use crate::telemetry;
 #[derive(Debug, Parser)]
 #[command(name = "lokid", version, about = "LOKI compliance daemon")]
 pub struct Cli {
+    /// Daemon flags for the default command (`serve`); given before a
+    /// subcommand they apply to it as well.
     #[command(flatten)]
-    global: GlobalArgs,
+    daemon: DaemonArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
-#[derive(Debug, Args)]
-struct GlobalArgs {
+/// What the daemon's commands (serve, migrate, admin) are configured by;
+/// the offline tools (audit, report, openapi) take none of it.
+#[derive(Debug, Args, Default)]
+struct DaemonArgs {
     /// Config file (default: /etc/loki/lokid.toml when present).
-    #[arg(long, global = true, env = "LOKI_CONFIG")]
+    #[arg(long, env = "LOKI_CONFIG")]
     config: Option<PathBuf>,
     /// Address to listen on, e.g. 127.0.0.1:8080.
-    #[arg(long, global = true)]
+    #[arg(long)]
     listen: Option<std::net::SocketAddr>,
     /// Directory for the embedded database and key files.
-    #[arg(long, global = true)]
+    #[arg(long)]
     data_dir: Option<PathBuf>,
     /// sqlite:… or postgres://… (default: sqlite in the data dir).
-    #[arg(long, global = true)]
+    #[arg(long)]
     database_url: Option<String>,
     /// redis://… (default: in-process kv store).
-    #[arg(long, global = true)]
+    #[arg(long)]
     redis_url: Option<String>,
+}
+
+impl DaemonArgs {
+    /// Flags given after the subcommand win over those given before it.
+    fn or(self, later: DaemonArgs) -> DaemonArgs {
+        DaemonArgs {
+            config: later.config.or(self.config),
+            listen: later.listen.or(self.listen),
+            data_dir: later.data_dir.or(self.data_dir),
+            database_url: later.database_url.or(self.database_url),
+            redis_url: later.redis_url.or(self.redis_url),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the daemon (the default).
-    Serve,
+    Serve(DaemonArgs),
     /// Run database migrations and exit.
-    Migrate,
+    Migrate(DaemonArgs),
     /// Operator tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -78,11 +95,13 @@ enum AdminCommand {
         email: String,
         #[arg(long)]
         password_file: Option<PathBuf>,
+        #[command(flatten)]
+        daemon: DaemonArgs,
     },
     /// Create a new token-signing key. New tokens use it (running daemons
     /// pick it up within `signing_key_refresh_secs`); tokens signed by the
     /// previous key stay valid until they expire.
-    RotateSigningKey,
+    RotateSigningKey(DaemonArgs),
 }
 
 pub async fn run() -> anyhow::Result<()> {
@@ -100,33 +119,51 @@ pub async fn run() -> anyhow::Result<()> {
         }
         _ => {}
     }
+    let (command, later) = match cli.command.unwrap_or(Command::Serve(DaemonArgs::default())) {
+        Command::Serve(a) => (Daemon::Serve, a),
+        Command::Migrate(a) => (Daemon::Migrate, a),
+        Command::Admin(AdminCommand::CreateSuperAdmin {
+            email,
+            password_file,
+            daemon,
+        }) => (Daemon::CreateSuperAdmin(email, password_file), daemon),
+        Command::Admin(AdminCommand::RotateSigningKey(a)) => (Daemon::RotateSigningKey, a),
+        Command::Audit(_) | Command::Report(_) | Command::Openapi => {
+            unreachable!("offline commands run before configuration")
+        }
+    };
+    let args = cli.daemon.or(later);
     let config = Config::load(
-        cli.global.config.as_deref(),
+        args.config.as_deref(),
         Overrides {
-            listen: cli.global.listen,
-            data_dir: cli.global.data_dir,
-            database_url: cli.global.database_url,
-            redis_url: cli.global.redis_url,
+            listen: args.listen,
+            data_dir: args.data_dir,
+            database_url: args.database_url,
+            redis_url: args.redis_url,
         },
     )?;
     telemetry::init(config.log_format, &config.log_level);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config).await,
-        Command::Migrate => {
+    match command {
+        Daemon::Serve => serve(config).await,
+        Daemon::Migrate => {
             crate::app::create_private_dir(&config.data_dir)?;
             crate::store::migrate(&config.database_url()).await?;
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Admin(AdminCommand::CreateSuperAdmin {
-            email,
-            password_file,
-        }) => create_super_admin(config, &email, password_file).await,
-        Command::Admin(AdminCommand::RotateSigningKey) => rotate_signing_key(config).await,
-        Command::Audit(_) | Command::Report(_) | Command::Openapi => {
-            unreachable!("offline commands run before configuration")
+        Daemon::CreateSuperAdmin(email, password_file) => {
+            create_super_admin(config, &email, password_file).await
         }
+        Daemon::RotateSigningKey => rotate_signing_key(config).await,
     }
+}
+
+/// The commands that run against the daemon's configuration.
+enum Daemon {
+    Serve,
+    Migrate,
+    CreateSuperAdmin(String, Option<PathBuf>),
+    RotateSigningKey,
 }
 
 async fn rotate_signing_key(config: Config) -> anyhow::Result<()> {

@@ -1,4 +1,4 @@
-//! Subscription tiers and the limits each one enforces (DESIGN §4).
+//! Subscription tiers and the limits each one enforces.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

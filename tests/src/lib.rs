@@ -34,10 +34,19 @@ impl Backend {
         if std::env::var(DATABASE_ENV).is_ok() {
             Some(Backend::Postgres)
         } else {
-            eprintln!("{DATABASE_ENV} is not set: PostgreSQL variant not run");
+            skipped(&format!(
+                "{DATABASE_ENV} is not set: PostgreSQL variant not run"
+            ));
             None
         }
     }
+}
+
+/// Says, visibly, that (part of) a test did not run: straight to the
+/// process's stderr, which the test harness does not capture.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {why}");
 }
 
 /// Generates one `#[tokio::test]` per backend for each named async fn taking
@@ -56,6 +65,7 @@ macro_rules! backend_tests {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(loki_postgres), ignore = "set LOKI_TEST_DATABASE_URL to run")]
                 async fn $name() {
                     if let Some(b) = $crate::Backend::postgres() {
                         super::$name(b).await

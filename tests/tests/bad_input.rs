@@ -165,6 +165,11 @@ async fn bad_ids_routes_and_methods(b: Backend) {
             .await
             .assert_error(400, "invalid_path_parameter");
     }
+    // A slug where the id belongs: the answer says which to use.
+    let r = app.get("/api/v1/orgs/ids/members", &token).await;
+    r.assert_error(400, "invalid_path_parameter");
+    let message = r.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("not the slug"), "{message}");
     app.get("/api/v1/nothing-here", &token)
         .await
         .assert_error(404, "not_found");

@@ -21,7 +21,7 @@ async fn stores() -> Vec<DynKv> {
                     .expect("LOKI_TEST_REDIS_URL is set but Redis is unreachable"),
             );
         }
-        Err(_) => eprintln!("{REDIS_ENV} is not set: Redis variant not run"),
+        Err(_) => loki_tests::skipped(&format!("{REDIS_ENV} is not set: Redis variant not run")),
     }
     v
 }

@@ -119,8 +119,8 @@ async fn sqlite_disk_full_answers_503_and_recovers() {
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        println!(
-            "SKIPPED sqlite_disk_full_answers_503_and_recovers: cannot mount a tmpfs (needs root)"
+        loki_tests::skipped(
+            "sqlite_disk_full_answers_503_and_recovers: cannot mount a tmpfs (needs root)",
         );
         return;
     }
@@ -208,6 +208,7 @@ async fn sqlite_disk_full_answers_503_and_recovers() {
 /// 503 `storage_unavailable`, reads still answer, `/readyz` says not ready,
 /// and once the database takes writes again the daemon serves as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(loki_postgres), ignore = "set LOKI_TEST_DATABASE_URL to run")]
 async fn postgres_read_only_answers_503_and_recovers() {
     let Some(b) = Backend::postgres() else {
         return;

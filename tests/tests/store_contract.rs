@@ -373,6 +373,7 @@ backend_tests!(
 /// WHERE clause removed still sees no other tenant's rows, and cannot write
 /// into another tenant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(loki_postgres), ignore = "set LOKI_TEST_DATABASE_URL to run")]
 async fn postgres_rls_hides_other_tenants_without_where_clauses() {
     let Some(b) = Backend::postgres() else { return };
     let env = TestEnv::new(b).await;

@@ -19,6 +19,10 @@ async fn pair() -> Option<(TestApp, TestApp)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(loki_postgres, loki_redis)),
+    ignore = "set LOKI_TEST_DATABASE_URL and LOKI_TEST_REDIS_URL to run"
+)]
 async fn a_session_revoked_on_one_daemon_is_refused_by_the_other() {
     let Some((a, b)) = pair().await else { return };
     a.register("both@example.com").await;
@@ -54,6 +58,10 @@ async fn a_session_revoked_on_one_daemon_is_refused_by_the_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(loki_postgres, loki_redis)),
+    ignore = "set LOKI_TEST_DATABASE_URL and LOKI_TEST_REDIS_URL to run"
+)]
 async fn a_refresh_token_used_on_one_daemon_cannot_be_used_on_the_other() {
     let Some((a, b)) = pair().await else { return };
     a.register("rt@example.com").await;
@@ -91,6 +99,10 @@ async fn a_refresh_token_used_on_one_daemon_cannot_be_used_on_the_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(loki_postgres, loki_redis)),
+    ignore = "set LOKI_TEST_DATABASE_URL and LOKI_TEST_REDIS_URL to run"
+)]
 async fn a_role_change_on_one_daemon_applies_on_the_other() {
     let Some((a, b)) = pair().await else { return };
     let (org, admin) = a.user_with_org("owner@example.com", "Shared").await;
@@ -135,6 +147,10 @@ async fn a_role_change_on_one_daemon_applies_on_the_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(loki_postgres, loki_redis)),
+    ignore = "set LOKI_TEST_DATABASE_URL and LOKI_TEST_REDIS_URL to run"
+)]
 async fn two_daemons_write_one_linear_audit_chain() {
     let Some((a, b)) = pair().await else { return };
     let (org, admin) = a.user_with_org("chain@example.com", "Chained").await;

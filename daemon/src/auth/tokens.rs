@@ -1,5 +1,5 @@
 //! Access tokens: EdDSA JWTs with `kid` in the header and the claims of
-//! DESIGN §5 (`iss`, `aud`, `sub`, `org`, `sid`, `jti`, `iat`, `exp`).
+//! the README's "Signing in" (`iss`, `aud`, `sub`, `org`, `sid`, `jti`, `iat`, `exp`).
 
 use jsonwebtoken::{decode, decode_header, encode, Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};

@@ -109,6 +109,15 @@ where
                         "must not contain NUL or other control characters",
                     ));
                 }
+                // Sign-in takes a slug; paths take the id. Say so.
+                if name == "org_id" && uuid::Uuid::parse_str(value).is_err() {
+                    return Err(AppError::bad_request(
+                        "invalid_path_parameter",
+                        format!(
+                            "org_id: `{value}` is not an organization id; paths take the id (a UUID), not the slug (GET /api/v1/orgs lists your organizations with their ids)"
+                        ),
+                    ));
+                }
             }
         }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {

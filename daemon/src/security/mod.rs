@@ -1,4 +1,4 @@
-//! The security layer in front of every handler (DESIGN §8): client address
+//! The security layer in front of every handler: client address
 //! and IP rules, rate limits, authentication (with CSRF for cookies), and
 //! request signatures. Handlers then make the authorization decision.
 //!

@@ -1,4 +1,4 @@
-//! Request signatures for API keys (DESIGN §8).
+//! Request signatures for API keys.
 //!
 //! `X-Loki-Signature` = hex HMAC-SHA256, keyed with the API key's signing
 //! secret, over

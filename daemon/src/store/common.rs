@@ -297,7 +297,7 @@ where
 
     pub async fn insert_refresh_token(&mut self, t: NewRefreshToken) -> StoreResult<()> {
         sqlx::query::<DB>(
-            "INSERT INTO refresh_tokens (id, session_id, token_hash, org_id, created_at, expires_at) \
+            "INSERT INTO refresh_tokens (id, session_id, token_hash, session_org, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(t.id)
@@ -329,7 +329,7 @@ where
         hash: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
         sqlx::query_as::<DB, RefreshTokenRecord>(
-            "SELECT t.id, t.session_id, f.user_id, t.org_id, t.expires_at, t.used_at, \
+            "SELECT t.id, t.session_id, f.user_id, t.session_org AS org_id, t.expires_at, t.used_at, \
              f.revoked_at AS family_revoked_at \
              FROM refresh_tokens t JOIN refresh_families f ON f.session_id = t.session_id \
              WHERE t.token_hash = $1",

@@ -1,4 +1,4 @@
-//! The audit record format (DESIGN §7): events, the hash chain, signed
+//! The audit record format (docs/AUDIT-FORMAT.md): events, the hash chain, signed
 //! checkpoints and the JSON Lines export bundle — and the offline verifier
 //! that anyone can run on a bundle without trusting the server.
 //!

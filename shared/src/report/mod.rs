@@ -1,4 +1,4 @@
-//! Compliance reports (DESIGN §10): a model computed from an audit bundle,
+//! Compliance reports: a model computed from an audit bundle,
 //! streamed line by line (only the populations an auditor samples are
 //! kept), plus an optional snapshot of current state from the daemon. It
 //! renders as JSON (serde) and, with the `pdf` feature, as a PDF.

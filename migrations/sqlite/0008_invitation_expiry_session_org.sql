@@ -20,3 +20,8 @@ DROP TABLE invitations;
 ALTER TABLE invitations_new RENAME TO invitations;
 CREATE UNIQUE INDEX invitations_pending_key ON invitations (org_id, email) WHERE status = 'pending';
 CREATE INDEX invitations_email_idx ON invitations (email, status);
+
+-- The organization a refresh token signs into is the session's scope, not
+-- the tenant that owns the row (sessions belong to accounts): named so, it
+-- is not mistaken for a tenant column that row-level security must guard.
+ALTER TABLE refresh_tokens RENAME COLUMN org_id TO session_org;
