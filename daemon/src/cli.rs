@@ -91,8 +91,10 @@ enum AdminCommand {
     /// Create the first super admin (or promote an existing user). The
     /// password is read from stdin, or from --password-file.
     CreateSuperAdmin {
+        /// The operator's email (an existing account is promoted).
         #[arg(long)]
         email: String,
+        /// Read the password from this file instead of standard input.
         #[arg(long)]
         password_file: Option<PathBuf>,
         #[command(flatten)]
