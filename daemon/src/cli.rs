@@ -1,5 +1,6 @@
 //! The `lokid` command line: `serve` (default), `migrate`, `admin …`.
 
+use loki_shared::audit::actions::Action;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -173,8 +174,11 @@ async fn rotate_signing_key(config: Config) -> anyhow::Result<()> {
     let kid = state.tokens.keys.rotate().await?;
     crate::audit::record(
         &state,
-        crate::audit::Event::new("system.signing_key_rotated", crate::audit::Outcome::Success)
-            .resource("signing_key", &kid),
+        crate::audit::Event::new(
+            Action::SystemSigningKeyRotated,
+            crate::audit::Outcome::Success,
+        )
+        .resource("signing_key", &kid),
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;

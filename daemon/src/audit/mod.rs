@@ -9,6 +9,7 @@ pub mod export;
 pub mod retention;
 pub mod signer;
 
+use loki_shared::audit::actions::Action;
 use loki_shared::audit::{Actor, AuditEvent, SCHEMA_VERSION};
 
 use crate::store::audit_store::{Staged, STAGED};
@@ -42,7 +43,7 @@ impl Outcome {
 /// One audit event. Build with [`Event::new`] and the `with_*` methods.
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub action: &'static str,
+    pub action: Action,
     pub outcome: Outcome,
     pub org_id: Option<Uuid>,
     pub actor_user: Option<Uuid>,
@@ -57,7 +58,7 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(action: &'static str, outcome: Outcome) -> Self {
+    pub fn new(action: Action, outcome: Outcome) -> Self {
         Self {
             action,
             outcome,
@@ -132,7 +133,7 @@ fn draft(e: Event) -> AuditEvent {
         seq: 0,
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         actor,
-        action: e.action.to_owned(),
+        action: e.action.as_str().to_owned(),
         resource_type: e.resource_type.map(str::to_owned),
         resource_id: e.resource_id,
         outcome: e.outcome.as_str().to_owned(),

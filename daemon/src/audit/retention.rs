@@ -2,6 +2,7 @@
 //! are purged behind a signed checkpoint at the last purged event, so what
 //! remains still verifies (the checkpoint anchors the first kept event).
 
+use loki_shared::audit::actions::Action;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -75,7 +76,7 @@ pub async fn periodic(state: AppState) {
                 let Some(o) = state.store.org_by_id(org).await? else {
                     return Ok(());
                 };
-                let e = Event::new("audit.purged", Outcome::Success).org(Some(org));
+                let e = Event::new(Action::AuditPurged, Outcome::Success).org(Some(org));
                 purge(&state, org, o.settings.audit_retention_days, e)
                     .await
                     .map(|_| ())

@@ -5,6 +5,7 @@ use loki_shared::api::{
     ChangePasswordRequest, MfaCodeRequest, MfaConfirmResponse, MfaEnrollResponse,
     PasswordResetResponse, SessionInfo,
 };
+use loki_shared::audit::actions::Action;
 use uuid::Uuid;
 
 use super::password::check_policy;
@@ -28,7 +29,7 @@ pub async fn change_password(
     if !state.passwords.verify(req.current_password, hash).await? {
         audit::record(
             state,
-            principal.event("user.password_change_failed", Outcome::Failure),
+            principal.event(Action::UserPasswordChangeFailed, Outcome::Failure),
         )
         .await?;
         return Err(AppError::unauthorized(
@@ -42,7 +43,7 @@ pub async fn change_password(
     audit::stage(
         state,
         principal
-            .event("user.password_changed", Outcome::Success)
+            .event(Action::UserPasswordChanged, Outcome::Success)
             .org(None)
             .resource("user", principal.user.id)
             .meta(serde_json::json!({"other_sessions_revoked": true})),
@@ -91,7 +92,7 @@ pub async fn reset_password(
             audit::record(
                 state,
                 principal
-                    .event("user.password_reset", Outcome::Denied)
+                    .event(Action::UserPasswordReset, Outcome::Denied)
                     .org(Some(access.org.id))
                     .resource("user", target)
                     .meta(serde_json::json!({"reason": "not_managed"})),
@@ -107,7 +108,7 @@ pub async fn reset_password(
     audit::record(
         state,
         principal
-            .event("user.password_reset", Outcome::Success)
+            .event(Action::UserPasswordReset, Outcome::Success)
             .org(Some(access.org.id))
             .resource("user", member.user_id)
             .meta(serde_json::json!({"sessions_revoked": revoked_sessions})),
@@ -127,7 +128,7 @@ pub async fn mfa_enroll(
     audit::stage(
         state,
         principal
-            .event("mfa.enrollment_started", Outcome::Success)
+            .event(Action::MfaEnrollmentStarted, Outcome::Success)
             .org(None)
             .resource("user", principal.user.id),
     )
@@ -147,7 +148,7 @@ pub async fn mfa_confirm(
     audit::stage(
         state,
         principal
-            .event("mfa.enabled", Outcome::Success)
+            .event(Action::MfaEnabled, Outcome::Success)
             .org(None)
             .resource("user", principal.user.id)
             .meta(serde_json::json!({"other_sessions_revoked": true})),
@@ -179,7 +180,7 @@ pub async fn mfa_disable(
     {
         audit::record(
             state,
-            principal.event("mfa.disable_failed", Outcome::Failure),
+            principal.event(Action::MfaDisableFailed, Outcome::Failure),
         )
         .await?;
         return Err(super::service::second_factor_failed(
@@ -193,7 +194,7 @@ pub async fn mfa_disable(
     audit::stage(
         state,
         principal
-            .event("mfa.disabled", Outcome::Success)
+            .event(Action::MfaDisabled, Outcome::Success)
             .org(None)
             .resource("user", user),
     )
@@ -231,7 +232,7 @@ pub async fn revoke_my_session(
     audit::record(
         state,
         principal
-            .event("session.revoked", Outcome::Success)
+            .event(Action::SessionRevoked, Outcome::Success)
             .resource("session", id),
     )
     .await
@@ -243,7 +244,7 @@ pub async fn logout(state: &AppState, principal: &Principal) -> Result<(), AppEr
     audit::record(
         state,
         principal
-            .event("auth.logout", Outcome::Success)
+            .event(Action::AuthLogout, Outcome::Success)
             .resource("session", session.id),
     )
     .await
@@ -278,7 +279,7 @@ pub async fn revoke_org_session(
             audit::record(
                 state,
                 principal
-                    .event("session.revoked", Outcome::Denied)
+                    .event(Action::SessionRevoked, Outcome::Denied)
                     .org(Some(org))
                     .resource("session", id)
                     .meta(serde_json::json!({"user_id": s.user_id, "reason": "target_protected"})),
@@ -291,7 +292,7 @@ pub async fn revoke_org_session(
     audit::record(
         state,
         principal
-            .event("session.revoked", Outcome::Success)
+            .event(Action::SessionRevoked, Outcome::Success)
             .resource("session", id)
             .meta(serde_json::json!({"user_id": s.user_id})),
     )

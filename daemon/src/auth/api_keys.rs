@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use loki_shared::api::{
     ApiKeyInfo, ApiKeySecretResponse, CreateApiKeyRequest, RotateApiKeyRequest,
 };
+use loki_shared::audit::actions::Action;
 use uuid::Uuid;
 
 use super::secrets::{ct_eq, random_token, sha256_hex};
@@ -177,7 +178,7 @@ pub async fn create(
     audit::stage(
         state,
         principal
-            .event("api_key.created", Outcome::Success)
+            .event(Action::ApiKeyCreated, Outcome::Success)
             .resource("api_key", record.id)
             .meta(serde_json::json!({"after": {"name": record.name, "scopes": scopes, "expires_at": record.expires_at, "require_signature": record.require_signature}})),
     )
@@ -228,7 +229,7 @@ pub async fn rotate(
     audit::stage(
         state,
         principal
-            .event("api_key.rotated", Outcome::Success)
+            .event(Action::ApiKeyRotated, Outcome::Success)
             .resource("api_key", id)
             .meta(serde_json::json!({"grace_period_secs": grace})),
     )
@@ -260,7 +261,7 @@ pub async fn revoke(
     audit::stage(
         state,
         principal
-            .event("api_key.revoked", Outcome::Success)
+            .event(Action::ApiKeyRevoked, Outcome::Success)
             .resource("api_key", id),
     )
     .await?;
@@ -311,7 +312,7 @@ pub async fn authenticate(
     if let Some((code, message)) = refusal {
         audit::record(
             state,
-            Event::new("api_key.rejected", Outcome::Denied)
+            Event::new(Action::ApiKeyRejected, Outcome::Denied)
                 .org(Some(record.org_id))
                 .api_key(record.id)
                 .client(client)

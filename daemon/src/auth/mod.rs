@@ -17,6 +17,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use loki_shared::api::{SessionKind, User};
+use loki_shared::audit::actions::Action;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -91,7 +92,7 @@ impl Principal {
     }
 
     /// An audit event with this caller as the actor.
-    pub fn event(&self, action: &'static str, outcome: Outcome) -> Event {
+    pub fn event(&self, action: Action, outcome: Outcome) -> Event {
         let mut e = Event::new(action, outcome)
             .org(self.org)
             .actor(Some(self.user.id), self.session_id())
@@ -208,7 +209,7 @@ async fn from_cookie(
         if let Some((code, message)) = failure {
             audit::record(
                 state,
-                Event::new("auth.csrf_failed", Outcome::Denied)
+                Event::new(Action::AuthCsrfFailed, Outcome::Denied)
                     .org(session.org_id)
                     .actor(Some(session.user_id), Some(session.id))
                     .client(client)

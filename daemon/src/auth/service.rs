@@ -6,6 +6,7 @@ use loki_shared::api::{
     CookieSessionResponse, LoginRequest, MeResponse, MfaChallenge, Organization, RegisterRequest,
     SessionKind, SwitchOrgRequest, TokenResponse, User,
 };
+use loki_shared::audit::actions::Action;
 use uuid::Uuid;
 
 use super::password::check_policy;
@@ -41,7 +42,7 @@ pub async fn register(
     let id = Uuid::now_v7();
     audit::stage(
         state,
-        Event::new("user.registered", Outcome::Success)
+        Event::new(Action::UserRegistered, Outcome::Success)
             .actor(Some(id), None)
             .resource("user", id)
             .client(client),
@@ -75,7 +76,7 @@ pub async fn bootstrap_super_admin(
     };
     audit::stage(
         state,
-        Event::new("user.super_admin_granted", Outcome::Success)
+        Event::new(Action::UserSuperAdminGranted, Outcome::Success)
             .resource("user", id)
             .meta(serde_json::json!({"after": {"email": email, "is_super_admin": true}})),
     )
@@ -105,11 +106,11 @@ async fn check_password(
 ) -> Result<User, AppError> {
     let event = |action, outcome| Event::new(action, outcome).client(client);
     if let Err(e) = throttle::check_ip(state, client.ip).await {
-        audit::record(state, event("auth.signin_rate_limited", Outcome::Denied)).await?;
+        audit::record(state, event(Action::AuthSigninRateLimited, Outcome::Denied)).await?;
         return Err(e);
     }
     if let Err(e) = throttle::check_account(state, email).await {
-        audit::record(state, event("auth.login_locked", Outcome::Denied)).await?;
+        audit::record(state, event(Action::AuthLoginLocked, Outcome::Denied)).await?;
         return Err(e);
     }
     // A malformed email cannot belong to anyone: it takes the same path as
@@ -132,14 +133,14 @@ async fn check_password(
             // The user id (when known) goes to the audit trail, never to the caller.
             audit::record(
                 state,
-                event("auth.login_failed", Outcome::Failure)
+                event(Action::AuthLoginFailed, Outcome::Failure)
                     .actor(user.as_ref().map(|u| u.id), None),
             )
             .await?;
             if let Some(lock) = throttle::record_failure(state, email).await? {
                 audit::record(
                     state,
-                    event("auth.account_locked", Outcome::Denied)
+                    event(Action::AuthAccountLocked, Outcome::Denied)
                         .actor(user.as_ref().map(|u| u.id), None),
                 )
                 .await?;
@@ -172,7 +173,7 @@ pub async fn second_factor_failed(
         Some(lock) => {
             audit::record(
                 state,
-                Event::new("auth.account_locked", Outcome::Denied)
+                Event::new(Action::AuthAccountLocked, Outcome::Denied)
                     .actor(Some(user.id), None)
                     .client(client),
             )
@@ -246,7 +247,7 @@ pub async fn verify_mfa(
     if let Err(e) = throttle::check_account(state, &user.email).await {
         audit::record(
             state,
-            Event::new("auth.login_locked", Outcome::Denied)
+            Event::new(Action::AuthLoginLocked, Outcome::Denied)
                 .actor(Some(user.id), None)
                 .client(client),
         )
@@ -256,7 +257,7 @@ pub async fn verify_mfa(
     if let Err(e) = mfa::verify(state, user.id, &user.email, code, recovery).await {
         audit::record(
             state,
-            Event::new("auth.mfa_failed", Outcome::Failure)
+            Event::new(Action::AuthMfaFailed, Outcome::Failure)
                 .actor(Some(user.id), None)
                 .client(client),
         )
@@ -289,7 +290,7 @@ async fn start(
         .await?;
     audit::record(
         state,
-        Event::new("auth.login_succeeded", Outcome::Success)
+        Event::new(Action::AuthLoginSucceeded, Outcome::Success)
             .org(org_id)
             .actor(Some(user.id), Some(session.id))
             .client(client)
@@ -376,7 +377,7 @@ pub async fn refresh(
             .client(client)
     };
     if record.family_revoked_at.is_some() {
-        audit::record(state, event("auth.refresh_refused", Outcome::Denied)).await?;
+        audit::record(state, event(Action::AuthRefreshRefused, Outcome::Denied)).await?;
         return Err(refresh_refused(
             "refresh_token_revoked",
             "the session was revoked; sign in again",
@@ -385,7 +386,11 @@ pub async fn refresh(
     if !state.store.use_refresh_token(record.id).await? {
         // Reuse: someone holds a copy. End the whole family now.
         end_session(state, record.session_id, "refresh_token_reuse").await?;
-        audit::record(state, event("auth.refresh_token_reused", Outcome::Denied)).await?;
+        audit::record(
+            state,
+            event(Action::AuthRefreshTokenReused, Outcome::Denied),
+        )
+        .await?;
         return Err(refresh_refused(
             "refresh_token_reused",
             "this refresh token was already used; the session has been revoked",
@@ -414,7 +419,7 @@ pub async fn refresh(
         Some(org) => Some(resolve_membership(state, &user, &org.to_string()).await?),
         None => None,
     };
-    audit::record(state, event("auth.token_refreshed", Outcome::Success)).await?;
+    audit::record(state, event(Action::AuthTokenRefreshed, Outcome::Success)).await?;
     tokens(
         state,
         Started {
@@ -479,7 +484,7 @@ pub async fn switch_org(
     audit::record(
         state,
         principal
-            .event("auth.org_switched", Outcome::Success)
+            .event(Action::AuthOrgSwitched, Outcome::Success)
             .org(Some(org.id))
             .meta(serde_json::json!({"from": principal.org})),
     )

@@ -6,6 +6,7 @@
 
 use chrono::Utc;
 use loki_shared::api::{DocumentInfo, DocumentVersionInfo, UpdateDocumentRequest};
+use loki_shared::audit::actions::Action;
 use loki_shared::Framework;
 use uuid::Uuid;
 
@@ -216,7 +217,7 @@ pub async fn create(
     audit::stage(
         state,
         principal
-            .event("document.created", Outcome::Success)
+            .event(Action::DocumentCreated, Outcome::Success)
             .resource("document", out.id)
             .meta(serde_json::json!({"after": {"name": out.name, "sha256": out.sha256, "size": out.size, "frameworks": out.frameworks, "controls": out.controls}})),
     )
@@ -297,7 +298,7 @@ pub async fn update(
     audit::stage(
         state,
         principal
-            .event("document.updated", Outcome::Success)
+            .event(Action::DocumentUpdated, Outcome::Success)
             .resource("document", id)
             .meta(serde_json::json!({
                 "before": {"name": before.name, "description": before.description, "frameworks": before.frameworks, "controls": before.controls},
@@ -334,7 +335,7 @@ pub async fn replace(
     audit::stage(
         state,
         principal
-            .event("document.content_replaced", Outcome::Success)
+            .event(Action::DocumentContentReplaced, Outcome::Success)
             .resource("document", id)
             .meta(serde_json::json!({
                 "before": {"version": before.version, "sha256": before.sha256, "size": before.size},
@@ -361,7 +362,7 @@ pub async fn delete(
     audit::stage(
         state,
         principal
-            .event("document.deleted", Outcome::Success)
+            .event(Action::DocumentDeleted, Outcome::Success)
             .resource("document", id)
             .meta(serde_json::json!({"before": {"name": before.name, "sha256": before.sha256, "version": before.version}})),
     )
@@ -388,7 +389,7 @@ pub async fn download(
     audit::record(
         state,
         principal
-            .event("document.downloaded", Outcome::Success)
+            .event(Action::DocumentDownloaded, Outcome::Success)
             .resource("document", id)
             .meta(serde_json::json!({"version": v.version, "sha256": v.sha256})),
     )

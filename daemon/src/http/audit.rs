@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json as JsonResponse;
 use chrono::Utc;
 use loki_shared::api::AuditEventList;
+use loki_shared::audit::actions::Action;
 use loki_shared::audit::{AuditEvent, VerifyReport};
 use loki_shared::Permission;
 use serde::Deserialize;
@@ -80,7 +81,7 @@ async fn admit(
             audit::record(
                 state,
                 principal
-                    .event("access.denied", Outcome::Denied)
+                    .event(Action::AccessDenied, Outcome::Denied)
                     .meta(json!({"permission": Permission::SystemAudit.name()})),
             )
             .await?;
@@ -162,7 +163,7 @@ async fn search_in(
     audit::record(
         state,
         principal
-            .event("audit.read", Outcome::Success)
+            .event(Action::AuditRead, Outcome::Success)
             .meta(json!({"results": events.len()})),
     )
     .await?;
@@ -206,7 +207,7 @@ async fn get_in(
     audit::record(
         state,
         principal
-            .event("audit.read", Outcome::Success)
+            .event(Action::AuditRead, Outcome::Success)
             .resource("audit_event", id),
     )
     .await?;
@@ -262,7 +263,7 @@ async fn export_in(
     audit::record(
         &state,
         principal
-            .event("audit.exported", Outcome::Success)
+            .event(Action::AuditExported, Outcome::Success)
             .meta(json!({"format": format, "from": p.from, "to": p.to})),
     )
     .await?;
@@ -335,7 +336,7 @@ async fn verify_in(
     audit::record(
         state,
         principal
-            .event("audit.verified", outcome)
+            .event(Action::AuditVerified, outcome)
             .meta(json!({"ok": report.ok, "events": report.events, "failure": report.failure})),
     )
     .await?;
@@ -351,7 +352,7 @@ pub async fn purge(
 ) -> AppResult<JsonResponse<audit::retention::PurgeResult>> {
     let access = OrgAccess::require(&state, &principal, org_id, Permission::AuditPurge).await?;
     let days = access.org.settings.audit_retention_days;
-    let event = principal.event("audit.purged", Outcome::Success);
+    let event = principal.event(Action::AuditPurged, Outcome::Success);
     Ok(JsonResponse(
         audit::retention::purge(&state, org_id, days, event).await?,
     ))

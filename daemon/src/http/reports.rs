@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::Json as JsonResponse;
 use chrono::Utc;
 use loki_shared::api::{ReportSnapshot, SnapshotMember};
+use loki_shared::audit::actions::Action;
 use loki_shared::Permission;
 use uuid::Uuid;
 
@@ -54,7 +55,7 @@ pub async fn snapshot(
     audit::record(
         &state,
         principal
-            .event("report.generated", Outcome::Success)
+            .event(Action::ReportGenerated, Outcome::Success)
             .meta(serde_json::json!({"snapshot": true, "members": snapshot.members.len()})),
     )
     .await?;

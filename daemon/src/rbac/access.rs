@@ -1,6 +1,7 @@
 //! The per-request access check: is the caller in this organization, with
 //! which roles, and may they do this? Every handler goes through here.
 
+use loki_shared::audit::actions::Action;
 use std::sync::Arc;
 
 use loki_shared::api::Organization;
@@ -28,7 +29,7 @@ async fn refuse(
     reason: &str,
 ) -> AppError {
     let event = principal
-        .event("access.denied", Outcome::Denied)
+        .event(Action::AccessDenied, Outcome::Denied)
         .org(Some(org))
         .meta(serde_json::json!({"reason": reason}));
     match audit::record(state, event).await {
@@ -130,7 +131,7 @@ impl OrgAccess {
             return Ok(d);
         }
         let mut event = principal
-            .event("access.denied", Outcome::Denied)
+            .event(Action::AccessDenied, Outcome::Denied)
             .org(Some(self.org.id))
             .meta(serde_json::json!({"permission": perm.name(), "reason": d.reason}));
         if let Some((kind, id)) = resource {

@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use loki_shared::api::{CreateGrantRequest, GrantInfo, GrantSubjectType};
+use loki_shared::audit::actions::Action;
 use loki_shared::permissions::Permission;
 use uuid::Uuid;
 
@@ -103,7 +104,7 @@ pub async fn create(
     audit::stage(
         state,
         principal
-            .event("grant.created", Outcome::Success)
+            .event(Action::GrantCreated, Outcome::Success)
             .resource("grant", record.id)
             .meta(serde_json::json!({"after": out})),
     )
@@ -130,7 +131,7 @@ pub async fn revoke(
     audit::stage(
         state,
         principal
-            .event("grant.revoked", Outcome::Success)
+            .event(Action::GrantRevoked, Outcome::Success)
             .resource("grant", id)
             .meta(serde_json::json!({"before": info(&before)})),
     )

@@ -2,6 +2,7 @@
 //! creates, changes or hands out a role stronger than what they hold, and
 //! no organization role carries a system permission.
 
+use loki_shared::audit::actions::Action;
 use std::collections::HashMap;
 
 use chrono::Utc;
@@ -177,7 +178,7 @@ pub async fn create(
     audit::stage(
         state,
         principal
-            .event("role.created", Outcome::Success)
+            .event(Action::RoleCreated, Outcome::Success)
             .resource("role", &req.name)
             .meta(serde_json::json!({"after": {"permissions": own.names(), "parent": req.parent}})),
     )
@@ -249,7 +250,7 @@ pub async fn update(
     audit::stage(
         state,
         principal
-            .event("role.updated", Outcome::Success)
+            .event(Action::RoleUpdated, Outcome::Success)
             .resource("role", name)
             .meta(serde_json::json!({
                 "before": {"permissions": current.own.names(), "parent": current.parent, "effective": before.names()},
@@ -319,7 +320,7 @@ pub async fn delete(
     audit::stage(
         state,
         principal
-            .event("role.deleted", Outcome::Success)
+            .event(Action::RoleDeleted, Outcome::Success)
             .resource("role", name)
             .meta(serde_json::json!({"reassigned_to": reassign_to})),
     )
@@ -370,7 +371,7 @@ async fn member(state: &AppState, org: Uuid, user: Uuid) -> Result<Member, AppEr
 
 fn role_event(
     principal: &Principal,
-    action: &'static str,
+    action: Action,
     user: Uuid,
     before: &[String],
     after: &[String],
@@ -394,7 +395,13 @@ pub async fn assign(
     wanted.push(role.to_owned());
     audit::stage(
         state,
-        role_event(principal, "role.assigned", user, &before.roles, &wanted),
+        role_event(
+            principal,
+            Action::RoleAssigned,
+            user,
+            &before.roles,
+            &wanted,
+        ),
     )
     .await?;
     Ok(state
@@ -436,7 +443,13 @@ pub async fn revoke(
     keep_an_admin(state, access.org.id, &before, &remaining).await?;
     audit::stage(
         state,
-        role_event(principal, "role.revoked", user, &before.roles, &remaining),
+        role_event(
+            principal,
+            Action::RoleRevoked,
+            user,
+            &before.roles,
+            &remaining,
+        ),
     )
     .await?;
     Ok(state
@@ -467,7 +480,7 @@ pub async fn set(
         state,
         role_event(
             principal,
-            "member.role_changed",
+            Action::MemberRoleChanged,
             user,
             &before.roles,
             &roles,
@@ -500,7 +513,7 @@ pub async fn remove_member(
     audit::stage(
         state,
         principal
-            .event("member.removed", Outcome::Success)
+            .event(Action::MemberRemoved, Outcome::Success)
             .resource("member", user)
             .meta(serde_json::json!({"before": {"roles": before.roles, "email": before.email}})),
     )

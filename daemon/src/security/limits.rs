@@ -2,6 +2,7 @@
 //! budgets a request spends, what happens when the kv store cannot be
 //! reached, and the `RateLimit-*` headers.
 
+use loki_shared::audit::actions::Action;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -126,7 +127,7 @@ pub async fn check_request(
             audit::record(
                 state,
                 principal
-                    .event("request.rate_limited", Outcome::Denied)
+                    .event(Action::RequestRateLimited, Outcome::Denied)
                     .meta(serde_json::json!({"limit": scope, "requests": limit, "window_secs": window / 1000})),
             )
             .await?;

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod rate_limit;
 pub mod signing;
 
+use loki_shared::audit::actions::Action;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
@@ -82,7 +83,7 @@ async fn admit(
     parts.extensions.insert(client.clone());
 
     if let Err(refusal) = ip::check(&state.config.ip_allow, &state.config.ip_deny, client.ip) {
-        let event = Event::new("request.ip_denied", Outcome::Denied).client(&client);
+        let event = Event::new(Action::RequestIpDenied, Outcome::Denied).client(&client);
         return Err(ip_denied(state, event, "global", refusal, &parts).await);
     }
     let route = parts
@@ -107,7 +108,7 @@ async fn admit(
     if let Some(org) = &org {
         let s = &org.settings;
         if let Err(refusal) = ip::check(&s.ip_allow, &s.ip_deny, client.ip) {
-            let event = principal.event("request.ip_denied", Outcome::Denied);
+            let event = principal.event(Action::RequestIpDenied, Outcome::Denied);
             return Err(ip_denied(state, event, "organization", refusal, &parts).await);
         }
     }

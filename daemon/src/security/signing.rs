@@ -9,6 +9,7 @@
 //! its organization requires it; a request that carries a signature
 //! without having to is checked all the same.
 
+use loki_shared::audit::actions::Action;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -186,7 +187,7 @@ pub async fn verify(
                 audit::record(
                     state,
                     principal
-                        .event("request.signature_rejected", Outcome::Denied)
+                        .event(Action::RequestSignatureRejected, Outcome::Denied)
                         .meta(serde_json::json!({
                             "reason": code,
                             "method": parts.method.as_str(),

@@ -10,6 +10,7 @@ use loki_shared::api::{
     AcceptInvitationRequest, CreateInvitationRequest, Invitation, InvitationCreated,
     InvitationStatus, Member,
 };
+use loki_shared::audit::actions::Action;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -115,7 +116,7 @@ pub async fn create(
     audit::stage(
         state,
         principal
-            .event("member.invited", Outcome::Success)
+            .event(Action::MemberInvited, Outcome::Success)
             .resource("invitation", record.id)
             .meta(serde_json::json!({"after": {"email": email, "roles": role_names, "expires_at": record.expires_at}})),
     )
@@ -147,7 +148,7 @@ pub async fn revoke(
     audit::stage(
         state,
         principal
-            .event("invitation.revoked", Outcome::Success)
+            .event(Action::InvitationRevoked, Outcome::Success)
             .resource("invitation", id),
     )
     .await?;
@@ -263,7 +264,7 @@ pub async fn accept(state: &AppState, principal: &Principal, id: Uuid) -> Result
     let org = live_org(state, &r).await?;
     let roles = roles_now(state, &r).await?;
     let mut event = accepted_event(
-        principal.event("member.added", Outcome::Success),
+        principal.event(Action::MemberAdded, Outcome::Success),
         &r,
         &roles,
     );
@@ -299,7 +300,7 @@ pub async fn accept_new(
     if !ct_eq(&r.token_hash, &sha256_hex(token.as_bytes())) {
         audit::record(
             state,
-            Event::new("invitation.token_rejected", Outcome::Denied)
+            Event::new(Action::InvitationTokenRejected, Outcome::Denied)
                 .org(Some(r.org_id))
                 .resource("invitation", r.id)
                 .client(client),
@@ -329,7 +330,7 @@ pub async fn accept_new(
     let user = Uuid::now_v7();
     audit::stage(
         state,
-        Event::new("user.registered", Outcome::Success)
+        Event::new(Action::UserRegistered, Outcome::Success)
             .actor(Some(user), None)
             .resource("user", user)
             .client(client)
@@ -339,7 +340,7 @@ pub async fn accept_new(
     audit::stage(
         state,
         accepted_event(
-            Event::new("member.added", Outcome::Success)
+            Event::new(Action::MemberAdded, Outcome::Success)
                 .actor(Some(user), None)
                 .client(client),
             &r,
@@ -370,7 +371,7 @@ pub async fn decline(state: &AppState, principal: &Principal, id: Uuid) -> Resul
     audit::stage(
         state,
         principal
-            .event("invitation.declined", Outcome::Success)
+            .event(Action::InvitationDeclined, Outcome::Success)
             .org(Some(r.org_id))
             .resource("invitation", r.id),
     )

@@ -8,6 +8,7 @@ pub mod invitations;
 use loki_shared::api::{
     CreateOrgRequest, MyOrganization, OrgSettings, Organization, UpdateOrgRequest,
 };
+use loki_shared::audit::actions::Action;
 use loki_shared::Tier;
 use uuid::Uuid;
 
@@ -52,7 +53,7 @@ pub async fn create(
         audit::stage(
             state,
             principal
-                .event("org.created", Outcome::Success)
+                .event(Action::OrgCreated, Outcome::Success)
                 .org(Some(id))
                 .resource("organization", id)
                 .meta(serde_json::json!({"after": {"name": new.name, "slug": new.slug, "tier": Tier::Free}})),
@@ -170,9 +171,9 @@ pub async fn update(
         ));
     }
     let action = if patch.settings.is_some() {
-        "security.settings_changed"
+        Action::SecuritySettingsChanged
     } else {
-        "org.updated"
+        Action::OrgUpdated
     };
     let before = &access.org;
     audit::stage(
@@ -202,7 +203,7 @@ pub async fn set_tier(
     audit::stage(
         state,
         principal
-            .event("org.tier_changed", Outcome::Success)
+            .event(Action::OrgTierChanged, Outcome::Success)
             .org(Some(access.org.id))
             .resource("organization", access.org.id)
             .meta(
@@ -224,7 +225,11 @@ pub async fn delete(
         state,
         principal
             .event(
-                if hard { "org.purged" } else { "org.deleted" },
+                if hard {
+                    Action::OrgPurged
+                } else {
+                    Action::OrgDeleted
+                },
                 Outcome::Success,
             )
             // A purged organization's chain is gone with it: the system

@@ -1,6 +1,7 @@
 //! ISO/IEC 27001:2022 Annex A controls.
 
 use super::*;
+use crate::audit::actions::Action;
 
 /// Permissions that change state (for segregation of duties).
 pub(super) fn writes(perms: &[String]) -> Vec<&String> {
@@ -96,7 +97,7 @@ pub(super) fn access_control_policy(ev: &Evidence, snap: Option<&ReportSnapshot>
     let refusals: Vec<Row> = ev
         .rows(Kind::Refusal)
         .iter()
-        .filter(|r| &*r.action == "access.denied")
+        .filter(|r| &*r.action == Action::AccessDenied.as_str())
         .cloned()
         .collect();
     d.table(rows_table("Permission denials", &refusals));

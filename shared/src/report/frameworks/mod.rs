@@ -1,6 +1,7 @@
 //! Sections per framework, keyed by control id: what each control asks,
 //! the evidence (figures and populations) and the exceptions.
 
+use crate::audit::actions::Action;
 use std::collections::BTreeMap;
 
 use crate::api::ReportSnapshot;
@@ -209,7 +210,7 @@ pub(super) fn anomaly_findings(d: &mut Draft, ev: &Evidence) -> bool {
     let verify_failures: Vec<Row> = ev
         .rows(Kind::AuditOperation)
         .iter()
-        .filter(|r| &*r.action == "audit.verified" && &*r.outcome != "success")
+        .filter(|r| &*r.action == Action::AuditVerified.as_str() && &*r.outcome != "success")
         .cloned()
         .collect();
     d.evidence(format!(

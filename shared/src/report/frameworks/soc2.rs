@@ -1,6 +1,7 @@
 //! SOC 2 (Trust Services Criteria) common criteria.
 
 use super::*;
+use crate::audit::actions::Action;
 
 pub(super) fn logical_access(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot>) -> Section {
     let mut d = Draft::new(
@@ -29,10 +30,13 @@ pub(super) fn provisioning(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot
         "Users are registered and authorized before access is granted, and access is removed promptly when no longer needed.",
     );
     let rows = ev.rows(Kind::Provisioning);
-    let added = rows.iter().filter(|r| &*r.action == "member.added").count();
+    let added = rows
+        .iter()
+        .filter(|r| &*r.action == Action::MemberAdded.as_str())
+        .count();
     let removed = rows
         .iter()
-        .filter(|r| &*r.action == "member.removed")
+        .filter(|r| &*r.action == Action::MemberRemoved.as_str())
         .count();
     d.evidence(format!(
         "{added} members added and {removed} removed in the period. Removal ends the member's sessions and API access in the same transaction (time to revoke: 0 s); the trail is checked for any later activity."
