@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use loki_shared::api::{ErrorBody, ErrorResponse};
 
-use crate::http::request_id::current_request_id;
+use crate::context::current_request_id;
 use crate::store::StoreError;
 
 /// Everything a request can fail with. Each variant maps to one status.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use loki_shared::audit::AuditEvent;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 struct Pending {
     draft: AuditEvent,

@@ -16,8 +16,8 @@ use crate::store::audit_store::{Staged, STAGED};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::http::client::ClientInfo;
+use crate::context::ClientInfo;
+use crate::state::AppState;
 
 /// The chain of events that belong to no organization.
 pub const SYSTEM_CHAIN: Uuid = Uuid::nil();
@@ -124,7 +124,7 @@ fn draft(e: Event) -> AuditEvent {
         api_key_id: e.actor_api_key,
         session_id: e.session_id,
     };
-    let request_id = Some(crate::http::request_id::current_request_id()).filter(|r| r != "-");
+    let request_id = Some(crate::context::current_request_id()).filter(|r| r != "-");
     let (before, after, metadata) = split_metadata(e.metadata);
     AuditEvent {
         schema: SCHEMA_VERSION,

@@ -10,8 +10,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{signer, stage, Event, Outcome};
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::store::audit_store::{Staged, STAGED};
 
 #[derive(Debug, Clone, Serialize)]

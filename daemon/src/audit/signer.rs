@@ -12,9 +12,9 @@ use loki_shared::audit::{BundleKey, CheckpointBody};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::keys::MasterKey;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::store::{CheckpointRecord, DynStore, SigningKeyRecord};
 
 /// The current audit key (loaded once; created on first use).

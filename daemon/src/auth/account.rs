@@ -12,10 +12,10 @@ use super::password::check_policy;
 use super::secrets::random_token;
 use super::service::{end_session, end_user_sessions};
 use super::{mfa, sessions, Principal};
-use crate::app::AppState;
 use crate::audit::{self, Outcome};
 use crate::error::AppError;
 use crate::rbac::OrgAccess;
+use crate::state::AppState;
 use loki_shared::permissions::PermSet;
 
 /// Changes the caller's password; every other session of theirs ends.

@@ -12,11 +12,11 @@ use uuid::Uuid;
 
 use super::secrets::{ct_eq, random_token, sha256_hex};
 use super::{Credential, Principal};
-use crate::app::AppState;
 use crate::audit::{self, Event, Outcome};
+use crate::context::ClientInfo;
 use crate::error::AppError;
-use crate::http::client::ClientInfo;
 use crate::rbac::OrgAccess;
+use crate::state::AppState;
 use crate::store::ApiKeyRecord;
 use crate::validate;
 

@@ -10,8 +10,8 @@ use totp_rs::{Algorithm, TOTP};
 use uuid::Uuid;
 
 use super::secrets::{ct_eq, random_token, sha256_hex};
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::store::MfaState;
 
 pub const STEP_SECS: u64 = 30;

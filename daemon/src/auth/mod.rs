@@ -1,6 +1,6 @@
 //! Authentication: passwords, signing keys, access and refresh tokens,
-//! sessions, API keys, MFA, sign-in throttling — and the `Principal`
-//! extractor that turns a request's credential into a caller.
+//! sessions, API keys, MFA, sign-in throttling — and turning a presented
+//! credential into a `Principal` (the HTTP extractor is `http/principal.rs`).
 
 pub mod account;
 pub mod api_keys;
@@ -13,17 +13,14 @@ pub mod sessions;
 pub mod throttle;
 pub mod tokens;
 
-use axum::extract::FromRequestParts;
-use axum::http::header::{AUTHORIZATION, COOKIE};
-use axum::http::request::Parts;
 use loki_shared::api::{SessionKind, User};
 use loki_shared::audit::actions::Action;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::audit::{self, Event, Outcome};
+use crate::context::ClientInfo;
 use crate::error::AppError;
-use crate::http::client::ClientInfo;
+use crate::state::AppState;
 use sessions::Session;
 
 /// Name of the browser session cookie.
@@ -104,29 +101,6 @@ impl Principal {
     }
 }
 
-fn bearer(value: &str) -> Result<&str, AppError> {
-    let bad =
-        || AppError::unauthorized("invalid_token", "expected `Authorization: Bearer <token>`");
-    let (scheme, token) = value.split_once(' ').ok_or_else(bad)?;
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err(bad());
-    }
-    Ok(token)
-}
-
-fn session_cookie(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE)
-        .map(|c| c.value().to_owned())
-}
-
 fn revoked() -> AppError {
     AppError::unauthorized("session_revoked", "the session has ended; sign in again")
 }
@@ -145,7 +119,8 @@ async fn user(state: &AppState, id: Uuid) -> Result<User, AppError> {
     })
 }
 
-async fn from_access_token(
+/// The caller behind an access token.
+pub async fn from_access_token(
     state: &AppState,
     token: &str,
     client: &ClientInfo,
@@ -174,12 +149,26 @@ async fn from_access_token(
     })
 }
 
-async fn from_cookie(
+/// A request made with the session cookie: what the CSRF check needs.
+pub struct CookieRequest<'a> {
+    /// The cookie's value.
+    pub value: &'a str,
+    pub method: &'a str,
+    /// GET, HEAD, OPTIONS, TRACE: no CSRF token needed.
+    pub safe_method: bool,
+    pub path: &'a str,
+    /// The `X-CSRF-Token` header, if sent.
+    pub csrf_token: Option<&'a str>,
+}
+
+/// The caller behind a session cookie; state-changing requests must carry
+/// the session's CSRF token.
+pub async fn from_cookie(
     state: &AppState,
-    value: &str,
-    parts: &Parts,
+    req: CookieRequest<'_>,
     client: &ClientInfo,
 ) -> Result<Principal, AppError> {
+    let value = req.value;
     let invalid = || {
         AppError::unauthorized(
             "invalid_session_cookie",
@@ -193,9 +182,8 @@ async fn from_cookie(
         .filter(|s| s.kind == SessionKind::Cookie && s.cookie_matches(secret))
         .ok_or_else(invalid)?;
     // State-changing requests must prove they come from our page.
-    if !parts.method.is_safe() {
-        let token = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-        let failure = match token {
+    if !req.safe_method {
+        let failure = match req.csrf_token {
             None => Some((
                 "csrf_token_missing",
                 "state-changing requests with a session cookie need the X-CSRF-Token header",
@@ -213,7 +201,9 @@ async fn from_cookie(
                     .org(session.org_id)
                     .actor(Some(session.user_id), Some(session.id))
                     .client(client)
-                    .meta(serde_json::json!({"reason": code, "method": parts.method.as_str(), "path": parts.uri.path()})),
+                    .meta(
+                        serde_json::json!({"reason": code, "method": req.method, "path": req.path}),
+                    ),
             )
             .await?;
             return Err(AppError::forbidden(code, message));
@@ -227,44 +217,4 @@ async fn from_cookie(
         credential: Credential::Session(session),
         client: client.clone(),
     })
-}
-
-impl FromRequestParts<AppState> for Principal {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        if let Some(p) = parts.extensions.get::<Principal>() {
-            return Ok(p.clone());
-        }
-        let client = ClientInfo::from_request_parts(parts, state).await?;
-        let principal = match parts.headers.get(AUTHORIZATION) {
-            Some(value) => {
-                let value = value
-                    .to_str()
-                    .map_err(|_| AppError::unauthorized("invalid_token", "the Authorization header is not valid text"))?;
-                let token = bearer(value)?;
-                if token.starts_with(api_keys::PREFIX) {
-                    api_keys::authenticate(state, token, &client).await?
-                } else {
-                    from_access_token(state, token, &client).await?
-                }
-            }
-            None => match session_cookie(parts) {
-                Some(cookie) => from_cookie(state, &cookie, parts, &client).await?,
-                None => {
-                    return Err(AppError::unauthorized(
-                        "missing_credentials",
-                        "sign in: send `Authorization: Bearer <token or API key>` or the session cookie",
-                    ))
-                }
-            },
-        };
-        let span = tracing::Span::current();
-        span.record("user_id", tracing::field::display(principal.user.id));
-        if let Some(org) = principal.org {
-            span.record("org_id", tracing::field::display(org));
-        }
-        parts.extensions.insert(principal.clone());
-        Ok(principal)
-    }
 }

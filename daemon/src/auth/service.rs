@@ -13,10 +13,10 @@ use super::password::check_policy;
 use super::secrets::{random_token, sha256_hex};
 use super::sessions::{self, CookieSecrets, Session, SESSION_TTL};
 use super::{mfa, throttle, Principal};
-use crate::app::AppState;
 use crate::audit::{self, Event, Outcome};
+use crate::context::ClientInfo;
 use crate::error::AppError;
-use crate::http::client::ClientInfo;
+use crate::state::AppState;
 use crate::store::{NewRefreshToken, NewUser};
 use crate::validate;
 

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::secrets::{ct_eq, random_token, sha256_hex};
+use crate::context::ClientInfo;
 use crate::error::AppError;
-use crate::http::client::ClientInfo;
 use crate::kv::{Kv, KvError};
 
 /// Sessions (and their refresh tokens) last this long.

@@ -9,9 +9,9 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::secrets::sha256_hex;
-use crate::app::AppState;
 use crate::error::AppError;
 use crate::security::limits;
+use crate::state::AppState;
 
 const IP_WINDOW: Duration = limits::SIGNIN_WINDOW;
 const FAILURES_KEPT: Duration = Duration::from_secs(24 * 3600);

@@ -10,12 +10,12 @@ use loki_shared::audit::actions::Action;
 use loki_shared::Framework;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::audit::{self, Outcome};
 use crate::auth::secrets::sha256_hex;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::rbac::OrgAccess;
+use crate::state::AppState;
 use crate::store::{DocumentFilter, DocumentPatch, DocumentRecord, NewContent, VersionRecord};
 use crate::validate;
 

@@ -1,4 +1,5 @@
-//! Who is on the other end of the connection: IP and user agent.
+//! Who is on the other end of the connection: IP and user agent, as the
+//! domain's [`ClientInfo`].
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -8,11 +9,7 @@ use axum::http::request::Parts;
 
 use crate::error::AppError;
 
-#[derive(Debug, Clone)]
-pub struct ClientInfo {
-    pub ip: IpAddr,
-    pub user_agent: Option<String>,
-}
+pub use crate::context::ClientInfo;
 
 const UA_MAX: usize = 256;
 

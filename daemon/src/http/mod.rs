@@ -12,6 +12,7 @@ pub mod invitations;
 pub mod members;
 pub mod openapi;
 pub mod orgs;
+pub mod principal;
 pub mod reports;
 pub mod request_id;
 pub mod roles;

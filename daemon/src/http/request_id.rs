@@ -2,8 +2,8 @@
 //!
 //! Every request gets an id (a sane incoming `x-request-id` is kept so a
 //! caller can correlate; anything else is replaced). The id is held in a
-//! task-local so that `AppError` can put it into error bodies without every
-//! handler passing it around.
+//! task-local (`context`) so that `AppError` can put it into error bodies
+//! without every handler passing it around.
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
@@ -14,16 +14,7 @@ use uuid::Uuid;
 
 pub const HEADER: &str = "x-request-id";
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being handled, or `"-"` outside of one.
-pub fn current_request_id() -> String {
-    REQUEST_ID
-        .try_with(|id| id.clone())
-        .unwrap_or_else(|_| "-".to_owned())
-}
+pub use crate::context::current_request_id;
 
 fn acceptable(id: &str) -> bool {
     (8..=64).contains(&id.len())
@@ -54,8 +45,7 @@ pub async fn middleware(req: Request, next: Next) -> Response {
         user_id = tracing::field::Empty,
     );
     let started = std::time::Instant::now();
-    let mut response = REQUEST_ID
-        .scope(id.clone(), next.run(req))
+    let mut response = crate::context::with_request_id(id.clone(), next.run(req))
         .instrument(span.clone())
         .await;
     let _entered = span.enter();

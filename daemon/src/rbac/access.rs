@@ -9,10 +9,10 @@ use loki_shared::permissions::{PermSet, Permission};
 use uuid::Uuid;
 
 use super::policy::{Decision, OrgPolicy, Subject};
-use crate::app::AppState;
 use crate::audit::{self, Outcome};
 use crate::auth::{Credential, Principal};
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// A caller admitted to one organization.
 pub struct OrgAccess {

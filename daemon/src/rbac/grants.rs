@@ -8,10 +8,10 @@ use loki_shared::permissions::Permission;
 use uuid::Uuid;
 
 use super::OrgAccess;
-use crate::app::AppState;
 use crate::audit::{self, Outcome};
 use crate::auth::Principal;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::store::GrantRecord;
 
 /// Permissions that make sense on a single document.

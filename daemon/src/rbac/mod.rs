@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use loki_shared::permissions::{PermSet, Permission};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 use policy::{GrantEntry, GrantSubject, OrgPolicy, RoleDef};
 
 pub use access::OrgAccess;

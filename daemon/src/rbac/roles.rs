@@ -14,10 +14,10 @@ use uuid::Uuid;
 
 use super::policy::{effective, RoleDef, MAX_ROLE_DEPTH};
 use super::{parse_permissions, OrgAccess};
-use crate::app::AppState;
 use crate::audit::{self, Outcome};
 use crate::auth::Principal;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::store::{RolePatch, RoleRecord};
 
 fn check_name(name: &str) -> Result<(), AppError> {

@@ -12,10 +12,10 @@ use loki_shared::api::Organization;
 use serde::{Deserialize, Serialize};
 
 use super::rate_limit::{Decision, Rule, Strategy};
-use crate::app::AppState;
 use crate::audit::{self, Outcome};
 use crate::auth::{Credential, Principal};
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// What to do when the kv store cannot decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

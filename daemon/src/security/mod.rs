@@ -22,11 +22,11 @@ use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
 use crate::audit::{self, Event, Outcome};
 use crate::auth::Principal;
+use crate::context::ClientInfo;
 use crate::error::AppError;
-use crate::http::client::ClientInfo;
+use crate::state::AppState;
 
 /// Routes that need no credential.
 pub const PUBLIC: &[&str] = &[

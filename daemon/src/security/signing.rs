@@ -20,11 +20,11 @@ use hmac::{Hmac, Mac};
 use loki_shared::api::Organization;
 use sha2::Sha256;
 
-use crate::app::AppState;
 use crate::audit::{self, Outcome};
 use crate::auth::keys::hex_encode;
 use crate::auth::{api_keys, Credential, Principal};
 use crate::error::AppError;
+use crate::state::AppState;
 
 pub const KEY_ID: &str = "x-loki-key-id";
 pub const TIMESTAMP: &str = "x-loki-timestamp";

@@ -13,13 +13,13 @@ use loki_shared::api::{
 use loki_shared::audit::actions::Action;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::audit::{self, Event, Outcome};
 use crate::auth::secrets::{ct_eq, random_token, sha256_hex};
 use crate::auth::Principal;
+use crate::context::ClientInfo;
 use crate::error::AppError;
-use crate::http::client::ClientInfo;
 use crate::rbac::{roles, OrgAccess};
+use crate::state::AppState;
 use crate::store::{Accepting, InvitationRecord, NewUser};
 use crate::validate;
 

@@ -12,11 +12,11 @@ use loki_shared::audit::actions::Action;
 use loki_shared::Tier;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::audit::{self, Outcome};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::rbac::OrgAccess;
+use crate::state::AppState;
 use crate::store::{NewOrg, OrgPatch, StoreError};
 use crate::validate;
 
