@@ -212,12 +212,7 @@ async fn create_super_admin(
     };
     let password = password.trim_end_matches(['\n', '\r']).to_owned();
     let state = AppState::open(config).await?;
-    // Staged like a request, so the promotion and its event commit together.
-    let user = crate::store::audit_store::STAGED
-        .scope(
-            Default::default(),
-            crate::auth::service::bootstrap_super_admin(&state, email, password),
-        )
+    let user = crate::auth::service::bootstrap_super_admin(&state, email, password)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("super admin {} ({})", user.email, user.id);

@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
+use loki_daemon::audit::{Event, Outcome};
 use loki_daemon::store::{self, DynStore, NewOrg, NewUser, OrgPatch, StoreError};
 use loki_shared::api::OrgSettings;
+use loki_shared::audit::actions::Action;
 use loki_shared::Tier;
 use loki_tests::{backend_tests, Backend, TestEnv};
 use uuid::Uuid;
@@ -21,6 +23,11 @@ async fn open(b: Backend) -> (TestEnv, DynStore) {
         }
     );
     (env, store)
+}
+
+/// The audit batch a store write needs (an event on the system chain).
+fn audited() -> store::AuditBatch {
+    loki_daemon::audit::batch(Event::new(Action::OrgUpdated, Outcome::Success))
 }
 
 fn new_user(email: &str) -> NewUser {
@@ -43,7 +50,7 @@ fn new_org(slug: &str) -> NewOrg {
 async fn users(b: Backend) {
     let (_env, s) = open(b).await;
     let u = s
-        .create_user(new_user("u@example.com"))
+        .create_user(new_user("u@example.com"), &mut audited())
         .await
         .expect("create");
     assert_eq!(
@@ -67,7 +74,10 @@ async fn users(b: Backend) {
         !format!("{creds:?}").contains("placeholder"),
         "hash hidden from Debug"
     );
-    match s.create_user(new_user("u@example.com")).await {
+    match s
+        .create_user(new_user("u@example.com"), &mut audited())
+        .await
+    {
         Err(StoreError::Conflict {
             code: "email_taken",
             ..
@@ -75,7 +85,7 @@ async fn users(b: Backend) {
         other => panic!("expected email_taken, got {other:?}"),
     }
     let admin = s
-        .upsert_super_admin(new_user("u@example.com"))
+        .upsert_super_admin(new_user("u@example.com"), &mut audited())
         .await
         .expect("promote");
     assert!(admin.is_super_admin);
@@ -86,10 +96,13 @@ async fn users(b: Backend) {
 async fn organizations(b: Backend) {
     let (_env, s) = open(b).await;
     let u = s
-        .create_user(new_user("o@example.com"))
+        .create_user(new_user("o@example.com"), &mut audited())
         .await
         .expect("user");
-    let org = s.create_org(new_org("alpha"), u.id).await.expect("org");
+    let org = s
+        .create_org(new_org("alpha"), u.id, &mut audited())
+        .await
+        .expect("org");
     assert_eq!(org.tier, Tier::Free);
     assert_eq!(
         s.member(org.id, u.id)
@@ -98,7 +111,7 @@ async fn organizations(b: Backend) {
             .map(|m| m.roles),
         Some(vec!["admin".to_owned()])
     );
-    match s.create_org(new_org("alpha"), u.id).await {
+    match s.create_org(new_org("alpha"), u.id, &mut audited()).await {
         Err(StoreError::Conflict {
             code: "slug_taken", ..
         }) => {}
@@ -118,6 +131,7 @@ async fn organizations(b: Backend) {
                 }),
                 ..Default::default()
             },
+            &mut audited(),
         )
         .await
         .expect("update");
@@ -131,18 +145,21 @@ async fn organizations(b: Backend) {
     assert_eq!(patched.settings.ip_allow[0].to_string(), "2001:db8::/32");
     assert!(patched.updated_at >= org.updated_at);
     assert_eq!(
-        s.set_org_tier(org.id, Tier::Enterprise)
+        s.set_org_tier(org.id, Tier::Enterprise, &mut audited())
             .await
             .expect("tier")
             .tier,
         Tier::Enterprise
     );
     assert_eq!(s.orgs_of_user(u.id).await.expect("mine").len(), 1);
-    let deleted = s.soft_delete_org(org.id).await.expect("soft delete");
+    let deleted = s
+        .soft_delete_org(org.id, &mut audited())
+        .await
+        .expect("soft delete");
     assert!(deleted.deleted_at.is_some());
     assert!(s.orgs_of_user(u.id).await.expect("mine").is_empty());
     assert!(matches!(
-        s.soft_delete_org(org.id).await,
+        s.soft_delete_org(org.id, &mut audited()).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
@@ -151,19 +168,22 @@ async fn organizations(b: Backend) {
             OrgPatch {
                 name: Some("x".into()),
                 ..Default::default()
-            }
+            },
+            &mut audited()
         )
         .await,
         Err(StoreError::NotFound(_))
     ));
-    s.hard_delete_org(org.id).await.expect("hard delete");
+    s.hard_delete_org(org.id, &mut audited())
+        .await
+        .expect("hard delete");
     assert!(s.org_by_id(org.id).await.expect("get").is_none());
     assert!(
         s.member(org.id, u.id).await.expect("member").is_none(),
         "memberships cascade"
     );
     assert!(matches!(
-        s.hard_delete_org(org.id).await,
+        s.hard_delete_org(org.id, &mut audited()).await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -171,14 +191,17 @@ async fn organizations(b: Backend) {
 async fn memberships_and_limit(b: Backend) {
     let (_env, s) = open(b).await;
     let owner = s
-        .create_user(new_user("owner@example.com"))
+        .create_user(new_user("owner@example.com"), &mut audited())
         .await
         .expect("user");
-    let org = s.create_org(new_org("beta"), owner.id).await.expect("org");
+    let org = s
+        .create_org(new_org("beta"), owner.id, &mut audited())
+        .await
+        .expect("org");
     let mut others = Vec::new();
     for i in 0..12 {
         others.push(
-            s.create_user(new_user(&format!("m{i}@example.com")))
+            s.create_user(new_user(&format!("m{i}@example.com")), &mut audited())
                 .await
                 .expect("user")
                 .id,
@@ -190,7 +213,10 @@ async fn memberships_and_limit(b: Backend) {
         .iter()
         .map(|u| {
             let (s, u) = (Arc::clone(&s), *u);
-            tokio::spawn(async move { s.add_member(org.id, u, "viewer", Some(5)).await })
+            tokio::spawn(async move {
+                s.add_member(org.id, u, "viewer", Some(5), &mut audited())
+                    .await
+            })
         })
         .collect();
     let mut ok = 0;
@@ -205,31 +231,40 @@ async fn memberships_and_limit(b: Backend) {
     assert_eq!(s.list_members(org.id).await.expect("list").len(), 5);
     let member = s.list_members(org.id).await.expect("list")[1].user_id;
     assert!(matches!(
-        s.add_member(org.id, member, "viewer", None).await,
+        s.add_member(org.id, member, "viewer", None, &mut audited())
+            .await,
         Err(StoreError::Conflict {
             code: "already_member",
             ..
         })
     ));
     assert_eq!(
-        s.set_member_roles(org.id, member, &["auditor".into(), "viewer".into()])
-            .await
-            .expect("role")
-            .roles,
+        s.set_member_roles(
+            org.id,
+            member,
+            &["auditor".into(), "viewer".into()],
+            &mut audited()
+        )
+        .await
+        .expect("role")
+        .roles,
         ["auditor", "viewer"]
     );
     assert_eq!(
-        s.remove_member_role(org.id, member, "viewer")
+        s.remove_member_role(org.id, member, "viewer", &mut audited())
             .await
             .expect("revoke")
             .roles,
         ["auditor"]
     );
     assert!(matches!(
-        s.remove_member_role(org.id, member, "viewer").await,
+        s.remove_member_role(org.id, member, "viewer", &mut audited())
+            .await,
         Err(StoreError::NotFound(_))
     ));
-    let again = s.add_member_role(org.id, member, "auditor").await;
+    let again = s
+        .add_member_role(org.id, member, "auditor", &mut audited())
+        .await;
     assert!(
         matches!(
             again,
@@ -246,13 +281,16 @@ async fn memberships_and_limit(b: Backend) {
             .expect("count"),
         1
     );
-    s.remove_member(org.id, member).await.expect("remove");
+    s.remove_member(org.id, member, &mut audited())
+        .await
+        .expect("remove");
     assert!(matches!(
-        s.remove_member(org.id, member).await,
+        s.remove_member(org.id, member, &mut audited()).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        s.set_member_roles(org.id, member, &["viewer".into()]).await,
+        s.set_member_roles(org.id, member, &["viewer".into()], &mut audited())
+            .await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -260,22 +298,28 @@ async fn memberships_and_limit(b: Backend) {
 async fn tenant_methods_filter_by_org(b: Backend) {
     let (_env, s) = open(b).await;
     let a = s
-        .create_user(new_user("a@example.com"))
+        .create_user(new_user("a@example.com"), &mut audited())
         .await
         .expect("user");
     let bu = s
-        .create_user(new_user("b@example.com"))
+        .create_user(new_user("b@example.com"), &mut audited())
         .await
         .expect("user");
-    let org_a = s.create_org(new_org("tenant-a"), a.id).await.expect("org");
-    let org_b = s.create_org(new_org("tenant-b"), bu.id).await.expect("org");
+    let org_a = s
+        .create_org(new_org("tenant-a"), a.id, &mut audited())
+        .await
+        .expect("org");
+    let org_b = s
+        .create_org(new_org("tenant-b"), bu.id, &mut audited())
+        .await
+        .expect("org");
     assert!(s.member(org_a.id, bu.id).await.expect("member").is_none());
     assert!(matches!(
-        s.remove_member(org_a.id, bu.id).await,
+        s.remove_member(org_a.id, bu.id, &mut audited()).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        s.set_member_roles(org_a.id, bu.id, &["viewer".into()])
+        s.set_member_roles(org_a.id, bu.id, &["viewer".into()], &mut audited())
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -323,18 +367,21 @@ async fn signing_keys(b: Backend) {
 async fn concurrent_read_then_write_transactions_queue(b: Backend) {
     let (_env, s) = open(b).await;
     let owner = s
-        .create_user(new_user("q@example.com"))
+        .create_user(new_user("q@example.com"), &mut audited())
         .await
         .expect("user");
-    let org = s.create_org(new_org("queue"), owner.id).await.expect("org");
+    let org = s
+        .create_org(new_org("queue"), owner.id, &mut audited())
+        .await
+        .expect("org");
     let mut members = Vec::new();
     for i in 0..8 {
         let u = s
-            .create_user(new_user(&format!("q{i}@example.com")))
+            .create_user(new_user(&format!("q{i}@example.com")), &mut audited())
             .await
             .expect("user")
             .id;
-        s.add_member(org.id, u, "viewer", None)
+        s.add_member(org.id, u, "viewer", None, &mut audited())
             .await
             .expect("member");
         members.push(u);
@@ -345,8 +392,8 @@ async fn concurrent_read_then_write_transactions_queue(b: Backend) {
         .map(|(u, role)| {
             let s = Arc::clone(&s);
             tokio::spawn(async move {
-                s.add_member_role(org.id, u, role).await?;
-                s.remove_member_role(org.id, u, role).await
+                s.add_member_role(org.id, u, role, &mut audited()).await?;
+                s.remove_member_role(org.id, u, role, &mut audited()).await
             })
         })
         .collect();
@@ -383,15 +430,21 @@ async fn postgres_rls_hides_other_tenants_without_where_clauses() {
         .expect("connect");
     let s: &dyn store::Store = &pg;
     let a = s
-        .create_user(new_user("a@example.com"))
+        .create_user(new_user("a@example.com"), &mut audited())
         .await
         .expect("user");
     let bu = s
-        .create_user(new_user("b@example.com"))
+        .create_user(new_user("b@example.com"), &mut audited())
         .await
         .expect("user");
-    let org_a = s.create_org(new_org("rls-a"), a.id).await.expect("org");
-    let org_b = s.create_org(new_org("rls-b"), bu.id).await.expect("org");
+    let org_a = s
+        .create_org(new_org("rls-a"), a.id, &mut audited())
+        .await
+        .expect("org");
+    let org_b = s
+        .create_org(new_org("rls-b"), bu.id, &mut audited())
+        .await
+        .expect("org");
 
     // The daemon's connections are not privileged.
     let mut tx = pg.begin_scoped(Some(org_a.id), None).await.expect("tx");
@@ -437,16 +490,19 @@ async fn postgres_rls_hides_other_tenants_without_where_clauses() {
 
     // Every tenant table: rows of B exist, and A's scope sees none of them.
     let now = chrono::Utc::now();
-    s.create_role(store::RoleRecord {
-        id: Uuid::now_v7(),
-        org_id: org_b.id,
-        name: "b_role".into(),
-        description: String::new(),
-        permissions: "[]".into(),
-        parent: None,
-        created_at: now,
-        updated_at: now,
-    })
+    s.create_role(
+        store::RoleRecord {
+            id: Uuid::now_v7(),
+            org_id: org_b.id,
+            name: "b_role".into(),
+            description: String::new(),
+            permissions: "[]".into(),
+            parent: None,
+            created_at: now,
+            updated_at: now,
+        },
+        &mut audited(),
+    )
     .await
     .expect("role");
     let doc = Uuid::now_v7();
@@ -474,20 +530,24 @@ async fn postgres_rls_hides_other_tenants_without_where_clauses() {
         },
         (vec!["gdpr".into()], vec![]),
         None,
+        &mut audited(),
     )
     .await
     .expect("document");
-    s.create_grant(store::GrantRecord {
-        id: Uuid::now_v7(),
-        org_id: org_b.id,
-        resource_type: "document".into(),
-        resource_id: doc,
-        subject_type: "user".into(),
-        subject: bu.id.to_string(),
-        permission: "doc:read".into(),
-        created_by: bu.id,
-        created_at: now,
-    })
+    s.create_grant(
+        store::GrantRecord {
+            id: Uuid::now_v7(),
+            org_id: org_b.id,
+            resource_type: "document".into(),
+            resource_id: doc,
+            subject_type: "user".into(),
+            subject: bu.id.to_string(),
+            permission: "doc:read".into(),
+            created_by: bu.id,
+            created_at: now,
+        },
+        &mut audited(),
+    )
     .await
     .expect("grant");
     let mut tx = pg.begin_scoped(Some(org_a.id), None).await.expect("tx");

@@ -2,7 +2,7 @@
 //! verification, all paging through the events so a million-event chain is
 //! never held in memory.
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, Stream};
 use loki_shared::audit::{
@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::signer;
 use crate::error::AppError;
+use crate::rbac::Tenant;
 use crate::state::AppState;
 use crate::store::CheckpointRecord;
 
@@ -30,10 +31,11 @@ pub struct Range {
 /// not start at 1, an anchor at the event before it.
 pub async fn prepare(
     state: &AppState,
-    org: Uuid,
+    tenant: Tenant,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Result<Option<Range>, AppError> {
+    let org = tenant.id();
     let Some((first, last)) = state.store.audit_seq_bounds(org, from, to).await? else {
         return Ok(None);
     };
@@ -64,10 +66,11 @@ fn fmt_err(e: impl std::fmt::Display) -> AppError {
 /// The lines before the events: manifest and keys.
 pub async fn head_lines(
     state: &AppState,
-    org: Uuid,
+    tenant: Tenant,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Result<Vec<String>, AppError> {
+    let org = tenant.id();
     let manifest = Manifest {
         format: BUNDLE_FORMAT.into(),
         version: BUNDLE_VERSION,
@@ -86,9 +89,10 @@ pub async fn head_lines(
 /// The checkpoint lines of a range (its anchor included).
 pub async fn checkpoint_lines(
     state: &AppState,
-    org: Uuid,
+    tenant: Tenant,
     range: &Range,
 ) -> Result<Vec<String>, AppError> {
+    let org = tenant.id();
     state
         .store
         .checkpoints(org, (range.first - 1).max(0), range.last)
@@ -125,11 +129,12 @@ pub fn event_pages(
 /// A JSON Lines bundle as a byte stream.
 pub fn bundle_stream(
     state: AppState,
-    org: Uuid,
+    tenant: Tenant,
     head: Vec<String>,
     range: Option<Range>,
     tail: Vec<String>,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+    let org = tenant.id();
     use futures_util::StreamExt;
     let join =
         |lines: Vec<String>| Bytes::from(lines.into_iter().map(|l| l + "\n").collect::<String>());
@@ -229,9 +234,10 @@ fn csv_rows(page: &[(i64, String)], header: bool) -> Result<Bytes, AppError> {
 /// CSV, one row per event, as a byte stream.
 pub fn csv_stream(
     state: AppState,
-    org: Uuid,
+    tenant: Tenant,
     range: Option<Range>,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+    let org = tenant.id();
     use futures_util::StreamExt;
     let header = stream::once(async {
         csv_rows(&[], true).map_err(|e| std::io::Error::other(e.to_string()))
@@ -246,15 +252,16 @@ pub fn csv_stream(
 /// Verifies the whole stored chain with the same verifier as the offline
 /// tool, after checkpointing the head (so the newest events are covered and
 /// deleted newest events show as a truncated tail).
-pub async fn verify(state: &AppState, org: Uuid) -> Result<VerifyReport, AppError> {
+pub async fn verify(state: &AppState, tenant: Tenant) -> Result<VerifyReport, AppError> {
     use futures_util::StreamExt;
-    let range = prepare(state, org, None, None).await?;
+    let org = tenant.id();
+    let range = prepare(state, tenant, None, None).await?;
     let mut v = BundleVerifier::new();
-    for l in head_lines(state, org, None, None).await? {
+    for l in head_lines(state, tenant, None, None).await? {
         v.line(&l);
     }
     let tail = match &range {
-        Some(r) => checkpoint_lines(state, org, r).await?,
+        Some(r) => checkpoint_lines(state, tenant, r).await?,
         None => Vec::new(),
     };
     // Checkpoints beyond the events (their events deleted) count too.

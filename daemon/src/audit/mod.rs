@@ -6,13 +6,14 @@
 
 pub mod aggregate;
 pub mod export;
+pub mod read;
 pub mod retention;
 pub mod signer;
 
 use loki_shared::audit::actions::Action;
 use loki_shared::audit::{Actor, AuditEvent, SCHEMA_VERSION};
 
-use crate::store::audit_store::{Staged, STAGED};
+use crate::store::AuditBatch;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -163,26 +164,24 @@ pub async fn record(state: &AppState, e: Event) -> Result<(), crate::error::AppE
     after_append(state, org, stored.seq).await
 }
 
-/// Stages the event of a state change about to be made: the store writes
-/// it in the same transaction as the change, so both commit or neither
-/// does. Outside a request (CLI tools) it is recorded at once.
-pub async fn stage(state: &AppState, e: Event) -> Result<(), crate::error::AppError> {
-    let d = draft(e);
-    let staged = STAGED
-        .try_with(|s| s.borrow_mut().drafts.push(d.clone()))
-        .is_ok();
-    if staged {
-        Ok(())
-    } else {
-        let org = d.org_id;
-        let stored = state.store.append_audit(org, d).await?;
-        after_append(state, org, stored.seq).await
-    }
+/// The audit record of a state change about to be made: hand it to the
+/// store write, which commits it in the change's transaction (both or
+/// neither), then pass it to [`committed`].
+pub fn batch(e: Event) -> AuditBatch {
+    AuditBatch::of(draft(e))
 }
 
-/// Drops staged events of an organization whose change was abandoned.
-pub fn discard_staged(org: Uuid) {
-    let _ = STAGED.try_with(|s| s.borrow_mut().drafts.retain(|d| d.org_id != org));
+/// A further event of the same change (e.g. on another chain).
+pub fn and(b: AuditBatch, e: Event) -> AuditBatch {
+    b.and(draft(e))
+}
+
+/// After the change committed: signs the checkpoints that are due.
+pub async fn committed(state: &AppState, audit: &AuditBatch) -> Result<(), crate::error::AppError> {
+    for &(org, seq) in audit.appended() {
+        after_append(state, org, seq).await?;
+    }
+    Ok(())
 }
 
 /// Checkpoints every N events; remembers the chain for the periodic ones.
@@ -192,37 +191,6 @@ async fn after_append(state: &AppState, org: Uuid, seq: u64) -> Result<(), crate
         signer::checkpoint(state, org).await?;
     }
     Ok(())
-}
-
-/// Runs a request with an audit staging area. Events staged by a request
-/// that succeeded but whose change never committed them (a bug) are still
-/// recorded; those of a failed request are dropped with its change.
-pub async fn scope(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let (response, staged) = STAGED
-        .scope(std::cell::RefCell::new(Staged::default()), async move {
-            let r = next.run(req).await;
-            (r, STAGED.with(|s| std::mem::take(&mut *s.borrow_mut())))
-        })
-        .await;
-    for (org, seq) in staged.appended {
-        if let Err(e) = after_append(&state, org, seq).await {
-            tracing::warn!(error = %e, "audit checkpoint after request failed");
-        }
-    }
-    if response.status().is_success() || response.status().is_redirection() {
-        for d in staged.drafts {
-            tracing::warn!(action = %d.action, "staged audit event was not committed with a change; recording it now");
-            let org = d.org_id;
-            if let Err(e) = state.store.append_audit(org, d).await {
-                tracing::error!(error = %e, "could not record a staged audit event");
-            }
-        }
-    }
-    response
 }
 
 /// `before` and `after` travel inside the metadata given to [`Event::meta`];

@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde::Serialize;
-use uuid::Uuid;
 
-use super::{signer, stage, Event, Outcome};
+use super::{signer, Event, Outcome};
 use crate::error::AppError;
+use crate::rbac::Tenant;
 use crate::state::AppState;
-use crate::store::audit_store::{Staged, STAGED};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PurgeResult {
     pub purged_events: u64,
     /// The last purged seq (anchored by a signed checkpoint).
@@ -27,10 +26,11 @@ pub struct PurgeResult {
 /// with the purge (its actor), in the same transaction.
 pub async fn purge(
     state: &AppState,
-    org: Uuid,
+    tenant: Tenant,
     retention_days: u32,
     event: Event,
 ) -> Result<PurgeResult, AppError> {
+    let org = tenant.id();
     let cutoff = Utc::now() - chrono::Duration::days(i64::from(retention_days));
     let Some(upto) = state.store.audit_last_before(org, cutoff).await? else {
         return Ok(PurgeResult {
@@ -40,14 +40,12 @@ pub async fn purge(
         });
     };
     signer::checkpoint_at(state, org, upto).await?;
-    stage(
-        state,
-        event.meta(
+    let mut audit =
+        super::batch(event.meta(
             serde_json::json!({"purged_through_seq": upto, "retention_days": retention_days}),
-        ),
-    )
-    .await?;
-    let purged = state.store.purge_audit(org, upto).await?;
+        ));
+    let purged = state.store.purge_audit(org, upto, &mut audit).await?;
+    super::committed(state, &audit).await?;
     Ok(PurgeResult {
         purged_events: purged,
         through_seq: Some(upto),
@@ -77,13 +75,16 @@ pub async fn periodic(state: AppState) {
                     return Ok(());
                 };
                 let e = Event::new(Action::AuditPurged, Outcome::Success).org(Some(org));
-                purge(&state, org, o.settings.audit_retention_days, e)
-                    .await
-                    .map(|_| ())
+                purge(
+                    &state,
+                    Tenant::for_maintenance(org),
+                    o.settings.audit_retention_days,
+                    e,
+                )
+                .await
+                .map(|_| ())
             };
-            let r: Result<(), AppError> = STAGED
-                .scope(std::cell::RefCell::new(Staged::default()), job)
-                .await;
+            let r: Result<(), AppError> = job.await;
             if let Err(e) = r {
                 tracing::warn!(error = %e, org_id = %org, "retention purge failed");
             }

@@ -15,6 +15,7 @@ use super::{mfa, sessions, Principal};
 use crate::audit::{self, Outcome};
 use crate::error::AppError;
 use crate::rbac::OrgAccess;
+use crate::rbac::Tenant;
 use crate::state::AppState;
 use loki_shared::permissions::PermSet;
 
@@ -40,19 +41,18 @@ pub async fn change_password(
     check_policy(&req.new_password, &principal.user.email)?;
     let new_hash = state.passwords.hash(req.new_password).await?;
     // An account event: the system chain, committed with the change.
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         principal
             .event(Action::UserPasswordChanged, Outcome::Success)
             .org(None)
             .resource("user", principal.user.id)
             .meta(serde_json::json!({"other_sessions_revoked": true})),
-    )
-    .await?;
+    );
     state
         .store
-        .set_password(principal.user.id, new_hash)
+        .set_password(principal.user.id, new_hash, &mut audit)
         .await?;
+    audit::committed(state, &audit).await?;
     end_user_sessions(
         state,
         principal.user.id,
@@ -78,7 +78,7 @@ pub async fn reset_password(
     principal.require_session()?;
     let member = state
         .store
-        .member(access.org.id, target)
+        .member(access.org().id, target)
         .await?
         .ok_or(AppError::NotFound { what: "member" })?;
     if target == principal.user.id {
@@ -93,7 +93,7 @@ pub async fn reset_password(
                 state,
                 principal
                     .event(Action::UserPasswordReset, Outcome::Denied)
-                    .org(Some(access.org.id))
+                    .org(Some(access.org().id))
                     .resource("user", target)
                     .meta(serde_json::json!({"reason": "not_managed"})),
             )
@@ -103,17 +103,18 @@ pub async fn reset_password(
     }
     let temporary_password = random_token(18);
     let hash = state.passwords.hash(temporary_password.clone()).await?;
-    state.store.set_password(target, hash).await?;
-    let revoked_sessions = end_user_sessions(state, target, None, "password_reset").await?;
-    audit::record(
-        state,
+    // Recorded on the organization's chain, in the password change's
+    // transaction; every session ends right after it commits.
+    let mut audit = audit::batch(
         principal
             .event(Action::UserPasswordReset, Outcome::Success)
-            .org(Some(access.org.id))
+            .org(Some(access.org().id))
             .resource("user", member.user_id)
-            .meta(serde_json::json!({"sessions_revoked": revoked_sessions})),
-    )
-    .await?;
+            .meta(serde_json::json!({"all_sessions_revoked": true})),
+    );
+    state.store.set_password(target, hash, &mut audit).await?;
+    audit::committed(state, &audit).await?;
+    let revoked_sessions = end_user_sessions(state, target, None, "password_reset").await?;
     Ok(PasswordResetResponse {
         temporary_password,
         revoked_sessions,
@@ -125,15 +126,15 @@ pub async fn mfa_enroll(
     principal: &Principal,
 ) -> Result<MfaEnrollResponse, AppError> {
     principal.require_session()?;
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         principal
             .event(Action::MfaEnrollmentStarted, Outcome::Success)
             .org(None)
             .resource("user", principal.user.id),
-    )
-    .await?;
-    mfa::enroll(state, principal.user.id, &principal.user.email).await
+    );
+    let enrolled = mfa::enroll(state, principal.user.id, &principal.user.email, &mut audit).await?;
+    audit::committed(state, &audit).await?;
+    Ok(enrolled)
 }
 
 pub async fn mfa_confirm(
@@ -145,17 +146,23 @@ pub async fn mfa_confirm(
     let code = req
         .code
         .ok_or_else(|| AppError::validation("code", "is required"))?;
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         principal
             .event(Action::MfaEnabled, Outcome::Success)
             .org(None)
             .resource("user", principal.user.id)
             .meta(serde_json::json!({"other_sessions_revoked": true})),
+    );
+    let session = principal.require_session()?.id;
+    let confirmed = mfa::confirm(
+        state,
+        principal.user.id,
+        &principal.user.email,
+        &code,
+        &mut audit,
     )
     .await?;
-    let session = principal.require_session()?.id;
-    let confirmed = mfa::confirm(state, principal.user.id, &principal.user.email, &code).await?;
+    audit::committed(state, &audit).await?;
     // Sessions opened without the second factor end (this one stays).
     end_user_sessions(state, principal.user.id, Some(session), "mfa_enabled").await?;
     Ok(confirmed)
@@ -191,15 +198,14 @@ pub async fn mfa_disable(
         )
         .await?);
     }
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         principal
             .event(Action::MfaDisabled, Outcome::Success)
             .org(None)
             .resource("user", user),
-    )
-    .await?;
-    Ok(state.store.disable_mfa(user).await?)
+    );
+    state.store.disable_mfa(user, &mut audit).await?;
+    audit::committed(state, &audit).await
 }
 
 pub async fn my_sessions(
@@ -252,9 +258,10 @@ pub async fn logout(state: &AppState, principal: &Principal) -> Result<(), AppEr
 
 pub async fn org_sessions(
     state: &AppState,
-    org: Uuid,
+    tenant: Tenant,
     principal: &Principal,
 ) -> Result<Vec<SessionInfo>, AppError> {
+    let org = tenant.id();
     let current = principal.session_id();
     Ok(sessions::list_for_org(state.kv.as_ref(), org)
         .await?
@@ -269,7 +276,7 @@ pub async fn revoke_org_session(
     principal: &Principal,
     id: Uuid,
 ) -> Result<(), AppError> {
-    let org = access.org.id;
+    let org = access.org().id;
     let s = sessions::get(state.kv.as_ref(), id)
         .await?
         .filter(|s| s.org_id == Some(org))
@@ -315,7 +322,7 @@ async fn outranks(
     if user.is_some_and(|u| u.is_super_admin) {
         return protected("a super admin's sessions are ended only by a super admin".into());
     }
-    let Some(member) = state.store.member(access.org.id, target).await? else {
+    let Some(member) = state.store.member(access.org().id, target).await? else {
         return Ok(());
     };
     let missing = member_permissions(access, &member).minus(access.permissions());
@@ -332,7 +339,7 @@ fn member_permissions(access: &OrgAccess, member: &loki_shared::api::Member) -> 
     member
         .roles
         .iter()
-        .filter_map(|r| access.policy.role(r))
+        .filter_map(|r| access.policy().role(r))
         .fold(PermSet::EMPTY, |a, b| a.union(b))
 }
 
@@ -358,7 +365,7 @@ async fn check_managed(
     if user.is_super_admin {
         return refuse("this account is a super admin");
     }
-    if state.store.managed_by(target).await? != Some(access.org.id) {
+    if state.store.managed_by(target).await? != Some(access.org().id) {
         return refuse("this organization does not manage this account (it was not created by this organization's invitation, or it belongs or belonged to another organization)");
     }
     let theirs = member_permissions(access, member);

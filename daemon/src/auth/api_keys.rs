@@ -16,6 +16,7 @@ use crate::audit::{self, Event, Outcome};
 use crate::context::ClientInfo;
 use crate::error::AppError;
 use crate::rbac::OrgAccess;
+use crate::rbac::Tenant;
 use crate::state::AppState;
 use crate::store::ApiKeyRecord;
 use crate::validate;
@@ -95,13 +96,13 @@ pub fn signing_secrets(
 }
 
 fn require_api_tier(state: &AppState, access: &OrgAccess) -> Result<(), AppError> {
-    if state.config.limits(access.org.tier).api_access {
+    if state.config.limits(access.org().tier).api_access {
         Ok(())
     } else {
         Err(AppError::TierLimit {
             message: format!(
                 "API keys need a tier with API access (starter or above); this organization is on {}",
-                access.org.tier
+                access.org().tier
             ),
         })
     }
@@ -157,7 +158,7 @@ pub async fn create(
     let (signing_secret, signing_secret_enc) = new_signing_secret(state, &key_id)?;
     let record = ApiKeyRecord {
         id: Uuid::now_v7(),
-        org_id: access.org.id,
+        org_id: access.org().id,
         key_id,
         name,
         scopes: serde_json::to_string(&scopes).map_err(|e| AppError::Internal(e.into()))?,
@@ -175,15 +176,16 @@ pub async fn create(
         require_signature: req.require_signature,
     };
     let api_key = format!("{PREFIX}{}_{secret}", record.key_id);
-    audit::stage(
-        state,
-        principal
+    let mut audit = audit::batch(principal
             .event(Action::ApiKeyCreated, Outcome::Success)
             .resource("api_key", record.id)
             .meta(serde_json::json!({"after": {"name": record.name, "scopes": scopes, "expires_at": record.expires_at, "require_signature": record.require_signature}})),
-    )
-    .await?;
-    state.store.create_api_key(record.clone()).await?;
+    );
+    state
+        .store
+        .create_api_key(record.clone(), &mut audit)
+        .await?;
+    audit::committed(state, &audit).await?;
     Ok(ApiKeySecretResponse {
         key: info(&record),
         api_key,
@@ -210,7 +212,7 @@ pub async fn rotate(
             "must be at most 30 days",
         ));
     }
-    let current = get(state, access.org.id, id).await?;
+    let current = get(state, access.tenant(), id).await?;
     if current.revoked_at.is_some() {
         return Err(AppError::conflict(
             "api_key_revoked",
@@ -226,25 +228,25 @@ pub async fn rotate(
     let (signing_secret, signing_secret_enc) = new_signing_secret(state, &current.key_id)?;
     let until: DateTime<Utc> =
         Utc::now() + ChronoDuration::seconds(i64::try_from(grace).unwrap_or(0));
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         principal
             .event(Action::ApiKeyRotated, Outcome::Success)
             .resource("api_key", id)
             .meta(serde_json::json!({"grace_period_secs": grace})),
-    )
-    .await?;
+    );
     state
         .store
         .rotate_api_key(
-            access.org.id,
+            access.org().id,
             id,
             sha256_hex(secret.as_bytes()),
             until,
             signing_secret_enc,
+            &mut audit,
         )
         .await?;
-    let record = get(state, access.org.id, id).await?;
+    audit::committed(state, &audit).await?;
+    let record = get(state, access.tenant(), id).await?;
     Ok(ApiKeySecretResponse {
         api_key: format!("{PREFIX}{}_{secret}", record.key_id),
         key: info(&record),
@@ -254,21 +256,27 @@ pub async fn rotate(
 
 pub async fn revoke(
     state: &AppState,
-    org: Uuid,
+    tenant: Tenant,
     principal: &Principal,
     id: Uuid,
 ) -> Result<(), AppError> {
-    audit::stage(
-        state,
+    let org = tenant.id();
+    let mut audit = audit::batch(
         principal
             .event(Action::ApiKeyRevoked, Outcome::Success)
             .resource("api_key", id),
-    )
-    .await?;
-    Ok(state.store.revoke_api_key(org, id).await?)
+    );
+    state.store.revoke_api_key(org, id, &mut audit).await?;
+    audit::committed(state, &audit).await
 }
 
-pub async fn get(state: &AppState, org: Uuid, id: Uuid) -> Result<ApiKeyRecord, AppError> {
+/// The organization's API keys.
+pub async fn list(state: &AppState, tenant: Tenant) -> Result<Vec<ApiKeyRecord>, AppError> {
+    Ok(state.store.list_api_keys(tenant.id()).await?)
+}
+
+pub async fn get(state: &AppState, tenant: Tenant, id: Uuid) -> Result<ApiKeyRecord, AppError> {
+    let org = tenant.id();
     state
         .store
         .api_key(org, id)

@@ -16,7 +16,6 @@ use chrono::Utc;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use ed25519_dalek::SigningKey;
 use jsonwebtoken::{DecodingKey, EncodingKey};
-use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::store::{DynStore, SigningKeyRecord};
@@ -127,17 +126,7 @@ pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// One JSON Web Key of the JWKS.
-#[derive(Debug, Clone, Serialize)]
-pub struct Jwk {
-    pub kty: &'static str,
-    pub crv: &'static str,
-    pub alg: &'static str,
-    #[serde(rename = "use")]
-    pub use_: &'static str,
-    pub kid: String,
-    pub x: String,
-}
+pub use loki_shared::api::Jwk;
 
 struct Verifier {
     key: DecodingKey,
@@ -226,10 +215,10 @@ impl TokenKeys {
                 Verifier {
                     key: DecodingKey::from_ed_components(&x)?,
                     jwk: Jwk {
-                        kty: "OKP",
-                        crv: "Ed25519",
-                        alg: "EdDSA",
-                        use_: "sig",
+                        kty: "OKP".into(),
+                        crv: "Ed25519".into(),
+                        alg: "EdDSA".into(),
+                        use_: "sig".into(),
                         kid: r.kid.clone(),
                         x,
                     },

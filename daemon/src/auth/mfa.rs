@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::secrets::{ct_eq, random_token, sha256_hex};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::MfaState;
+use crate::store::{AuditBatch, MfaState};
 
 pub const STEP_SECS: u64 = 30;
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
@@ -82,6 +82,7 @@ pub async fn enroll(
     state: &AppState,
     user: Uuid,
     email: &str,
+    audit: &mut AuditBatch,
 ) -> Result<MfaEnrollResponse, AppError> {
     if state_of(state, user).await?.mfa_enabled {
         return Err(AppError::conflict(
@@ -93,7 +94,10 @@ pub async fn enroll(
     let secret = rand::random::<[u8; 20]>().to_vec();
     let t = totp(secret.clone(), &state.config.mfa_issuer, email)?;
     let sealed = state.master.seal(&secret, &context(user))?;
-    state.store.set_mfa_pending(user, Some(sealed)).await?;
+    state
+        .store
+        .set_mfa_pending(user, Some(sealed), audit)
+        .await?;
     Ok(MfaEnrollResponse {
         secret: t.get_secret_base32(),
         provisioning_uri: t.get_url(),
@@ -106,6 +110,7 @@ pub async fn confirm(
     user: Uuid,
     email: &str,
     code: &str,
+    audit: &mut AuditBatch,
 ) -> Result<MfaConfirmResponse, AppError> {
     let s = state_of(state, user).await?;
     let sealed = s.mfa_pending_secret_enc.ok_or_else(|| {
@@ -127,7 +132,10 @@ pub async fn confirm(
         .iter()
         .map(|c| sha256_hex(normalize_recovery(c).as_bytes()))
         .collect();
-    state.store.enable_mfa(user, sealed, step, hashes).await?;
+    state
+        .store
+        .enable_mfa(user, sealed, step, hashes, audit)
+        .await?;
     Ok(MfaConfirmResponse {
         recovery_codes: codes,
     })

@@ -40,23 +40,26 @@ pub async fn register(
         .transpose()?;
     let password_hash = state.passwords.hash(req.password).await?;
     let id = Uuid::now_v7();
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         Event::new(Action::UserRegistered, Outcome::Success)
             .actor(Some(id), None)
             .resource("user", id)
             .client(client),
-    )
-    .await?;
-    Ok(state
+    );
+    let user = state
         .store
-        .create_user(NewUser {
-            id,
-            email,
-            display_name,
-            password_hash,
-        })
-        .await?)
+        .create_user(
+            NewUser {
+                id,
+                email,
+                display_name,
+                password_hash,
+            },
+            &mut audit,
+        )
+        .await?;
+    audit::committed(state, &audit).await?;
+    Ok(user)
 }
 
 /// Creates the first operator (or promotes an existing user): the path of
@@ -74,22 +77,25 @@ pub async fn bootstrap_super_admin(
         Some(u) => u.id,
         None => Uuid::now_v7(),
     };
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         Event::new(Action::UserSuperAdminGranted, Outcome::Success)
             .resource("user", id)
             .meta(serde_json::json!({"after": {"email": email, "is_super_admin": true}})),
-    )
-    .await?;
-    Ok(state
+    );
+    let user = state
         .store
-        .upsert_super_admin(NewUser {
-            id,
-            email,
-            display_name: None,
-            password_hash,
-        })
-        .await?)
+        .upsert_super_admin(
+            NewUser {
+                id,
+                email,
+                display_name: None,
+                password_hash,
+            },
+            &mut audit,
+        )
+        .await?;
+    audit::committed(state, &audit).await?;
+    Ok(user)
 }
 
 fn bad_credentials() -> AppError {

@@ -15,6 +15,7 @@ use crate::auth::secrets::sha256_hex;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::rbac::OrgAccess;
+use crate::rbac::Tenant;
 use crate::state::AppState;
 use crate::store::{DocumentFilter, DocumentPatch, DocumentRecord, NewContent, VersionRecord};
 use crate::validate;
@@ -162,7 +163,7 @@ pub fn check_tags(
 fn quota(state: &AppState, access: &OrgAccess) -> Option<i64> {
     state
         .config
-        .limits(access.org.tier)
+        .limits(access.org().tier)
         .max_storage_bytes
         .map(|b| i64::try_from(b).unwrap_or(i64::MAX))
 }
@@ -194,7 +195,7 @@ pub async fn create(
     let now = Utc::now();
     let doc = DocumentRecord {
         id: Uuid::now_v7(),
-        org_id: access.org.id,
+        org_id: access.org().id,
         name,
         description,
         content_type: content_type.clone(),
@@ -214,22 +215,27 @@ pub async fn create(
         created_by: principal.user.id,
     };
     let out = info(&doc);
-    audit::stage(
-        state,
-        principal
+    let mut audit = audit::batch(principal
             .event(Action::DocumentCreated, Outcome::Success)
             .resource("document", out.id)
             .meta(serde_json::json!({"after": {"name": out.name, "sha256": out.sha256, "size": out.size, "frameworks": out.frameworks, "controls": out.controls}})),
-    )
-    .await?;
+    );
     state
         .store
-        .create_document(doc, content, (frameworks, controls), quota(state, access))
+        .create_document(
+            doc,
+            content,
+            (frameworks, controls),
+            quota(state, access),
+            &mut audit,
+        )
         .await?;
+    audit::committed(state, &audit).await?;
     Ok(out)
 }
 
-pub async fn get(state: &AppState, org: Uuid, id: Uuid) -> Result<DocumentRecord, AppError> {
+pub async fn get(state: &AppState, tenant: Tenant, id: Uuid) -> Result<DocumentRecord, AppError> {
+    let org = tenant.id();
     state
         .store
         .document(org, id)
@@ -237,11 +243,22 @@ pub async fn get(state: &AppState, org: Uuid, id: Uuid) -> Result<DocumentRecord
         .ok_or(AppError::NotFound { what: "document" })
 }
 
+/// A document's versions, oldest first.
+pub async fn versions(
+    state: &AppState,
+    tenant: Tenant,
+    id: Uuid,
+) -> Result<Vec<VersionRecord>, AppError> {
+    get(state, tenant, id).await?;
+    Ok(state.store.document_versions(tenant.id(), id).await?)
+}
+
 pub async fn list(
     state: &AppState,
-    org: Uuid,
+    tenant: Tenant,
     filter: DocumentFilter,
 ) -> Result<(Vec<DocumentInfo>, Option<String>), AppError> {
+    let org = tenant.id();
     let limit = filter.limit;
     let docs = state.store.documents(org, filter).await?;
     let next = (docs.len() as i64 == limit)
@@ -257,8 +274,8 @@ pub async fn update(
     id: Uuid,
     req: UpdateDocumentRequest,
 ) -> Result<DocumentInfo, AppError> {
-    let org = access.org.id;
-    let before = info(&get(state, org, id).await?);
+    let org = access.org().id;
+    let before = info(&get(state, access.tenant(), id).await?);
     let tags = match (&req.frameworks, &req.controls) {
         (None, None) => None,
         (f, c) => Some(check_tags(
@@ -295,9 +312,7 @@ pub async fn update(
         Some((f, c)) => (f.clone(), c.clone()),
         None => (before.frameworks.clone(), before.controls.clone()),
     };
-    audit::stage(
-        state,
-        principal
+    let mut audit = audit::batch(principal
             .event(Action::DocumentUpdated, Outcome::Success)
             .resource("document", id)
             .meta(serde_json::json!({
@@ -309,10 +324,13 @@ pub async fn update(
                     "controls": controls,
                 },
             })),
-    )
-    .await?;
-    state.store.update_document(org, id, patch).await?;
-    Ok(info(&get(state, org, id).await?))
+    );
+    state
+        .store
+        .update_document(org, id, patch, &mut audit)
+        .await?;
+    audit::committed(state, &audit).await?;
+    Ok(info(&get(state, access.tenant(), id).await?))
 }
 
 pub async fn replace(
@@ -323,32 +341,29 @@ pub async fn replace(
     content_type: Option<&str>,
     bytes: Vec<u8>,
 ) -> Result<DocumentInfo, AppError> {
-    let org = access.org.id;
+    let org = access.org().id;
     let content_type = check_content(content_type, &bytes)?;
-    let before = get(state, org, id).await?;
+    let before = get(state, access.tenant(), id).await?;
     let content = NewContent {
         sha256: sha256_hex(&bytes),
         content_type,
         bytes,
         created_by: principal.user.id,
     };
-    audit::stage(
-        state,
-        principal
+    let mut audit = audit::batch(principal
             .event(Action::DocumentContentReplaced, Outcome::Success)
             .resource("document", id)
             .meta(serde_json::json!({
                 "before": {"version": before.version, "sha256": before.sha256, "size": before.size},
                 "after": {"version": before.version + 1, "sha256": content.sha256, "size": content.bytes.len()},
             })),
-    )
-    .await?;
-    Ok(info(
-        &state
-            .store
-            .replace_document_content(org, id, content, quota(state, access))
-            .await?,
-    ))
+    );
+    let doc = state
+        .store
+        .replace_document_content(org, id, content, quota(state, access), &mut audit)
+        .await?;
+    audit::committed(state, &audit).await?;
+    Ok(info(&doc))
 }
 
 pub async fn delete(
@@ -357,28 +372,27 @@ pub async fn delete(
     principal: &Principal,
     id: Uuid,
 ) -> Result<(), AppError> {
-    let org = access.org.id;
-    let before = info(&get(state, org, id).await?);
-    audit::stage(
-        state,
-        principal
+    let org = access.org().id;
+    let before = info(&get(state, access.tenant(), id).await?);
+    let mut audit = audit::batch(principal
             .event(Action::DocumentDeleted, Outcome::Success)
             .resource("document", id)
             .meta(serde_json::json!({"before": {"name": before.name, "sha256": before.sha256, "version": before.version}})),
-    )
-    .await?;
-    state.store.delete_document(org, id).await?;
+    );
+    state.store.delete_document(org, id, &mut audit).await?;
+    audit::committed(state, &audit).await?;
     state.authz.invalidate(state, org).await // its grants are gone
 }
 
 pub async fn download(
     state: &AppState,
     principal: &Principal,
-    org: Uuid,
+    tenant: Tenant,
     id: Uuid,
     version: Option<i64>,
 ) -> Result<(DocumentRecord, VersionRecord, Vec<u8>), AppError> {
-    let doc = get(state, org, id).await?;
+    let org = tenant.id();
+    let doc = get(state, tenant, id).await?;
     let (v, bytes) = state
         .store
         .document_content(org, id, version)

@@ -35,8 +35,8 @@ pub async fn list(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<ApiKeyListResponse>> {
-    OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRead).await?;
-    let keys = state.store.list_api_keys(org_id).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRead).await?;
+    let keys = api_keys::list(&state, access.tenant()).await?;
     Ok(JsonResponse(ApiKeyListResponse {
         api_keys: keys.iter().map(api_keys::info).collect(),
     }))
@@ -48,9 +48,9 @@ pub async fn get(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<JsonResponse<ApiKeyInfo>> {
-    OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRead).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRead).await?;
     Ok(JsonResponse(api_keys::info(
-        &api_keys::get(&state, org_id, id).await?,
+        &api_keys::get(&state, access.tenant(), id).await?,
     )))
 }
 
@@ -73,7 +73,7 @@ pub async fn revoke(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<StatusCode> {
-    OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRevoke).await?;
-    api_keys::revoke(&state, org_id, &principal, id).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRevoke).await?;
+    api_keys::revoke(&state, access.tenant(), &principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

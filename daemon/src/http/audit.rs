@@ -13,15 +13,16 @@ use loki_shared::audit::actions::Action;
 use loki_shared::audit::{AuditEvent, VerifyReport};
 use loki_shared::Permission;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::extract::{Path, Query};
 use crate::app::AppState;
+use crate::audit::retention::PurgeResult;
 use crate::audit::{self, export, Outcome};
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::rbac::OrgAccess;
+use crate::rbac::{admit_chain, OrgAccess};
 use crate::store::AuditFilter;
 
 use crate::validate::{self, time_range as range};
@@ -61,44 +62,13 @@ fn short(field: &str, v: &Option<String>) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Which chain a request reads: an organization's, or the system chain
-/// (events with no organization), which only super admins read.
-async fn admit(
-    state: &AppState,
-    principal: &Principal,
-    org: Option<Uuid>,
-    perm: Permission,
-) -> AppResult<Uuid> {
-    match org {
-        Some(org_id) => {
-            OrgAccess::require(state, principal, org_id, perm).await?;
-            Ok(org_id)
-        }
-        None if principal.is_super_admin() && principal.api_key_id().is_none() => {
-            Ok(audit::SYSTEM_CHAIN)
-        }
-        None => {
-            audit::record(
-                state,
-                principal
-                    .event(Action::AccessDenied, Outcome::Denied)
-                    .meta(json!({"permission": Permission::SystemAudit.name()})),
-            )
-            .await?;
-            Err(AppError::PermissionDenied {
-                permission: Permission::SystemAudit,
-            })
-        }
-    }
-}
-
 #[utoipa::path(get, path = "/orgs/{org_id}/audit/events", tag = "audit", summary = "Search the audit trail (newest first)", params(SearchParams), responses((status = 200, description = "OK", body = AuditEventList)))]
 pub async fn search(
     State(state): State<AppState>,
     principal: Principal,
     Path(org_id): Path<Uuid>,
     Query(p): Query<SearchParams>,
-) -> AppResult<JsonResponse<Value>> {
+) -> AppResult<JsonResponse<AuditEventList>> {
     search_in(&state, &principal, Some(org_id), p).await
 }
 
@@ -107,7 +77,7 @@ pub async fn system_search(
     State(state): State<AppState>,
     principal: Principal,
     Query(p): Query<SearchParams>,
-) -> AppResult<JsonResponse<Value>> {
+) -> AppResult<JsonResponse<AuditEventList>> {
     search_in(&state, &principal, None, p).await
 }
 
@@ -116,8 +86,8 @@ async fn search_in(
     principal: &Principal,
     org: Option<Uuid>,
     p: SearchParams,
-) -> AppResult<JsonResponse<Value>> {
-    let org_id = admit(state, principal, org, Permission::AuditRead).await?;
+) -> AppResult<JsonResponse<AuditEventList>> {
+    let tenant = admit_chain(state, principal, org, Permission::AuditRead).await?;
     let limit = validate::page_limit(p.limit, 50, 500)?;
     if p.cursor.is_some_and(|c| c < 1) {
         return Err(AppError::validation("cursor", "must be a positive seq"));
@@ -152,13 +122,15 @@ async fn search_in(
         before: p.cursor,
         limit,
     };
-    let bodies = state.store.audit_search(org_id, filter).await?;
-    let events: Vec<Value> = bodies
+    let bodies = audit::read::search(state, tenant, filter).await?;
+    // Stored events are ours: one that does not parse is a server fault,
+    // never silently left out of what an auditor sees.
+    let events: Vec<AuditEvent> = bodies
         .iter()
-        .filter_map(|b| serde_json::from_str(b).ok())
-        .collect();
+        .map(|b| serde_json::from_str(b).map_err(|e| AppError::Internal(e.into())))
+        .collect::<Result<_, _>>()?;
     let next_cursor = (events.len() as i64 == limit)
-        .then(|| events.last().and_then(|e| e["seq"].as_i64()))
+        .then(|| events.last().and_then(|e| i64::try_from(e.seq).ok()))
         .flatten();
     audit::record(
         state,
@@ -167,9 +139,10 @@ async fn search_in(
             .meta(json!({"results": events.len()})),
     )
     .await?;
-    Ok(JsonResponse(
-        json!({"events": events, "next_cursor": next_cursor}),
-    ))
+    Ok(JsonResponse(AuditEventList {
+        events,
+        next_cursor,
+    }))
 }
 
 #[utoipa::path(get, path = "/orgs/{org_id}/audit/events/{id}", tag = "audit", summary = "One audit event", responses((status = 200, description = "OK", body = AuditEvent)))]
@@ -177,7 +150,7 @@ pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
-) -> AppResult<JsonResponse<Value>> {
+) -> AppResult<JsonResponse<AuditEvent>> {
     get_in(&state, &principal, Some(org_id), id).await
 }
 
@@ -186,7 +159,7 @@ pub async fn system_get(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<Uuid>,
-) -> AppResult<JsonResponse<Value>> {
+) -> AppResult<JsonResponse<AuditEvent>> {
     get_in(&state, &principal, None, id).await
 }
 
@@ -195,15 +168,9 @@ async fn get_in(
     principal: &Principal,
     org: Option<Uuid>,
     id: Uuid,
-) -> AppResult<JsonResponse<Value>> {
-    let org_id = admit(state, principal, org, Permission::AuditRead).await?;
-    let body = state
-        .store
-        .audit_event_by_id(org_id, id)
-        .await?
-        .ok_or(AppError::NotFound {
-            what: "audit event",
-        })?;
+) -> AppResult<JsonResponse<AuditEvent>> {
+    let tenant = admit_chain(state, principal, org, Permission::AuditRead).await?;
+    let body = audit::read::event(state, tenant, id).await?;
     audit::record(
         state,
         principal
@@ -212,7 +179,7 @@ async fn get_in(
     )
     .await?;
     Ok(JsonResponse(
-        serde_json::from_str(&body).map_err(|e| AppError::Internal(e.into()))?,
+        serde_json::from_str::<AuditEvent>(&body).map_err(|e| AppError::Internal(e.into()))?,
     ))
 }
 
@@ -253,7 +220,8 @@ async fn export_in(
     org: Option<Uuid>,
     p: ExportParams,
 ) -> AppResult<Response> {
-    let org_id = admit(&state, &principal, org, Permission::AuditExport).await?;
+    let tenant = admit_chain(&state, &principal, org, Permission::AuditExport).await?;
+    let org_id = tenant.id();
     let format = p.format.unwrap_or_else(|| "bundle".into());
     if format != "bundle" && format != "csv" {
         return Err(AppError::validation("format", "must be bundle or csv"));
@@ -267,24 +235,24 @@ async fn export_in(
             .meta(json!({"format": format, "from": p.from, "to": p.to})),
     )
     .await?;
-    let range = export::prepare(&state, org_id, from, to).await?;
+    let range = export::prepare(&state, tenant, from, to).await?;
     let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
     let (body, ctype, ext) = if format == "csv" {
         (
-            Body::from_stream(export::csv_stream(state.clone(), org_id, range)),
+            Body::from_stream(export::csv_stream(state.clone(), tenant, range)),
             "text/csv; charset=utf-8",
             "csv",
         )
     } else {
-        let head = export::head_lines(&state, org_id, from, to).await?;
+        let head = export::head_lines(&state, tenant, from, to).await?;
         let tail = match &range {
-            Some(r) => export::checkpoint_lines(&state, org_id, r).await?,
+            Some(r) => export::checkpoint_lines(&state, tenant, r).await?,
             None => Vec::new(),
         };
         (
             Body::from_stream(export::bundle_stream(
                 state.clone(),
-                org_id,
+                tenant,
                 head,
                 range,
                 tail,
@@ -326,8 +294,8 @@ async fn verify_in(
     principal: &Principal,
     org: Option<Uuid>,
 ) -> AppResult<JsonResponse<VerifyReport>> {
-    let org_id = admit(state, principal, org, Permission::AuditVerify).await?;
-    let report = export::verify(state, org_id).await?;
+    let tenant = admit_chain(state, principal, org, Permission::AuditVerify).await?;
+    let report = export::verify(state, tenant).await?;
     let outcome = if report.ok {
         Outcome::Success
     } else {
@@ -344,16 +312,16 @@ async fn verify_in(
 }
 
 /// `POST …/audit/purge`: applies the retention period now.
-#[utoipa::path(post, path = "/orgs/{org_id}/audit/purge", tag = "audit", summary = "Apply the retention period now", responses((status = 200, description = "OK", body = Object)))]
+#[utoipa::path(post, path = "/orgs/{org_id}/audit/purge", tag = "audit", summary = "Apply the retention period now", responses((status = 200, description = "OK", body = PurgeResult)))]
 pub async fn purge(
     State(state): State<AppState>,
     principal: Principal,
     Path(org_id): Path<Uuid>,
-) -> AppResult<JsonResponse<audit::retention::PurgeResult>> {
+) -> AppResult<JsonResponse<PurgeResult>> {
     let access = OrgAccess::require(&state, &principal, org_id, Permission::AuditPurge).await?;
-    let days = access.org.settings.audit_retention_days;
+    let days = access.org().settings.audit_retention_days;
     let event = principal.event(Action::AuditPurged, Outcome::Success);
     Ok(JsonResponse(
-        audit::retention::purge(&state, org_id, days, event).await?,
+        audit::retention::purge(&state, access.tenant(), days, event).await?,
     ))
 }

@@ -6,12 +6,11 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json as JsonResponse;
 use loki_shared::api::{
-    ChangePasswordRequest, CookieLoginResponse, CookieSessionRequest, LoginRequest, LoginResponse,
-    MeResponse, MfaCodeRequest, MfaConfirmResponse, MfaEnrollResponse, MfaVerifyRequest,
-    RefreshRequest, RegisterRequest, SessionKind, SessionListResponse, SwitchOrgRequest,
-    TokenResponse, User,
+    ChangePasswordRequest, CookieLoginResponse, CookieSessionRequest, JwkSet, LoginRequest,
+    LoginResponse, MeResponse, MfaCodeRequest, MfaConfirmResponse, MfaEnrollResponse,
+    MfaVerifyRequest, PasswordChangedResponse, RefreshRequest, RegisterRequest, SessionKind,
+    SessionListResponse, SwitchOrgRequest, TokenResponse, User,
 };
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::client::ClientInfo;
@@ -157,14 +156,14 @@ pub async fn me(
     Ok(JsonResponse(service::me(&state, &principal).await?))
 }
 
-#[utoipa::path(post, path = "/auth/password", tag = "auth", summary = "Change the password (ends the other sessions)", request_body = ChangePasswordRequest, responses((status = 200, description = "OK", body = Object)))]
+#[utoipa::path(post, path = "/auth/password", tag = "auth", summary = "Change the password (ends the other sessions)", request_body = ChangePasswordRequest, responses((status = 200, description = "OK", body = PasswordChangedResponse)))]
 pub async fn change_password(
     State(state): State<AppState>,
     principal: Principal,
     Json(req): Json<ChangePasswordRequest>,
-) -> AppResult<JsonResponse<Value>> {
-    let revoked = account::change_password(&state, &principal, req).await?;
-    Ok(JsonResponse(json!({ "revoked_sessions": revoked })))
+) -> AppResult<JsonResponse<PasswordChangedResponse>> {
+    let revoked_sessions = account::change_password(&state, &principal, req).await?;
+    Ok(JsonResponse(PasswordChangedResponse { revoked_sessions }))
 }
 
 #[utoipa::path(get, path = "/auth/sessions", tag = "auth", summary = "The caller's sessions", responses((status = 200, description = "OK", body = SessionListResponse)))]
@@ -216,7 +215,9 @@ pub async fn mfa_disable(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth", summary = "Public keys that verify access tokens (JWKS)", responses((status = 200, description = "OK", body = Object)))]
-pub async fn jwks(State(state): State<AppState>) -> JsonResponse<Value> {
-    JsonResponse(json!({ "keys": state.tokens.keys.jwks() }))
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth", summary = "Public keys that verify access tokens (JWKS)", responses((status = 200, description = "OK", body = JwkSet)))]
+pub async fn jwks(State(state): State<AppState>) -> JsonResponse<JwkSet> {
+    JsonResponse(JwkSet {
+        keys: state.tokens.keys.jwks(),
+    })
 }

@@ -102,7 +102,7 @@ pub async fn list(
     Path(org_id): Path<Uuid>,
     Query(p): Query<ListParams>,
 ) -> AppResult<JsonResponse<DocumentListResponse>> {
-    OrgAccess::require(&state, &principal, org_id, Permission::DocRead).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::DocRead).await?;
     let limit = crate::validate::page_limit(p.limit, 50, 200)?;
     let before = p
         .cursor
@@ -123,7 +123,7 @@ pub async fn list(
         before,
         limit,
     };
-    let (documents, next_cursor) = documents::list(&state, org_id, filter).await?;
+    let (documents, next_cursor) = documents::list(&state, access.tenant(), filter).await?;
     Ok(JsonResponse(DocumentListResponse {
         documents,
         next_cursor,
@@ -152,9 +152,9 @@ pub async fn get(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<JsonResponse<DocumentInfo>> {
-    on_document(&state, &principal, org_id, id, Permission::DocRead).await?;
+    let access = on_document(&state, &principal, org_id, id, Permission::DocRead).await?;
     Ok(JsonResponse(documents::info(
-        &documents::get(&state, org_id, id).await?,
+        &documents::get(&state, access.tenant(), id).await?,
     )))
 }
 
@@ -164,9 +164,8 @@ pub async fn versions(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<JsonResponse<DocumentVersionListResponse>> {
-    on_document(&state, &principal, org_id, id, Permission::DocRead).await?;
-    documents::get(&state, org_id, id).await?;
-    let versions = state.store.document_versions(org_id, id).await?;
+    let access = on_document(&state, &principal, org_id, id, Permission::DocRead).await?;
+    let versions = documents::versions(&state, access.tenant(), id).await?;
     Ok(JsonResponse(DocumentVersionListResponse {
         versions: versions.iter().map(documents::version_info).collect(),
     }))
@@ -207,9 +206,9 @@ pub async fn download(
     Path((org_id, id)): Path<(Uuid, Uuid)>,
     Query(p): Query<DownloadParams>,
 ) -> AppResult<Response> {
-    on_document(&state, &principal, org_id, id, Permission::DocDownload).await?;
+    let access = on_document(&state, &principal, org_id, id, Permission::DocDownload).await?;
     let (doc, version, bytes) =
-        documents::download(&state, &principal, org_id, id, p.version).await?;
+        documents::download(&state, &principal, access.tenant(), id, p.version).await?;
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
     h.insert(

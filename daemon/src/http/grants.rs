@@ -31,7 +31,7 @@ pub async fn list(
     Path(org_id): Path<Uuid>,
     Query(f): Query<GrantFilter>,
 ) -> AppResult<JsonResponse<GrantListResponse>> {
-    OrgAccess::require(&state, &principal, org_id, Permission::GrantRead).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::GrantRead).await?;
     let resource = match (f.resource_type, f.resource_id) {
         (Some(t), Some(id)) => Some((t, id)),
         (None, None) => None,
@@ -42,7 +42,7 @@ pub async fn list(
             ))
         }
     };
-    let list = state.store.grants(org_id, resource).await?;
+    let list = grants::list(&state, access.tenant(), resource).await?;
     Ok(JsonResponse(GrantListResponse {
         grants: list.iter().map(grants::info).collect(),
     }))

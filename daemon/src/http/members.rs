@@ -23,9 +23,9 @@ pub async fn list(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<MemberListResponse>> {
-    OrgAccess::require(&state, &principal, org_id, Permission::MemberRead).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::MemberRead).await?;
     Ok(JsonResponse(MemberListResponse {
-        members: state.store.list_members(org_id).await?,
+        members: roles::members(&state, access.tenant()).await?,
     }))
 }
 
@@ -35,13 +35,10 @@ pub async fn get(
     principal: Principal,
     Path((org_id, user_id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<JsonResponse<Member>> {
-    OrgAccess::require(&state, &principal, org_id, Permission::MemberRead).await?;
-    let member = state
-        .store
-        .member(org_id, user_id)
-        .await?
-        .ok_or(AppError::NotFound { what: "member" })?;
-    Ok(JsonResponse(member))
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::MemberRead).await?;
+    Ok(JsonResponse(
+        roles::member(&state, access.tenant(), user_id).await?,
+    ))
 }
 
 /// Membership needs consent: this invites the account (by email or id)
@@ -55,14 +52,7 @@ pub async fn add(
 ) -> AppResult<(StatusCode, JsonResponse<InvitationCreated>)> {
     let access = super::invitations::admit_inviter(&state, &principal, org_id).await?;
     let email = match (req.user_id, req.email) {
-        (Some(id), None) => {
-            state
-                .store
-                .user_by_id(id)
-                .await?
-                .ok_or(AppError::NotFound { what: "user" })?
-                .email
-        }
+        (Some(id), None) => invitations::email_of(&state, id).await?,
         (None, Some(email)) => email,
         _ => {
             return Err(AppError::validation(

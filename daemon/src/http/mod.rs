@@ -113,10 +113,6 @@ pub fn router(state: AppState) -> Router {
             declared_body_limit,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::audit::scope,
-        ))
         .layer(middleware::from_fn(crate::security::headers::middleware))
         .layer(middleware::from_fn(request_id::middleware))
         .with_state(state)

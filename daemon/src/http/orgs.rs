@@ -46,7 +46,7 @@ pub async fn get(
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<Organization>> {
     let access = OrgAccess::require(&state, &principal, org_id, Permission::OrgRead).await?;
-    Ok(JsonResponse(access.org))
+    Ok(JsonResponse(access.org().clone()))
 }
 
 #[utoipa::path(patch, path = "/orgs/{org_id}", tag = "organizations", summary = "Rename, or change security settings (IP rules, signing, MFA, retention)", request_body = UpdateOrgRequest, responses((status = 200, description = "OK", body = Organization)))]

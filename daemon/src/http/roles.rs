@@ -38,9 +38,9 @@ pub async fn list(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<RoleListResponse>> {
-    OrgAccess::require(&state, &principal, org_id, Permission::RoleRead).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleRead).await?;
     Ok(JsonResponse(RoleListResponse {
-        roles: roles::list(&state, org_id).await?,
+        roles: roles::list(&state, access.tenant()).await?,
     }))
 }
 
@@ -50,8 +50,10 @@ pub async fn get(
     principal: Principal,
     Path((org_id, name)): Path<(Uuid, String)>,
 ) -> AppResult<JsonResponse<RoleInfo>> {
-    OrgAccess::require(&state, &principal, org_id, Permission::RoleRead).await?;
-    Ok(JsonResponse(roles::get(&state, org_id, &name).await?))
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleRead).await?;
+    Ok(JsonResponse(
+        roles::get(&state, access.tenant(), &name).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/orgs/{org_id}/roles", tag = "roles", summary = "Create a custom role", request_body = CreateRoleRequest, responses((status = 201, description = "OK", body = RoleInfo)))]

@@ -19,9 +19,9 @@ pub async fn list(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<SessionListResponse>> {
-    OrgAccess::require(&state, &principal, org_id, Permission::SessionRead).await?;
+    let access = OrgAccess::require(&state, &principal, org_id, Permission::SessionRead).await?;
     Ok(JsonResponse(SessionListResponse {
-        sessions: account::org_sessions(&state, org_id, &principal).await?,
+        sessions: account::org_sessions(&state, access.tenant(), &principal).await?,
     }))
 }
 

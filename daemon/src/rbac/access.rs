@@ -14,11 +14,65 @@ use crate::auth::{Credential, Principal};
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// A caller admitted to one organization.
+/// A caller admitted to one organization. Only [`OrgAccess::open`] makes
+/// one (after the admission checks), and from it comes the [`Tenant`]
+/// capability the domain needs to reach the organization's data.
 pub struct OrgAccess {
-    pub org: Organization,
-    pub subject: Subject,
-    pub policy: Arc<OrgPolicy>,
+    org: Organization,
+    subject: Subject,
+    policy: Arc<OrgPolicy>,
+}
+
+/// The capability to reach one chain of tenant data: an organization's,
+/// or (for super admins reading the audit trail) the system chain. Only an
+/// access decision hands one out ([`OrgAccess::tenant`], [`admit_chain`]),
+/// and domain functions take it instead of an organization id, so a
+/// handler cannot reach another organization by passing the wrong id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tenant(Uuid);
+
+impl Tenant {
+    /// The organization's id (the nil UUID for the system chain).
+    pub fn id(self) -> Uuid {
+        self.0
+    }
+
+    /// For maintenance jobs that act on every organization in turn
+    /// (retention, periodic checkpoints): never from a request.
+    pub(crate) fn for_maintenance(org: Uuid) -> Self {
+        Self(org)
+    }
+}
+
+/// Which chain a request reads: an organization's (admitted with `perm`),
+/// or the system chain (events with no organization), which only super
+/// admins read, signed in as themselves. A refusal is audited.
+pub async fn admit_chain(
+    state: &AppState,
+    principal: &Principal,
+    org: Option<Uuid>,
+    perm: Permission,
+) -> Result<Tenant, AppError> {
+    match org {
+        Some(org_id) => Ok(OrgAccess::require(state, principal, org_id, perm)
+            .await?
+            .tenant()),
+        None if principal.is_super_admin() && principal.api_key_id().is_none() => {
+            Ok(Tenant(crate::audit::SYSTEM_CHAIN))
+        }
+        None => {
+            audit::record(
+                state,
+                principal
+                    .event(Action::AccessDenied, Outcome::Denied)
+                    .meta(serde_json::json!({"permission": Permission::SystemAudit.name()})),
+            )
+            .await?;
+            Err(AppError::PermissionDenied {
+                permission: Permission::SystemAudit,
+            })
+        }
+    }
 }
 
 async fn refuse(
@@ -39,6 +93,26 @@ async fn refuse(
 }
 
 impl OrgAccess {
+    /// The organization, as read when the caller was admitted.
+    pub fn org(&self) -> &Organization {
+        &self.org
+    }
+
+    /// Who the caller is here: roles, credential scopes.
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+
+    /// The organization's roles and grants, as decided with.
+    pub fn policy(&self) -> &OrgPolicy {
+        &self.policy
+    }
+
+    /// The capability to reach this organization's data.
+    pub fn tenant(&self) -> Tenant {
+        Tenant(self.org.id)
+    }
+
     /// Admits the caller to the organization (scope, membership, MFA
     /// policy) without checking a permission yet.
     pub async fn open(

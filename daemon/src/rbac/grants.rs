@@ -7,7 +7,7 @@ use loki_shared::audit::actions::Action;
 use loki_shared::permissions::Permission;
 use uuid::Uuid;
 
-use super::OrgAccess;
+use super::{OrgAccess, Tenant};
 use crate::audit::{self, Outcome};
 use crate::auth::Principal;
 use crate::error::AppError;
@@ -39,13 +39,22 @@ pub fn info(g: &GrantRecord) -> GrantInfo {
     }
 }
 
+/// The organization's grants, optionally those on one resource.
+pub async fn list(
+    state: &AppState,
+    tenant: Tenant,
+    resource: Option<(String, Uuid)>,
+) -> Result<Vec<crate::store::GrantRecord>, AppError> {
+    Ok(state.store.grants(tenant.id(), resource).await?)
+}
+
 pub async fn create(
     state: &AppState,
     access: &OrgAccess,
     principal: &Principal,
     req: CreateGrantRequest,
 ) -> Result<GrantInfo, AppError> {
-    let org = access.org.id;
+    let org = access.org().id;
     if req.resource_type != "document" {
         return Err(AppError::validation("resource_type", "must be `document`"));
     }
@@ -80,7 +89,7 @@ pub async fn create(
             user.to_string()
         }
         GrantSubjectType::Role => {
-            if access.policy.role(&req.subject).is_none() {
+            if access.policy().role(&req.subject).is_none() {
                 return Err(AppError::validation("subject", "no role with this name"));
             }
             req.subject.clone()
@@ -101,15 +110,14 @@ pub async fn create(
         created_at: Utc::now(),
     };
     let out = info(&record);
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         principal
             .event(Action::GrantCreated, Outcome::Success)
             .resource("grant", record.id)
             .meta(serde_json::json!({"after": out})),
-    )
-    .await?;
-    state.store.create_grant(record).await?;
+    );
+    state.store.create_grant(record, &mut audit).await?;
+    audit::committed(state, &audit).await?;
     state.authz.invalidate(state, org).await?;
     Ok(out)
 }
@@ -120,7 +128,7 @@ pub async fn revoke(
     principal: &Principal,
     id: Uuid,
 ) -> Result<(), AppError> {
-    let org = access.org.id;
+    let org = access.org().id;
     let before = state
         .store
         .grants(org, None)
@@ -128,14 +136,13 @@ pub async fn revoke(
         .into_iter()
         .find(|g| g.id == id)
         .ok_or(AppError::NotFound { what: "grant" })?;
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         principal
             .event(Action::GrantRevoked, Outcome::Success)
             .resource("grant", id)
             .meta(serde_json::json!({"before": info(&before)})),
-    )
-    .await?;
-    state.store.delete_grant(org, id).await?;
+    );
+    state.store.delete_grant(org, id, &mut audit).await?;
+    audit::committed(state, &audit).await?;
     state.authz.invalidate(state, org).await
 }

@@ -24,7 +24,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use policy::{GrantEntry, GrantSubject, OrgPolicy, RoleDef};
 
-pub use access::OrgAccess;
+pub use access::{admit_chain, OrgAccess, Tenant};
 
 /// Even without an invalidation, snapshots are rebuilt this often (a safety
 /// net should the kv store lose its counters).

@@ -17,6 +17,7 @@ use super::{parse_permissions, OrgAccess};
 use crate::audit::{self, Outcome};
 use crate::auth::Principal;
 use crate::error::AppError;
+use crate::rbac::Tenant;
 use crate::state::AppState;
 use crate::store::{RolePatch, RoleRecord};
 
@@ -76,7 +77,8 @@ fn info(name: &str, own: PermSet, eff: PermSet, r: Option<&RoleRecord>) -> RoleI
     }
 }
 
-pub async fn list(state: &AppState, org: Uuid) -> Result<Vec<RoleInfo>, AppError> {
+pub async fn list(state: &AppState, tenant: Tenant) -> Result<Vec<RoleInfo>, AppError> {
+    let org = tenant.id();
     let records = state.store.roles(org).await?;
     let policy = state.authz.policy(state, org).await?;
     let mut out: Vec<RoleInfo> = PREDEFINED_ROLES
@@ -98,8 +100,8 @@ pub async fn list(state: &AppState, org: Uuid) -> Result<Vec<RoleInfo>, AppError
     Ok(out)
 }
 
-pub async fn get(state: &AppState, org: Uuid, name: &str) -> Result<RoleInfo, AppError> {
-    list(state, org)
+pub async fn get(state: &AppState, tenant: Tenant, name: &str) -> Result<RoleInfo, AppError> {
+    list(state, tenant)
         .await?
         .into_iter()
         .find(|r| r.name == name)
@@ -170,35 +172,37 @@ pub async fn create(
         parent: req.parent.clone(),
     };
     let eff = resolve(
-        &defs_with(state, access.org.id, Some(def)).await?,
+        &defs_with(state, access.org().id, Some(def)).await?,
         &req.name,
     )?;
     access.require_at_least(eff, "this role")?;
     let now = Utc::now();
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         principal
             .event(Action::RoleCreated, Outcome::Success)
             .resource("role", &req.name)
             .meta(serde_json::json!({"after": {"permissions": own.names(), "parent": req.parent}})),
-    )
-    .await?;
+    );
     state
         .store
-        .create_role(RoleRecord {
-            id: Uuid::now_v7(),
-            org_id: access.org.id,
-            name: req.name.clone(),
-            description,
-            permissions: serde_json::to_string(&own.names())
-                .map_err(|e| AppError::Internal(e.into()))?,
-            parent: req.parent.clone(),
-            created_at: now,
-            updated_at: now,
-        })
+        .create_role(
+            RoleRecord {
+                id: Uuid::now_v7(),
+                org_id: access.org().id,
+                name: req.name.clone(),
+                description,
+                permissions: serde_json::to_string(&own.names())
+                    .map_err(|e| AppError::Internal(e.into()))?,
+                parent: req.parent.clone(),
+                created_at: now,
+                updated_at: now,
+            },
+            &mut audit,
+        )
         .await?;
-    state.authz.invalidate(state, access.org.id).await?;
-    get(state, access.org.id, &req.name).await
+    audit::committed(state, &audit).await?;
+    state.authz.invalidate(state, access.org().id).await?;
+    get(state, access.tenant(), &req.name).await
 }
 
 pub async fn update(
@@ -208,7 +212,7 @@ pub async fn update(
     name: &str,
     req: UpdateRoleRequest,
 ) -> Result<RoleInfo, AppError> {
-    let org = access.org.id;
+    let org = access.org().id;
     let defs = defs_with(state, org, None).await?;
     let current = defs
         .iter()
@@ -247,17 +251,14 @@ pub async fn update(
         .as_deref()
         .map(|d| crate::validate::name("description", d, 500))
         .transpose()?;
-    audit::stage(
-        state,
-        principal
+    let mut audit = audit::batch(principal
             .event(Action::RoleUpdated, Outcome::Success)
             .resource("role", name)
             .meta(serde_json::json!({
                 "before": {"permissions": current.own.names(), "parent": current.parent, "effective": before.names()},
                 "after": {"permissions": own.names(), "parent": parent, "effective": after.names()},
             })),
-    )
-    .await?;
+    );
     state
         .store
         .update_role(
@@ -273,10 +274,12 @@ pub async fn update(
                     .map_err(|e| AppError::Internal(e.into()))?,
                 parent: (req.clear_parent || req.parent.is_some()).then_some(parent.clone()),
             },
+            &mut audit,
         )
         .await?;
+    audit::committed(state, &audit).await?;
     state.authz.invalidate(state, org).await?;
-    get(state, org, name).await
+    get(state, access.tenant(), name).await
 }
 
 pub async fn delete(
@@ -286,7 +289,7 @@ pub async fn delete(
     name: &str,
     reassign_to: Option<&str>,
 ) -> Result<(), AppError> {
-    let org = access.org.id;
+    let org = access.org().id;
     if predefined_role(name).is_some() {
         return Err(AppError::forbidden(
             "predefined_role",
@@ -312,26 +315,28 @@ pub async fn delete(
             return Err(AppError::validation("reassign_to", "must be another role"));
         }
         let target = access
-            .policy
+            .policy()
             .role(to)
             .ok_or_else(|| AppError::validation("reassign_to", format!("no role named `{to}`")))?;
         access.require_at_least(target, "reassigning to that role")?;
     }
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         principal
             .event(Action::RoleDeleted, Outcome::Success)
             .resource("role", name)
             .meta(serde_json::json!({"reassigned_to": reassign_to})),
-    )
-    .await?;
-    state.store.delete_role(org, name, reassign_to).await?;
+    );
+    state
+        .store
+        .delete_role(org, name, reassign_to, &mut audit)
+        .await?;
+    audit::committed(state, &audit).await?;
     state.authz.invalidate(state, org).await
 }
 
 /// Refuses unknown roles and roles stronger than the caller's own.
 pub fn check_assignable(access: &OrgAccess, role: &str) -> Result<(), AppError> {
-    let set = access.policy.role(role).ok_or_else(|| {
+    let set = access.policy().role(role).ok_or_else(|| {
         AppError::validation(
             "role",
             format!(
@@ -361,12 +366,18 @@ async fn keep_an_admin(
     Ok(())
 }
 
-async fn member(state: &AppState, org: Uuid, user: Uuid) -> Result<Member, AppError> {
+/// One member of the organization.
+pub async fn member(state: &AppState, tenant: Tenant, user: Uuid) -> Result<Member, AppError> {
     state
         .store
-        .member(org, user)
+        .member(tenant.id(), user)
         .await?
         .ok_or(AppError::NotFound { what: "member" })
+}
+
+/// The organization's members.
+pub async fn members(state: &AppState, tenant: Tenant) -> Result<Vec<Member>, AppError> {
+    Ok(state.store.list_members(tenant.id()).await?)
 }
 
 fn role_event(
@@ -390,24 +401,22 @@ pub async fn assign(
     role: &str,
 ) -> Result<Member, AppError> {
     check_assignable(access, role)?;
-    let before = member(state, access.org.id, user).await?;
+    let before = member(state, access.tenant(), user).await?;
     let mut wanted = before.roles.clone();
     wanted.push(role.to_owned());
-    audit::stage(
-        state,
-        role_event(
-            principal,
-            Action::RoleAssigned,
-            user,
-            &before.roles,
-            &wanted,
-        ),
-    )
-    .await?;
-    Ok(state
+    let mut audit = audit::batch(role_event(
+        principal,
+        Action::RoleAssigned,
+        user,
+        &before.roles,
+        &wanted,
+    ));
+    let m = state
         .store
-        .add_member_role(access.org.id, user, role)
-        .await?)
+        .add_member_role(access.org().id, user, role, &mut audit)
+        .await?;
+    audit::committed(state, &audit).await?;
+    Ok(m)
 }
 
 pub async fn revoke(
@@ -417,7 +426,7 @@ pub async fn revoke(
     user: Uuid,
     role: &str,
 ) -> Result<Member, AppError> {
-    let before = member(state, access.org.id, user).await?;
+    let before = member(state, access.tenant(), user).await?;
     if !before.roles.iter().any(|r| r == role) {
         return Err(AppError::NotFound {
             what: "member role",
@@ -425,7 +434,7 @@ pub async fn revoke(
     }
     // Taking a role away is handing out less, but only someone who could
     // assign it may revoke it.
-    if let Some(set) = access.policy.role(role) {
+    if let Some(set) = access.policy().role(role) {
         access.require_at_least(set, &format!("revoking `{role}`"))?;
     }
     let remaining: Vec<String> = before
@@ -440,22 +449,20 @@ pub async fn revoke(
             "a member keeps at least one role; remove the member instead",
         ));
     }
-    keep_an_admin(state, access.org.id, &before, &remaining).await?;
-    audit::stage(
-        state,
-        role_event(
-            principal,
-            Action::RoleRevoked,
-            user,
-            &before.roles,
-            &remaining,
-        ),
-    )
-    .await?;
-    Ok(state
+    keep_an_admin(state, access.org().id, &before, &remaining).await?;
+    let mut audit = audit::batch(role_event(
+        principal,
+        Action::RoleRevoked,
+        user,
+        &before.roles,
+        &remaining,
+    ));
+    let m = state
         .store
-        .remove_member_role(access.org.id, user, role)
-        .await?)
+        .remove_member_role(access.org().id, user, role, &mut audit)
+        .await?;
+    audit::committed(state, &audit).await?;
+    Ok(m)
 }
 
 /// Replaces a member's roles (`PATCH …/members/{user}`).
@@ -471,26 +478,24 @@ pub async fn set(
     }
     let mut roles = roles;
     roles.dedup();
-    let before = member(state, access.org.id, user).await?;
+    let before = member(state, access.tenant(), user).await?;
     for r in roles.iter().chain(before.roles.iter()) {
         check_assignable(access, r)?;
     }
-    keep_an_admin(state, access.org.id, &before, &roles).await?;
-    audit::stage(
-        state,
-        role_event(
-            principal,
-            Action::MemberRoleChanged,
-            user,
-            &before.roles,
-            &roles,
-        ),
-    )
-    .await?;
-    Ok(state
+    keep_an_admin(state, access.org().id, &before, &roles).await?;
+    let mut audit = audit::batch(role_event(
+        principal,
+        Action::MemberRoleChanged,
+        user,
+        &before.roles,
+        &roles,
+    ));
+    let m = state
         .store
-        .set_member_roles(access.org.id, user, &roles)
-        .await?)
+        .set_member_roles(access.org().id, user, &roles, &mut audit)
+        .await?;
+    audit::committed(state, &audit).await?;
+    Ok(m)
 }
 
 /// Removes a member (never the last admin).
@@ -500,23 +505,25 @@ pub async fn remove_member(
     principal: &Principal,
     user: Uuid,
 ) -> Result<(), AppError> {
-    let before = member(state, access.org.id, user).await?;
+    let before = member(state, access.tenant(), user).await?;
     // The target is protected from a weaker caller: removing someone takes
     // holding everything they hold here.
     let theirs = before
         .roles
         .iter()
-        .filter_map(|r| access.policy.role(r))
+        .filter_map(|r| access.policy().role(r))
         .fold(PermSet::EMPTY, PermSet::union);
     access.require_at_least(theirs, "removing this member")?;
-    keep_an_admin(state, access.org.id, &before, &[]).await?;
-    audit::stage(
-        state,
+    keep_an_admin(state, access.org().id, &before, &[]).await?;
+    let mut audit = audit::batch(
         principal
             .event(Action::MemberRemoved, Outcome::Success)
             .resource("member", user)
             .meta(serde_json::json!({"before": {"roles": before.roles, "email": before.email}})),
-    )
-    .await?;
-    Ok(state.store.remove_member(access.org.id, user).await?)
+    );
+    state
+        .store
+        .remove_member(access.org().id, user, &mut audit)
+        .await?;
+    audit::committed(state, &audit).await
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use loki_shared::api::User;
 use uuid::Uuid;
 
-use super::audit_store::AuditSql;
+use super::audit_store::{AuditBatch, AuditSql};
 use super::common::Common;
 use super::models::*;
 use super::StoreResult;
@@ -22,20 +22,30 @@ pub trait AccountStore: Send + Sync {
 
     // --- users (global identities; a user may belong to many organizations)
     /// Fails with `Conflict{email_taken}` when the email exists.
-    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn create_user(&self, user: NewUser, audit: &mut AuditBatch) -> StoreResult<User>;
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// The user and their password hash, for sign-in only.
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
     /// Creates the user as super admin, or promotes the existing one; returns it.
-    async fn upsert_super_admin(&self, user: NewUser) -> StoreResult<User>;
+    async fn upsert_super_admin(&self, user: NewUser, audit: &mut AuditBatch) -> StoreResult<User>;
 
     // --- passwords and MFA (global, per user)
     async fn password_hash(&self, user: Uuid) -> StoreResult<Option<String>>;
-    async fn set_password(&self, user: Uuid, hash: String) -> StoreResult<()>;
+    async fn set_password(
+        &self,
+        user: Uuid,
+        hash: String,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<()>;
     async fn mfa_state(&self, user: Uuid) -> StoreResult<Option<MfaState>>;
     /// Stores (or clears) the secret of an enrolment awaiting confirmation.
-    async fn set_mfa_pending(&self, user: Uuid, secret_enc: Option<Vec<u8>>) -> StoreResult<()>;
+    async fn set_mfa_pending(
+        &self,
+        user: Uuid,
+        secret_enc: Option<Vec<u8>>,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<()>;
     /// Turns MFA on with the confirmed secret, the step used to confirm it,
     /// and fresh recovery codes (hashes), replacing any old ones.
     async fn enable_mfa(
@@ -44,8 +54,9 @@ pub trait AccountStore: Send + Sync {
         secret_enc: Vec<u8>,
         step: i64,
         recovery_hashes: Vec<String>,
+        audit: &mut AuditBatch,
     ) -> StoreResult<()>;
-    async fn disable_mfa(&self, user: Uuid) -> StoreResult<()>;
+    async fn disable_mfa(&self, user: Uuid, audit: &mut AuditBatch) -> StoreResult<()>;
     /// Accepts TOTP time step `step` unless it or a later one was already
     /// used (so a code works once, on every daemon). True when accepted.
     async fn consume_totp_step(&self, user: Uuid, step: i64) -> StoreResult<bool>;
@@ -72,12 +83,12 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<Vec<Uuid>>;
 
     // --- API keys (tenant-owned)
-    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()>;
+    async fn create_api_key(&self, key: ApiKeyRecord, audit: &mut AuditBatch) -> StoreResult<()>;
     /// Authentication lookup by the public key id, before the tenant is known.
     async fn api_key_by_key_id(&self, key_id: &str) -> StoreResult<Option<ApiKeyRecord>>;
     async fn api_key(&self, org: Uuid, id: Uuid) -> StoreResult<Option<ApiKeyRecord>>;
     async fn list_api_keys(&self, org: Uuid) -> StoreResult<Vec<ApiKeyRecord>>;
-    async fn revoke_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+    async fn revoke_api_key(&self, org: Uuid, id: Uuid, audit: &mut AuditBatch) -> StoreResult<()>;
     /// Replaces the secret and the signing secret; the previous ones stay
     /// valid until `previous_valid_until`.
     async fn rotate_api_key(
@@ -87,6 +98,7 @@ pub trait AccountStore: Send + Sync {
         secret_hash: String,
         previous_valid_until: chrono::DateTime<chrono::Utc>,
         signing_secret_enc: Vec<u8>,
+        audit: &mut AuditBatch,
     ) -> StoreResult<()>;
     async fn touch_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
 
@@ -186,11 +198,11 @@ macro_rules! account_store {
         Ok(done.rows_affected())
     }
 
-    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+    async fn create_user(&self, user: NewUser, audit: &mut AuditBatch) -> StoreResult<User> {
         // A change of the user record commits with its (system chain) event.
         let mut tx = self.scope(Uuid::nil()).await?;
         let r = Common::<$db>(&mut tx).insert_user(user, false).await?;
-        AuditSql::<$db>::commit(tx, Uuid::nil()).await?;
+        AuditSql::<$db>::commit(tx, Uuid::nil(), audit).await?;
         Ok(r)
     }
 
@@ -208,11 +220,11 @@ macro_rules! account_store {
         Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).credentials_by_email(email).await
     }
 
-    async fn upsert_super_admin(&self, user: NewUser) -> StoreResult<User> {
+    async fn upsert_super_admin(&self, user: NewUser, audit: &mut AuditBatch) -> StoreResult<User> {
         // A change of the user record commits with its (system chain) event.
         let mut tx = self.scope(Uuid::nil()).await?;
         let r = Common::<$db>(&mut tx).insert_user(user, true).await?;
-        AuditSql::<$db>::commit(tx, Uuid::nil()).await?;
+        AuditSql::<$db>::commit(tx, Uuid::nil(), audit).await?;
         Ok(r)
     }
 
@@ -220,11 +232,11 @@ macro_rules! account_store {
         Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).password_hash(user).await
     }
 
-    async fn set_password(&self, user: Uuid, hash: String) -> StoreResult<()> {
+    async fn set_password(&self, user: Uuid, hash: String, audit: &mut AuditBatch) -> StoreResult<()> {
         // A change of the user record commits with its (system chain) event.
         let mut tx = self.scope(Uuid::nil()).await?;
         let r = Common::<$db>(&mut tx).set_password(user, hash).await?;
-        AuditSql::<$db>::commit(tx, Uuid::nil()).await?;
+        AuditSql::<$db>::commit(tx, Uuid::nil(), audit).await?;
         Ok(r)
     }
 
@@ -232,11 +244,11 @@ macro_rules! account_store {
         Common::<$db>(&mut *self.pool.acquire().await.map_err(super::map_err)?).mfa_state(user).await
     }
 
-    async fn set_mfa_pending(&self, user: Uuid, secret_enc: Option<Vec<u8>>) -> StoreResult<()> {
+    async fn set_mfa_pending(&self, user: Uuid, secret_enc: Option<Vec<u8>>, audit: &mut AuditBatch) -> StoreResult<()> {
         // A change of the user record commits with its (system chain) event.
         let mut tx = self.scope(Uuid::nil()).await?;
         let r = Common::<$db>(&mut tx).set_mfa_pending(user, secret_enc).await?;
-        AuditSql::<$db>::commit(tx, Uuid::nil()).await?;
+        AuditSql::<$db>::commit(tx, Uuid::nil(), audit).await?;
         Ok(r)
     }
 
@@ -245,22 +257,21 @@ macro_rules! account_store {
         user: Uuid,
         secret_enc: Vec<u8>,
         step: i64,
-        recovery_hashes: Vec<String>,
-    ) -> StoreResult<()> {
+        recovery_hashes: Vec<String>, audit: &mut AuditBatch) -> StoreResult<()> {
         // A change of the user record commits with its (system chain) event.
         let mut tx = self.scope(Uuid::nil()).await?;
         let r = Common::<$db>(&mut tx)
             .enable_mfa(user, secret_enc, step, recovery_hashes)
             .await?;
-        AuditSql::<$db>::commit(tx, Uuid::nil()).await?;
+        AuditSql::<$db>::commit(tx, Uuid::nil(), audit).await?;
         Ok(r)
     }
 
-    async fn disable_mfa(&self, user: Uuid) -> StoreResult<()> {
+    async fn disable_mfa(&self, user: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
         // A change of the user record commits with its (system chain) event.
         let mut tx = self.scope(Uuid::nil()).await?;
         let r = Common::<$db>(&mut tx).disable_mfa(user).await?;
-        AuditSql::<$db>::commit(tx, Uuid::nil()).await?;
+        AuditSql::<$db>::commit(tx, Uuid::nil(), audit).await?;
         Ok(r)
     }
 
@@ -317,11 +328,11 @@ macro_rules! account_store {
             .await
     }
 
-    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
+    async fn create_api_key(&self, key: ApiKeyRecord, audit: &mut AuditBatch) -> StoreResult<()> {
         let org = key.org_id;
         let mut conn = self.api_keys_scope(Some(key.org_id), None).await?;
         Common::<$db>::insert_api_key(&mut conn, key).await?;
-        AuditSql::<$db>::commit(conn, org).await
+        AuditSql::<$db>::commit(conn, org, audit).await
     }
 
     async fn api_key_by_key_id(&self, key_id: &str) -> StoreResult<Option<ApiKeyRecord>> {
@@ -343,7 +354,7 @@ macro_rules! account_store {
                 .await?;
         {
             let v = found.into_iter().next();
-            AuditSql::<$db>::commit(conn, org).await?;
+            conn.commit().await.map_err(super::map_err)?;
             Ok(v)
         }
     }
@@ -353,15 +364,15 @@ macro_rules! account_store {
         let found = Common::<$db>::fetch_api_keys(&mut conn, "org_id = $1", org, None).await?;
         {
             let v = found;
-            AuditSql::<$db>::commit(conn, org).await?;
+            conn.commit().await.map_err(super::map_err)?;
             Ok(v)
         }
     }
 
-    async fn revoke_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
+    async fn revoke_api_key(&self, org: Uuid, id: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
         let mut conn = self.api_keys_scope(Some(org), None).await?;
         Common::<$db>::update_api_key(&mut conn, org, id, "revoked_at = $3", None).await?;
-        AuditSql::<$db>::commit(conn, org).await
+        AuditSql::<$db>::commit(conn, org, audit).await
     }
 
     async fn rotate_api_key(
@@ -370,8 +381,7 @@ macro_rules! account_store {
         id: Uuid,
         secret_hash: String,
         previous_valid_until: chrono::DateTime<chrono::Utc>,
-        signing_secret_enc: Vec<u8>,
-    ) -> StoreResult<()> {
+        signing_secret_enc: Vec<u8>, audit: &mut AuditBatch) -> StoreResult<()> {
         let mut conn = self.api_keys_scope(Some(org), None).await?;
         Common::<$db>::update_api_key(
             &mut conn,
@@ -382,13 +392,13 @@ macro_rules! account_store {
             Some((secret_hash, previous_valid_until, signing_secret_enc)),
         )
         .await?;
-        AuditSql::<$db>::commit(conn, org).await
+        AuditSql::<$db>::commit(conn, org, audit).await
     }
 
     async fn touch_api_key(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
         let mut conn = self.api_keys_scope(Some(org), None).await?;
         Common::<$db>::update_api_key(&mut conn, org, id, "last_used_at = $3", None).await?;
-        AuditSql::<$db>::commit(conn, org).await
+        conn.commit().await.map_err(super::map_err)
     }
 
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {

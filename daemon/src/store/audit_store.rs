@@ -75,48 +75,49 @@ pub trait AuditStore: Send + Sync {
         -> StoreResult<Option<i64>>;
     /// Deletes events up to `upto`, which a stored checkpoint must anchor;
     /// returns how many were deleted.
-    async fn purge_audit(&self, org: Uuid, upto: i64) -> StoreResult<u64>;
+    async fn purge_audit(&self, org: Uuid, upto: i64, audit: &mut AuditBatch) -> StoreResult<u64>;
     /// Every live organization's id (for maintenance jobs).
     async fn org_ids(&self) -> StoreResult<Vec<Uuid>>;
     async fn audit_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     async fn insert_audit_key(&self, key: SigningKeyRecord) -> StoreResult<()>;
 }
 
-/// Audit events staged by the request being handled, written in the same
-/// transaction as the change they describe (see `AuditSql::commit`).
-#[derive(Default)]
-pub struct Staged {
-    pub drafts: Vec<AuditEvent>,
-    /// (org, seq) of events appended, for checkpoints after the request.
-    pub appended: Vec<(Uuid, u64)>,
+/// The audit events of one change: written in the change's transaction,
+/// each on the chain it names (an organization's, or the system chain), or
+/// not at all. A write that changes audited state takes one, and one holds
+/// at least one event, so an audited change cannot be written without its
+/// record. After the write, [`AuditBatch::appended`] says where they went.
+#[derive(Debug)]
+#[must_use = "an audit batch records nothing until a store write commits it"]
+pub struct AuditBatch {
+    events: Vec<AuditEvent>,
+    appended: Vec<(Uuid, u64)>,
 }
 
-tokio::task_local! {
-    pub static STAGED: std::cell::RefCell<Staged>;
-}
+impl AuditBatch {
+    pub fn of(event: AuditEvent) -> Self {
+        Self {
+            events: vec![event],
+            appended: Vec::new(),
+        }
+    }
 
-/// Takes the staged drafts of `org` (none outside a request).
-pub(crate) fn take_staged(org: Uuid) -> Vec<AuditEvent> {
-    STAGED
-        .try_with(|s| {
-            let mut s = s.borrow_mut();
-            let (mine, rest) = std::mem::take(&mut s.drafts)
-                .into_iter()
-                .partition(|e| e.org_id == org);
-            s.drafts = rest;
-            mine
-        })
-        .unwrap_or_default()
-}
+    /// One more event of the same change.
+    pub fn and(mut self, event: AuditEvent) -> Self {
+        self.events.push(event);
+        self
+    }
 
-fn note_appended(org: Uuid, seq: u64) {
-    let _ = STAGED.try_with(|s| s.borrow_mut().appended.push((org, seq)));
+    /// (chain, seq) of each event, once committed.
+    pub fn appended(&self) -> &[(Uuid, u64)] {
+        &self.appended
+    }
 }
 
 pub(crate) struct AuditSql<DB>(std::marker::PhantomData<DB>);
 
 macro_rules! audit_sql {
-    ($db:ty) => {
+    ($db:ty, $enter_chain:expr) => {
         impl AuditSql<$db> {
             /// Appends one event to the chain of `org` on this transaction.
             pub async fn append(conn: &mut <$db as sqlx::Database>::Connection, org: Uuid, mut e: AuditEvent) -> StoreResult<AuditEvent> {
@@ -167,24 +168,52 @@ macro_rules! audit_sql {
                 .execute(&mut *conn)
                 .await
                 .map_err(map_err)?;
-                note_appended(org, e.seq);
                 Ok(e)
             }
 
-            /// Writes the events staged for `org` into the transaction, then
-            /// commits: the change and its audit record stand or fall together.
-            pub async fn commit(mut tx: sqlx::Transaction<'static, $db>, org: Uuid) -> StoreResult<()> {
-                for draft in take_staged(org) {
-                    Self::append(&mut tx, org, draft).await?;
+            /// Writes the batch's events into the transaction, each on its
+            /// own chain, then commits: the change and its audit record stand
+            /// or fall together. `scope` is the chain the transaction was
+            /// opened for (row-level security follows each event's chain).
+            pub async fn commit(mut tx: sqlx::Transaction<'static, $db>, scope: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
+                let mut appended = Vec::with_capacity(audit.events.len());
+                for e in std::mem::take(&mut audit.events) {
+                    let chain = e.org_id;
+                    if chain != scope {
+                        Self::enter_chain(&mut tx, chain).await?;
+                    }
+                    let stored = Self::append(&mut tx, chain, e).await?;
+                    if chain != scope {
+                        Self::enter_chain(&mut tx, scope).await?;
+                    }
+                    appended.push((chain, stored.seq));
                 }
-                tx.commit().await.map_err(map_err)
+                tx.commit().await.map_err(map_err)?;
+                audit.appended = appended;
+                Ok(())
+            }
+
+            /// Points row-level security at `chain` (PostgreSQL); nothing to
+            /// do where there is none (SQLite).
+            async fn enter_chain(conn: &mut <$db as sqlx::Database>::Connection, chain: Uuid) -> StoreResult<()> {
+                if let Some(sql) = $enter_chain {
+                    sqlx::query::<$db>(sql)
+                        .bind(chain.to_string())
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(map_err)?;
+                }
+                Ok(())
             }
         }
     };
 }
 
-audit_sql!(sqlx::Sqlite);
-audit_sql!(sqlx::Postgres);
+audit_sql!(sqlx::Sqlite, None::<&str>);
+audit_sql!(
+    sqlx::Postgres,
+    Some("SELECT set_config('app.org_id', $1, true)")
+);
 
 macro_rules! audit_store {
     ($store:ty, $db:ty) => {
@@ -362,10 +391,10 @@ macro_rules! audit_store {
                 Ok(n)
             }
 
-            async fn purge_audit(&self, org: Uuid, upto: i64) -> StoreResult<u64> {
+            async fn purge_audit(&self, org: Uuid, upto: i64, audit: &mut AuditBatch) -> StoreResult<u64> {
                 let mut tx = self.scope(org).await?;
                 let n = self.purge_statement(&mut tx, org, upto).await?;
-                AuditSql::<$db>::commit(tx, org).await?;
+                AuditSql::<$db>::commit(tx, org, audit).await?;
                 Ok(n)
             }
 

@@ -6,14 +6,14 @@
 //!
 //! On PostgreSQL the invitee reaches an invitation before knowing its
 //! organization: `invitee_scope` opens the rows of one email or one id, and
-//! the writes then move into the organization's scope (`rescope`).
+//! the writes then run in the organization's scope.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use loki_shared::api::Member;
 use uuid::Uuid;
 
-use super::audit_store::{take_staged, AuditSql};
+use super::audit_store::{AuditBatch, AuditSql};
 use super::common::Common;
 use super::models::NewUser;
 use super::tenant_sql::Tenant;
@@ -45,13 +45,23 @@ pub enum Accepting {
 #[async_trait]
 pub trait InvitationStore: Send + Sync {
     /// `Conflict{already_invited}` while one is pending for the email.
-    async fn create_invitation(&self, inv: InvitationRecord) -> StoreResult<()>;
+    async fn create_invitation(
+        &self,
+        inv: InvitationRecord,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<()>;
     async fn org_invitations(&self, org: Uuid) -> StoreResult<Vec<InvitationRecord>>;
     /// The invitations addressed to `email` (any organization).
     async fn invitations_for_email(&self, email: &str) -> StoreResult<Vec<InvitationRecord>>;
     async fn invitation(&self, id: Uuid) -> StoreResult<Option<InvitationRecord>>;
     /// Pending -> `status` (declined or revoked); false if not pending.
-    async fn close_invitation(&self, org: Uuid, id: Uuid, status: &str) -> StoreResult<bool>;
+    async fn close_invitation(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        status: &str,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<bool>;
     /// Pending -> accepted, and the membership with the invitation's roles,
     /// unless that would exceed `max_members`.
     async fn accept_invitation(
@@ -60,6 +70,7 @@ pub trait InvitationStore: Send + Sync {
         who: Accepting,
         roles: &[String],
         max_members: Option<u32>,
+        audit: &mut AuditBatch,
     ) -> StoreResult<Member>;
     /// The organization that manages the account: its invitation created it
     /// and it has belonged to no other organization since.
@@ -92,7 +103,7 @@ macro_rules! invitation_store {
     ($store:ty, $db:ty) => {
         #[async_trait]
         impl InvitationStore for $store {
-            async fn create_invitation(&self, inv: InvitationRecord) -> StoreResult<()> {
+            async fn create_invitation(&self, inv: InvitationRecord, audit: &mut AuditBatch) -> StoreResult<()> {
                 let org = inv.org_id;
                 let mut tx = self.scope(org).await?;
                 // An expired one for the same email stops being pending.
@@ -121,7 +132,7 @@ macro_rules! invitation_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(invitation_conflict)?;
-                AuditSql::<$db>::commit(tx, org).await
+                AuditSql::<$db>::commit(tx, org, audit).await
             }
 
             async fn org_invitations(&self, org: Uuid) -> StoreResult<Vec<InvitationRecord>> {
@@ -166,7 +177,7 @@ macro_rules! invitation_store {
                 Ok(row)
             }
 
-            async fn close_invitation(&self, org: Uuid, id: Uuid, status: &str) -> StoreResult<bool> {
+            async fn close_invitation(&self, org: Uuid, id: Uuid, status: &str, audit: &mut AuditBatch) -> StoreResult<bool> {
                 let mut tx = self.scope(org).await?;
                 let done = sqlx::query::<$db>(
                     "UPDATE invitations SET status = $3, decided_at = $4 \
@@ -182,7 +193,7 @@ macro_rules! invitation_store {
                 if done.rows_affected() != 1 {
                     return Ok(false);
                 }
-                AuditSql::<$db>::commit(tx, org).await?;
+                AuditSql::<$db>::commit(tx, org, audit).await?;
                 Ok(true)
             }
 
@@ -191,8 +202,7 @@ macro_rules! invitation_store {
                 inv: &InvitationRecord,
                 who: Accepting,
                 roles: &[String],
-                max_members: Option<u32>,
-            ) -> StoreResult<Member> {
+                max_members: Option<u32>, audit: &mut AuditBatch) -> StoreResult<Member> {
                 let org = inv.org_id;
                 let mut tx = self.scope(org).await?;
                 // The organization's lock first: the member count below
@@ -258,16 +268,9 @@ macro_rules! invitation_store {
                     Tenant::<$db>::add_member_role(&mut tx, org, user, r).await?;
                 }
                 let member = Tenant::<$db>::members(&mut tx, org, Some(user)).await?.pop();
-                // Account events (a new account) go to the system chain.
-                let system = take_staged(Uuid::nil());
-                if !system.is_empty() {
-                    Self::rescope(&mut tx, Uuid::nil()).await?;
-                    for d in system {
-                        AuditSql::<$db>::append(&mut tx, Uuid::nil(), d).await?;
-                    }
-                    Self::rescope(&mut tx, org).await?;
-                }
-                AuditSql::<$db>::commit(tx, org).await?;
+                // A new account's event goes to the system chain, in this
+                // same transaction (the batch names each event's chain).
+                AuditSql::<$db>::commit(tx, org, audit).await?;
                 member.ok_or(StoreError::NotFound("member"))
             }
 

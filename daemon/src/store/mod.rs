@@ -16,6 +16,8 @@ pub mod postgres;
 pub mod sqlite;
 mod tenant_sql;
 pub mod tenant_store;
+#[cfg(test)]
+mod unit_of_work_tests;
 
 use std::sync::Arc;
 
@@ -25,7 +27,7 @@ use loki_shared::Tier;
 use uuid::Uuid;
 
 pub use account_store::AccountStore;
-pub use audit_store::{AuditFilter, AuditStore, CheckpointRecord};
+pub use audit_store::{AuditBatch, AuditFilter, AuditStore, CheckpointRecord};
 pub use invitation_store::{Accepting, InvitationRecord, InvitationStore};
 pub use models::{
     ApiKeyRecord, DocumentFilter, DocumentPatch, DocumentRecord, GrantRecord, MfaState, NewContent,
@@ -82,16 +84,32 @@ pub trait Store:
 
     // --- organizations
     /// Creates the organization and makes `creator` its admin, atomically.
-    async fn create_org(&self, org: NewOrg, creator: Uuid) -> StoreResult<Organization>;
+    async fn create_org(
+        &self,
+        org: NewOrg,
+        creator: Uuid,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<Organization>;
     /// Includes soft-deleted organizations (status `deleted`).
     async fn org_by_id(&self, org: Uuid) -> StoreResult<Option<Organization>>;
     /// Organizations the user is a member of (not deleted), with their role.
     async fn orgs_of_user(&self, user: Uuid) -> StoreResult<Vec<MyOrganization>>;
-    async fn update_org(&self, org: Uuid, patch: OrgPatch) -> StoreResult<Organization>;
-    async fn set_org_tier(&self, org: Uuid, tier: Tier) -> StoreResult<Organization>;
-    async fn soft_delete_org(&self, org: Uuid) -> StoreResult<Organization>;
+    async fn update_org(
+        &self,
+        org: Uuid,
+        patch: OrgPatch,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<Organization>;
+    async fn set_org_tier(
+        &self,
+        org: Uuid,
+        tier: Tier,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<Organization>;
+    async fn soft_delete_org(&self, org: Uuid, audit: &mut AuditBatch)
+        -> StoreResult<Organization>;
     /// Removes the organization and everything it owns.
-    async fn hard_delete_org(&self, org: Uuid) -> StoreResult<()>;
+    async fn hard_delete_org(&self, org: Uuid, audit: &mut AuditBatch) -> StoreResult<()>;
 }
 
 pub type DynStore = Arc<dyn Store>;

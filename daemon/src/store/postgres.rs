@@ -17,7 +17,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::audit_store::AuditSql;
+use super::audit_store::{AuditBatch, AuditSql};
 use super::hygiene;
 use super::models::*;
 use super::tenant_sql::Tenant;
@@ -121,6 +121,7 @@ impl PgStore {
         &self,
         org: Uuid,
         query: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
+        audit: &mut AuditBatch,
     ) -> StoreResult<Organization> {
         let mut tx = self.in_org(org).await?;
         let done = query.execute(&mut *tx).await.map_err(unique_conflict)?;
@@ -128,7 +129,7 @@ impl PgStore {
         let updated = Self::fetch_org(&mut tx, org)
             .await?
             .ok_or(StoreError::NotFound("organization"))?;
-        AuditSql::<Postgres>::commit(tx, org).await?;
+        AuditSql::<Postgres>::commit(tx, org, audit).await?;
         Ok(updated)
     }
 
@@ -195,7 +196,12 @@ impl Store for PgStore {
         Backend::Postgres
     }
 
-    async fn create_org(&self, org: NewOrg, creator: Uuid) -> StoreResult<Organization> {
+    async fn create_org(
+        &self,
+        org: NewOrg,
+        creator: Uuid,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<Organization> {
         let id = org.id;
         let settings = settings_to_json(&Default::default())?;
         let mut tx = self.in_org(id).await?;
@@ -203,7 +209,7 @@ impl Store for PgStore {
         let created = Self::fetch_org(&mut tx, id)
             .await?
             .ok_or(StoreError::NotFound("organization"))?;
-        AuditSql::<Postgres>::commit(tx, id).await?;
+        AuditSql::<Postgres>::commit(tx, id, audit).await?;
         Ok(created)
     }
 
@@ -230,7 +236,12 @@ impl Store for PgStore {
         my_orgs(rows, &roles)
     }
 
-    async fn update_org(&self, org: Uuid, patch: OrgPatch) -> StoreResult<Organization> {
+    async fn update_org(
+        &self,
+        org: Uuid,
+        patch: OrgPatch,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<Organization> {
         let settings = patch.settings.as_ref().map(settings_to_json).transpose()?;
         let q = sqlx::query(
             "UPDATE organizations SET name = COALESCE($2, name), slug = COALESCE($3, slug), \
@@ -241,28 +252,37 @@ impl Store for PgStore {
         .bind(patch.name)
         .bind(patch.slug)
         .bind(settings);
-        self.update_org_with(org, q).await
+        self.update_org_with(org, q, audit).await
     }
 
-    async fn set_org_tier(&self, org: Uuid, tier: Tier) -> StoreResult<Organization> {
+    async fn set_org_tier(
+        &self,
+        org: Uuid,
+        tier: Tier,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<Organization> {
         let q = sqlx::query(
             "UPDATE organizations SET tier = $2, updated_at = now() WHERE id = $1 AND status <> 'deleted'",
         )
         .bind(org)
         .bind(tier.as_str());
-        self.update_org_with(org, q).await
+        self.update_org_with(org, q, audit).await
     }
 
-    async fn soft_delete_org(&self, org: Uuid) -> StoreResult<Organization> {
+    async fn soft_delete_org(
+        &self,
+        org: Uuid,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<Organization> {
         let q = sqlx::query(
             "UPDATE organizations SET status = 'deleted', deleted_at = now(), updated_at = now() \
              WHERE id = $1 AND status <> 'deleted'",
         )
         .bind(org);
-        self.update_org_with(org, q).await
+        self.update_org_with(org, q, audit).await
     }
 
-    async fn hard_delete_org(&self, org: Uuid) -> StoreResult<()> {
+    async fn hard_delete_org(&self, org: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
         let mut tx = self.in_org(org).await?;
         let done = sqlx::query("DELETE FROM organizations WHERE id = $1")
             .bind(org)
@@ -273,7 +293,7 @@ impl Store for PgStore {
         // The organization's own chain goes with it: its purge is recorded
         // on the system chain.
         Self::rescope(&mut tx, Uuid::nil()).await?;
-        AuditSql::<Postgres>::commit(tx, Uuid::nil()).await?;
+        AuditSql::<Postgres>::commit(tx, Uuid::nil(), audit).await?;
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool};
 use uuid::Uuid;
 
-use super::audit_store::AuditSql;
+use super::audit_store::{AuditBatch, AuditSql};
 use super::hygiene;
 use super::models::*;
 use super::tenant_sql::Tenant;
@@ -125,15 +125,6 @@ impl SqliteStore {
         self.write_tx().await.map_err(err)
     }
 
-    /// Moves a transaction into another tenant's scope: nothing to do
-    /// without row-level security.
-    pub(crate) async fn rescope(
-        _tx: &mut sqlx::Transaction<'static, Sqlite>,
-        _org: Uuid,
-    ) -> StoreResult<()> {
-        Ok(())
-    }
-
     /// The transaction tenant work runs in. SQLite has no row-level
     /// security: the scope is the `org_id` filter in every statement.
     pub(crate) async fn scope(
@@ -154,12 +145,17 @@ impl Store for SqliteStore {
         Backend::Sqlite
     }
 
-    async fn create_org(&self, org: NewOrg, creator: Uuid) -> StoreResult<Organization> {
+    async fn create_org(
+        &self,
+        org: NewOrg,
+        creator: Uuid,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<Organization> {
         let id = org.id;
         let settings = settings_to_json(&Default::default())?;
         let mut tx = self.write_tx().await.map_err(err)?;
         Tenant::<Sqlite>::insert_org(&mut tx, org, creator, settings, "$4").await?;
-        AuditSql::<Sqlite>::commit(tx, id).await?;
+        AuditSql::<Sqlite>::commit(tx, id, audit).await?;
         self.org_row(id).await
     }
 
@@ -189,7 +185,12 @@ impl Store for SqliteStore {
         my_orgs(rows, &roles)
     }
 
-    async fn update_org(&self, org: Uuid, patch: OrgPatch) -> StoreResult<Organization> {
+    async fn update_org(
+        &self,
+        org: Uuid,
+        patch: OrgPatch,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<Organization> {
         let mut tx = self.write_tx().await.map_err(err)?;
         let settings = patch.settings.as_ref().map(settings_to_json).transpose()?;
         let done = sqlx::query(
@@ -206,11 +207,16 @@ impl Store for SqliteStore {
         .await
         .map_err(unique_conflict)?;
         expect_row(done.rows_affected(), "organization")?;
-        AuditSql::<Sqlite>::commit(tx, org).await?;
+        AuditSql::<Sqlite>::commit(tx, org, audit).await?;
         self.org_row(org).await
     }
 
-    async fn set_org_tier(&self, org: Uuid, tier: Tier) -> StoreResult<Organization> {
+    async fn set_org_tier(
+        &self,
+        org: Uuid,
+        tier: Tier,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<Organization> {
         let mut tx = self.write_tx().await.map_err(err)?;
         let done = sqlx::query(
             "UPDATE organizations SET tier = $2, updated_at = $3 WHERE id = $1 AND status <> 'deleted'",
@@ -222,11 +228,15 @@ impl Store for SqliteStore {
         .await
         .map_err(err)?;
         expect_row(done.rows_affected(), "organization")?;
-        AuditSql::<Sqlite>::commit(tx, org).await?;
+        AuditSql::<Sqlite>::commit(tx, org, audit).await?;
         self.org_row(org).await
     }
 
-    async fn soft_delete_org(&self, org: Uuid) -> StoreResult<Organization> {
+    async fn soft_delete_org(
+        &self,
+        org: Uuid,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<Organization> {
         let mut tx = self.write_tx().await.map_err(err)?;
         let now = Utc::now();
         let done = sqlx::query(
@@ -239,11 +249,11 @@ impl Store for SqliteStore {
         .await
         .map_err(err)?;
         expect_row(done.rows_affected(), "organization")?;
-        AuditSql::<Sqlite>::commit(tx, org).await?;
+        AuditSql::<Sqlite>::commit(tx, org, audit).await?;
         self.org_row(org).await
     }
 
-    async fn hard_delete_org(&self, org: Uuid) -> StoreResult<()> {
+    async fn hard_delete_org(&self, org: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
         let mut tx = self.write_tx().await.map_err(err)?;
         let done = sqlx::query("DELETE FROM organizations WHERE id = $1")
             .bind(org)
@@ -253,7 +263,7 @@ impl Store for SqliteStore {
         expect_row(done.rows_affected(), "organization")?;
         // The organization's own chain goes with it: its purge is recorded
         // on the system chain.
-        AuditSql::<Sqlite>::commit(tx, Uuid::nil()).await?;
+        AuditSql::<Sqlite>::commit(tx, Uuid::nil(), audit).await?;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use chrono::Utc;
 use loki_shared::api::Member;
 use uuid::Uuid;
 
-use super::audit_store::AuditSql;
+use super::audit_store::{AuditBatch, AuditSql};
 use super::models::*;
 use super::tenant_sql::Tenant;
 use super::{StoreError, StoreResult};
@@ -24,27 +24,48 @@ pub trait TenantStore: Send + Sync {
         user: Uuid,
         role: &str,
         max_members: Option<u32>,
+        audit: &mut AuditBatch,
     ) -> StoreResult<Member>;
     async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>>;
     async fn list_members(&self, org: Uuid) -> StoreResult<Vec<Member>>;
-    async fn remove_member(&self, org: Uuid, user: Uuid) -> StoreResult<()>;
+    async fn remove_member(&self, org: Uuid, user: Uuid, audit: &mut AuditBatch)
+        -> StoreResult<()>;
     /// Replaces all of the member's roles.
     async fn set_member_roles(
         &self,
         org: Uuid,
         user: Uuid,
         roles: &[String],
+        audit: &mut AuditBatch,
     ) -> StoreResult<Member>;
     /// Adds a role; `Conflict{role_already_held}` if held.
-    async fn add_member_role(&self, org: Uuid, user: Uuid, role: &str) -> StoreResult<Member>;
+    async fn add_member_role(
+        &self,
+        org: Uuid,
+        user: Uuid,
+        role: &str,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<Member>;
     /// Removes a role; `NotFound` if not held.
-    async fn remove_member_role(&self, org: Uuid, user: Uuid, role: &str) -> StoreResult<Member>;
+    async fn remove_member_role(
+        &self,
+        org: Uuid,
+        user: Uuid,
+        role: &str,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<Member>;
     async fn count_members_with_role(&self, org: Uuid, role: &str) -> StoreResult<u64>;
 
     // --- custom roles
-    async fn create_role(&self, role: RoleRecord) -> StoreResult<()>;
+    async fn create_role(&self, role: RoleRecord, audit: &mut AuditBatch) -> StoreResult<()>;
     async fn roles(&self, org: Uuid) -> StoreResult<Vec<RoleRecord>>;
-    async fn update_role(&self, org: Uuid, name: &str, patch: RolePatch) -> StoreResult<()>;
+    async fn update_role(
+        &self,
+        org: Uuid,
+        name: &str,
+        patch: RolePatch,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<()>;
     /// Deletes a role: refused while members hold it unless `reassign_to`
     /// names the role they move to (done in the same transaction).
     async fn delete_role(
@@ -52,16 +73,17 @@ pub trait TenantStore: Send + Sync {
         org: Uuid,
         name: &str,
         reassign_to: Option<&str>,
+        audit: &mut AuditBatch,
     ) -> StoreResult<()>;
 
     // --- grants
-    async fn create_grant(&self, grant: GrantRecord) -> StoreResult<()>;
+    async fn create_grant(&self, grant: GrantRecord, audit: &mut AuditBatch) -> StoreResult<()>;
     async fn grants(
         &self,
         org: Uuid,
         resource: Option<(String, Uuid)>,
     ) -> StoreResult<Vec<GrantRecord>>;
-    async fn delete_grant(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+    async fn delete_grant(&self, org: Uuid, id: Uuid, audit: &mut AuditBatch) -> StoreResult<()>;
 
     // --- documents
     async fn create_document(
@@ -70,6 +92,7 @@ pub trait TenantStore: Send + Sync {
         content: NewContent,
         tags: (Vec<String>, Vec<String>),
         quota: Option<i64>,
+        audit: &mut AuditBatch,
     ) -> StoreResult<()>;
     async fn document(&self, org: Uuid, id: Uuid) -> StoreResult<Option<DocumentRecord>>;
     async fn documents(
@@ -85,7 +108,13 @@ pub trait TenantStore: Send + Sync {
         id: Uuid,
         version: Option<i64>,
     ) -> StoreResult<Option<(VersionRecord, Vec<u8>)>>;
-    async fn update_document(&self, org: Uuid, id: Uuid, patch: DocumentPatch) -> StoreResult<()>;
+    async fn update_document(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        patch: DocumentPatch,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<()>;
     /// Stores a new version; `Conflict{version_conflict}` if another replace won.
     async fn replace_document_content(
         &self,
@@ -93,8 +122,10 @@ pub trait TenantStore: Send + Sync {
         id: Uuid,
         content: NewContent,
         quota: Option<i64>,
+        audit: &mut AuditBatch,
     ) -> StoreResult<DocumentRecord>;
-    async fn delete_document(&self, org: Uuid, id: Uuid) -> StoreResult<()>;
+    async fn delete_document(&self, org: Uuid, id: Uuid, audit: &mut AuditBatch)
+        -> StoreResult<()>;
 }
 
 fn json(v: &[String]) -> StoreResult<String> {
@@ -127,7 +158,7 @@ macro_rules! tenant_store {
     ($store:ty, $db:ty) => {
         #[async_trait]
         impl TenantStore for $store {
-            async fn add_member(&self, org: Uuid, user: Uuid, role: &str, max: Option<u32>) -> StoreResult<Member> {
+            async fn add_member(&self, org: Uuid, user: Uuid, role: &str, max: Option<u32>, audit: &mut AuditBatch) -> StoreResult<Member> {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::lock_org(&mut tx, org).await?, "organization")?;
                 if let Some(max) = max {
@@ -138,34 +169,34 @@ macro_rules! tenant_store {
                 Tenant::<$db>::insert_membership(&mut tx, org, user).await?;
                 Tenant::<$db>::add_member_role(&mut tx, org, user, role).await?;
                 let m = Tenant::<$db>::members(&mut tx, org, Some(user)).await?.pop();
-                AuditSql::<$db>::commit(tx, org).await?;
+                AuditSql::<$db>::commit(tx, org, audit).await?;
                 m.ok_or(StoreError::NotFound("member"))
             }
 
             async fn member(&self, org: Uuid, user: Uuid) -> StoreResult<Option<Member>> {
                 let mut tx = self.scope(org).await?;
                 let m = Tenant::<$db>::members(&mut tx, org, Some(user)).await?.pop();
-                AuditSql::<$db>::commit(tx, org).await?;
+                tx.commit().await.map_err(super::map_err)?;
                 Ok(m)
             }
 
             async fn list_members(&self, org: Uuid) -> StoreResult<Vec<Member>> {
                 let mut tx = self.scope(org).await?;
                 let m = Tenant::<$db>::members(&mut tx, org, None).await?;
-                AuditSql::<$db>::commit(tx, org).await?;
+                tx.commit().await.map_err(super::map_err)?;
                 Ok(m)
             }
 
-            async fn remove_member(&self, org: Uuid, user: Uuid) -> StoreResult<()> {
+            async fn remove_member(&self, org: Uuid, user: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::lock_org(&mut tx, org).await?, "organization")?;
                 found(Tenant::<$db>::delete_membership(&mut tx, org, user).await?, "member")?;
                 Tenant::<$db>::delete_subject_grants(&mut tx, org, "user", &user.to_string()).await?;
                 keep_an_admin(Tenant::<$db>::count_role_holders(&mut tx, org, "admin").await?)?;
-                AuditSql::<$db>::commit(tx, org).await
+                AuditSql::<$db>::commit(tx, org, audit).await
             }
 
-            async fn set_member_roles(&self, org: Uuid, user: Uuid, roles: &[String]) -> StoreResult<Member> {
+            async fn set_member_roles(&self, org: Uuid, user: Uuid, roles: &[String], audit: &mut AuditBatch) -> StoreResult<Member> {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::lock_org(&mut tx, org).await?, "organization")?;
                 found(!Tenant::<$db>::members(&mut tx, org, Some(user)).await?.is_empty(), "member")?;
@@ -175,59 +206,59 @@ macro_rules! tenant_store {
                 }
                 keep_an_admin(Tenant::<$db>::count_role_holders(&mut tx, org, "admin").await?)?;
                 let m = Tenant::<$db>::members(&mut tx, org, Some(user)).await?.pop();
-                AuditSql::<$db>::commit(tx, org).await?;
+                AuditSql::<$db>::commit(tx, org, audit).await?;
                 m.ok_or(StoreError::NotFound("member"))
             }
 
-            async fn add_member_role(&self, org: Uuid, user: Uuid, role: &str) -> StoreResult<Member> {
+            async fn add_member_role(&self, org: Uuid, user: Uuid, role: &str, audit: &mut AuditBatch) -> StoreResult<Member> {
                 let mut tx = self.scope(org).await?;
                 found(!Tenant::<$db>::members(&mut tx, org, Some(user)).await?.is_empty(), "member")?;
                 if !Tenant::<$db>::add_member_role(&mut tx, org, user, role).await? {
                     return Err(StoreError::Conflict { code: "role_already_held", message: format!("the member already holds `{role}`") });
                 }
                 let m = Tenant::<$db>::members(&mut tx, org, Some(user)).await?.pop();
-                AuditSql::<$db>::commit(tx, org).await?;
+                AuditSql::<$db>::commit(tx, org, audit).await?;
                 m.ok_or(StoreError::NotFound("member"))
             }
 
-            async fn remove_member_role(&self, org: Uuid, user: Uuid, role: &str) -> StoreResult<Member> {
+            async fn remove_member_role(&self, org: Uuid, user: Uuid, role: &str, audit: &mut AuditBatch) -> StoreResult<Member> {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::lock_org(&mut tx, org).await?, "organization")?;
                 found(Tenant::<$db>::remove_member_role(&mut tx, org, user, role).await?, "member role")?;
                 keep_an_admin(Tenant::<$db>::count_role_holders(&mut tx, org, "admin").await?)?;
                 let m = Tenant::<$db>::members(&mut tx, org, Some(user)).await?.pop();
-                AuditSql::<$db>::commit(tx, org).await?;
+                AuditSql::<$db>::commit(tx, org, audit).await?;
                 m.ok_or(StoreError::NotFound("member"))
             }
 
             async fn count_members_with_role(&self, org: Uuid, role: &str) -> StoreResult<u64> {
                 let mut tx = self.scope(org).await?;
                 let n = Tenant::<$db>::count_role_holders(&mut tx, org, role).await?;
-                AuditSql::<$db>::commit(tx, org).await?;
+                tx.commit().await.map_err(super::map_err)?;
                 Ok(n)
             }
 
-            async fn create_role(&self, role: RoleRecord) -> StoreResult<()> {
+            async fn create_role(&self, role: RoleRecord, audit: &mut AuditBatch) -> StoreResult<()> {
                 let org = role.org_id;
                 let mut tx = self.scope(org).await?;
                 Tenant::<$db>::insert_role(&mut tx, role).await?;
-                AuditSql::<$db>::commit(tx, org).await
+                AuditSql::<$db>::commit(tx, org, audit).await
             }
 
             async fn roles(&self, org: Uuid) -> StoreResult<Vec<RoleRecord>> {
                 let mut tx = self.scope(org).await?;
                 let r = Tenant::<$db>::roles(&mut tx, org).await?;
-                AuditSql::<$db>::commit(tx, org).await?;
+                tx.commit().await.map_err(super::map_err)?;
                 Ok(r)
             }
 
-            async fn update_role(&self, org: Uuid, name: &str, patch: RolePatch) -> StoreResult<()> {
+            async fn update_role(&self, org: Uuid, name: &str, patch: RolePatch, audit: &mut AuditBatch) -> StoreResult<()> {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::update_role(&mut tx, org, name, patch).await?, "role")?;
-                AuditSql::<$db>::commit(tx, org).await
+                AuditSql::<$db>::commit(tx, org, audit).await
             }
 
-            async fn delete_role(&self, org: Uuid, name: &str, reassign_to: Option<&str>) -> StoreResult<()> {
+            async fn delete_role(&self, org: Uuid, name: &str, reassign_to: Option<&str>, audit: &mut AuditBatch) -> StoreResult<()> {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::lock_org(&mut tx, org).await?, "organization")?;
                 let holders = Tenant::<$db>::count_role_holders(&mut tx, org, name).await?;
@@ -243,27 +274,27 @@ macro_rules! tenant_store {
                 }
                 Tenant::<$db>::delete_subject_grants(&mut tx, org, "role", name).await?;
                 found(Tenant::<$db>::delete_role(&mut tx, org, name).await?, "role")?;
-                AuditSql::<$db>::commit(tx, org).await
+                AuditSql::<$db>::commit(tx, org, audit).await
             }
 
-            async fn create_grant(&self, grant: GrantRecord) -> StoreResult<()> {
+            async fn create_grant(&self, grant: GrantRecord, audit: &mut AuditBatch) -> StoreResult<()> {
                 let org = grant.org_id;
                 let mut tx = self.scope(org).await?;
                 Tenant::<$db>::insert_grant(&mut tx, grant).await?;
-                AuditSql::<$db>::commit(tx, org).await
+                AuditSql::<$db>::commit(tx, org, audit).await
             }
 
             async fn grants(&self, org: Uuid, resource: Option<(String, Uuid)>) -> StoreResult<Vec<GrantRecord>> {
                 let mut tx = self.scope(org).await?;
                 let g = Tenant::<$db>::grants(&mut tx, org, resource).await?;
-                AuditSql::<$db>::commit(tx, org).await?;
+                tx.commit().await.map_err(super::map_err)?;
                 Ok(g)
             }
 
-            async fn delete_grant(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
+            async fn delete_grant(&self, org: Uuid, id: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::delete_grant(&mut tx, org, id).await?, "grant")?;
-                AuditSql::<$db>::commit(tx, org).await
+                AuditSql::<$db>::commit(tx, org, audit).await
             }
 
             async fn create_document(
@@ -271,8 +302,7 @@ macro_rules! tenant_store {
                 doc: DocumentRecord,
                 content: NewContent,
                 tags: (Vec<String>, Vec<String>),
-                quota: Option<i64>,
-            ) -> StoreResult<()> {
+                quota: Option<i64>, audit: &mut AuditBatch) -> StoreResult<()> {
                 let org = doc.org_id;
                 let mut tx = self.scope(org).await?;
                 Tenant::<$db>::store_blob(&mut tx, org, &content, quota).await?;
@@ -289,27 +319,27 @@ macro_rules! tenant_store {
                 Tenant::<$db>::insert_document(&mut tx, doc).await?;
                 Tenant::<$db>::insert_version(&mut tx, org, version).await?;
                 Tenant::<$db>::replace_tags(&mut tx, org, id, &tags.0, &tags.1).await?;
-                AuditSql::<$db>::commit(tx, org).await
+                AuditSql::<$db>::commit(tx, org, audit).await
             }
 
             async fn document(&self, org: Uuid, id: Uuid) -> StoreResult<Option<DocumentRecord>> {
                 let mut tx = self.scope(org).await?;
                 let d = Tenant::<$db>::document(&mut tx, org, id).await?;
-                AuditSql::<$db>::commit(tx, org).await?;
+                tx.commit().await.map_err(super::map_err)?;
                 Ok(d)
             }
 
             async fn documents(&self, org: Uuid, filter: DocumentFilter) -> StoreResult<Vec<DocumentRecord>> {
                 let mut tx = self.scope(org).await?;
                 let d = Tenant::<$db>::documents(&mut tx, org, filter).await?;
-                AuditSql::<$db>::commit(tx, org).await?;
+                tx.commit().await.map_err(super::map_err)?;
                 Ok(d)
             }
 
             async fn document_versions(&self, org: Uuid, id: Uuid) -> StoreResult<Vec<VersionRecord>> {
                 let mut tx = self.scope(org).await?;
                 let v = Tenant::<$db>::versions(&mut tx, org, id).await?;
-                AuditSql::<$db>::commit(tx, org).await?;
+                tx.commit().await.map_err(super::map_err)?;
                 Ok(v)
             }
 
@@ -321,11 +351,11 @@ macro_rules! tenant_store {
                     return Ok(None);
                 };
                 let bytes = Tenant::<$db>::blob(&mut tx, org, &v.sha256).await?;
-                AuditSql::<$db>::commit(tx, org).await?;
+                tx.commit().await.map_err(super::map_err)?;
                 Ok(bytes.map(|b| (v, b)))
             }
 
-            async fn update_document(&self, org: Uuid, id: Uuid, patch: DocumentPatch) -> StoreResult<()> {
+            async fn update_document(&self, org: Uuid, id: Uuid, patch: DocumentPatch, audit: &mut AuditBatch) -> StoreResult<()> {
                 let mut tx = self.scope(org).await?;
                 let tags_json = match &patch.tags {
                     Some((f, c)) => Some((json(f)?, json(c)?)),
@@ -335,10 +365,10 @@ macro_rules! tenant_store {
                 if let Some((f, c)) = &patch.tags {
                     Tenant::<$db>::replace_tags(&mut tx, org, id, f, c).await?;
                 }
-                AuditSql::<$db>::commit(tx, org).await
+                AuditSql::<$db>::commit(tx, org, audit).await
             }
 
-            async fn replace_document_content(&self, org: Uuid, id: Uuid, content: NewContent, quota: Option<i64>) -> StoreResult<DocumentRecord> {
+            async fn replace_document_content(&self, org: Uuid, id: Uuid, content: NewContent, quota: Option<i64>, audit: &mut AuditBatch) -> StoreResult<DocumentRecord> {
                 let mut tx = self.scope(org).await?;
                 // The blob write comes first: on SQLite it takes the write lock.
                 Tenant::<$db>::store_blob(&mut tx, org, &content, quota).await?;
@@ -357,16 +387,16 @@ macro_rules! tenant_store {
                 }
                 Tenant::<$db>::insert_version(&mut tx, org, v).await?;
                 let doc = Tenant::<$db>::document(&mut tx, org, id).await?.ok_or(StoreError::NotFound("document"))?;
-                AuditSql::<$db>::commit(tx, org).await?;
+                AuditSql::<$db>::commit(tx, org, audit).await?;
                 Ok(doc)
             }
 
-            async fn delete_document(&self, org: Uuid, id: Uuid) -> StoreResult<()> {
+            async fn delete_document(&self, org: Uuid, id: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::delete_document(&mut tx, org, id).await?, "document")?;
                 Tenant::<$db>::delete_resource_grants(&mut tx, org, "document", id).await?;
                 Tenant::<$db>::collect_blobs(&mut tx, org).await?;
-                AuditSql::<$db>::commit(tx, org).await
+                AuditSql::<$db>::commit(tx, org, audit).await
             }
         }
     };

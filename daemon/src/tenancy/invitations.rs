@@ -91,7 +91,12 @@ pub async fn create(
         ));
     }
     if let Some(user) = state.store.user_by_email(&email).await? {
-        if state.store.member(access.org.id, user.id).await?.is_some() {
+        if state
+            .store
+            .member(access.org().id, user.id)
+            .await?
+            .is_some()
+        {
             return Err(AppError::conflict(
                 "already_member",
                 "this account is already a member",
@@ -102,8 +107,8 @@ pub async fn create(
     let now = Utc::now();
     let record = InvitationRecord {
         id: Uuid::now_v7(),
-        org_id: access.org.id,
-        org_name: access.org.name.clone(),
+        org_id: access.org().id,
+        org_name: access.org().name.clone(),
         email: email.clone(),
         roles: serde_json::to_string(&role_names).map_err(|e| AppError::Internal(e.into()))?,
         invited_by: principal.user.id,
@@ -113,25 +118,36 @@ pub async fn create(
         expires_at: now + Duration::seconds(i64::try_from(ttl).unwrap_or(0)),
         decided_at: None,
     };
-    audit::stage(
-        state,
-        principal
+    let mut audit = audit::batch(principal
             .event(Action::MemberInvited, Outcome::Success)
             .resource("invitation", record.id)
             .meta(serde_json::json!({"after": {"email": email, "roles": role_names, "expires_at": record.expires_at}})),
-    )
-    .await?;
-    state.store.create_invitation(record.clone()).await?;
+    );
+    state
+        .store
+        .create_invitation(record.clone(), &mut audit)
+        .await?;
+    audit::committed(state, &audit).await?;
     Ok(InvitationCreated {
         invitation: view(&record),
         accept_token: token,
     })
 }
 
+/// The email of the account `user` (an invitation goes to an email).
+pub async fn email_of(state: &AppState, user: Uuid) -> Result<String, AppError> {
+    Ok(state
+        .store
+        .user_by_id(user)
+        .await?
+        .ok_or(AppError::NotFound { what: "user" })?
+        .email)
+}
+
 pub async fn list(state: &AppState, access: &OrgAccess) -> Result<Vec<Invitation>, AppError> {
     Ok(state
         .store
-        .org_invitations(access.org.id)
+        .org_invitations(access.org().id)
         .await?
         .iter()
         .map(view)
@@ -145,21 +161,18 @@ pub async fn revoke(
     principal: &Principal,
     id: Uuid,
 ) -> Result<(), AppError> {
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         principal
             .event(Action::InvitationRevoked, Outcome::Success)
             .resource("invitation", id),
-    )
-    .await?;
+    );
     if state
         .store
-        .close_invitation(access.org.id, id, "revoked")
+        .close_invitation(access.org().id, id, "revoked", &mut audit)
         .await?
     {
-        Ok(())
+        audit::committed(state, &audit).await
     } else {
-        audit::discard_staged(access.org.id);
         Err(AppError::NotFound {
             what: "pending invitation",
         })
@@ -269,7 +282,7 @@ pub async fn accept(state: &AppState, principal: &Principal, id: Uuid) -> Result
         &roles,
     );
     event = event.resource("member", principal.user.id);
-    audit::stage(state, event).await?;
+    let mut audit = audit::batch(event);
     let member = state
         .store
         .accept_invitation(
@@ -277,8 +290,10 @@ pub async fn accept(state: &AppState, principal: &Principal, id: Uuid) -> Result
             Accepting::Existing(principal.user.id),
             &roles,
             max_members(state, &org),
+            &mut audit,
         )
         .await?;
+    audit::committed(state, &audit).await?;
     Ok(member)
 }
 
@@ -328,17 +343,17 @@ pub async fn accept_new(
     let roles = roles_now(state, &r).await?;
     let password_hash = state.passwords.hash(password).await?;
     let user = Uuid::now_v7();
-    audit::stage(
-        state,
+    let audit = audit::batch(
         Event::new(Action::UserRegistered, Outcome::Success)
             .actor(Some(user), None)
             .resource("user", user)
             .client(client)
             .meta(serde_json::json!({"invitation": r.id, "managed_by_org": r.org_id})),
-    )
-    .await?;
-    audit::stage(
-        state,
+    );
+    // Both in the acceptance's transaction: the account's on the system
+    // chain, the membership's on the organization's.
+    let mut audit = audit::and(
+        audit,
         accepted_event(
             Event::new(Action::MemberAdded, Outcome::Success)
                 .actor(Some(user), None)
@@ -347,8 +362,7 @@ pub async fn accept_new(
             &roles,
         )
         .resource("member", user),
-    )
-    .await?;
+    );
     let member = state
         .store
         .accept_invitation(
@@ -361,29 +375,28 @@ pub async fn accept_new(
             }),
             &roles,
             max_members(state, &org),
+            &mut audit,
         )
         .await?;
+    audit::committed(state, &audit).await?;
     Ok(member)
 }
 
 pub async fn decline(state: &AppState, principal: &Principal, id: Uuid) -> Result<(), AppError> {
     let r = addressed_to(state, principal, id).await?;
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         principal
             .event(Action::InvitationDeclined, Outcome::Success)
             .org(Some(r.org_id))
             .resource("invitation", r.id),
-    )
-    .await?;
+    );
     if state
         .store
-        .close_invitation(r.org_id, r.id, "declined")
+        .close_invitation(r.org_id, r.id, "declined", &mut audit)
         .await?
     {
-        Ok(())
+        audit::committed(state, &audit).await
     } else {
-        audit::discard_staged(r.org_id);
         Err(AppError::conflict(
             "invitation_closed",
             "the invitation is no longer pending",

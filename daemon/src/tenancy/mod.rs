@@ -4,6 +4,9 @@
 //! here assumes the permission was granted.
 
 pub mod invitations;
+pub mod snapshot;
+
+pub use snapshot::snapshot;
 
 use loki_shared::api::{
     CreateOrgRequest, MyOrganization, OrgSettings, Organization, UpdateOrgRequest,
@@ -50,23 +53,27 @@ pub async fn create(
             name: name.clone(),
         };
         let id = new.id;
-        audit::stage(
-            state,
-            principal
+        let mut audit = audit::batch(principal
                 .event(Action::OrgCreated, Outcome::Success)
                 .org(Some(id))
                 .resource("organization", id)
                 .meta(serde_json::json!({"after": {"name": new.name, "slug": new.slug, "tier": Tier::Free}})),
-        )
-        .await?;
-        match state.store.create_org(new, principal.user.id).await {
+        );
+        match state
+            .store
+            .create_org(new, principal.user.id, &mut audit)
+            .await
+        {
             Err(StoreError::Conflict {
                 code: "slug_taken", ..
             }) if given.is_none() && attempt < 5 => {
-                audit::discard_staged(id);
-                attempt += 1;
+                attempt += 1; // the batch went with the failed write
             }
-            other => return Ok(other?),
+            other => {
+                let created = other?;
+                audit::committed(state, &audit).await?;
+                return Ok(created);
+            }
         }
     }
 }
@@ -137,7 +144,7 @@ pub async fn update(
     principal: &Principal,
     req: UpdateOrgRequest,
 ) -> Result<Organization, AppError> {
-    let org = access.org.id;
+    let org = access.org().id;
     if req.settings.is_some() {
         access
             .check(
@@ -175,9 +182,8 @@ pub async fn update(
     } else {
         Action::OrgUpdated
     };
-    let before = &access.org;
-    audit::stage(
-        state,
+    let before = &access.org();
+    let mut audit = audit::batch(
         principal
             .event(action, Outcome::Success)
             .resource("organization", org)
@@ -189,9 +195,10 @@ pub async fn update(
                     "settings": patch.settings.as_ref().unwrap_or(&before.settings),
                 },
             })),
-    )
-    .await?;
-    Ok(state.store.update_org(org, patch).await?)
+    );
+    let updated = state.store.update_org(org, patch, &mut audit).await?;
+    audit::committed(state, &audit).await?;
+    Ok(updated)
 }
 
 pub async fn set_tier(
@@ -200,18 +207,21 @@ pub async fn set_tier(
     principal: &Principal,
     tier: Tier,
 ) -> Result<Organization, AppError> {
-    audit::stage(
-        state,
+    let mut audit = audit::batch(
         principal
             .event(Action::OrgTierChanged, Outcome::Success)
-            .org(Some(access.org.id))
-            .resource("organization", access.org.id)
+            .org(Some(access.org().id))
+            .resource("organization", access.org().id)
             .meta(
-                serde_json::json!({"before": {"tier": access.org.tier}, "after": {"tier": tier}}),
+                serde_json::json!({"before": {"tier": access.org().tier}, "after": {"tier": tier}}),
             ),
-    )
-    .await?;
-    Ok(state.store.set_org_tier(access.org.id, tier).await?)
+    );
+    let updated = state
+        .store
+        .set_org_tier(access.org().id, tier, &mut audit)
+        .await?;
+    audit::committed(state, &audit).await?;
+    Ok(updated)
 }
 
 pub async fn delete(
@@ -220,9 +230,8 @@ pub async fn delete(
     principal: &Principal,
     hard: bool,
 ) -> Result<(), AppError> {
-    let org = access.org.id;
-    audit::stage(
-        state,
+    let org = access.org().id;
+    let mut audit = audit::batch(
         principal
             .event(
                 if hard {
@@ -236,13 +245,12 @@ pub async fn delete(
             // chain keeps the record of the purge.
             .org(if hard { None } else { Some(org) })
             .resource("organization", org)
-            .meta(serde_json::json!({"before": access.org})),
-    )
-    .await?;
+            .meta(serde_json::json!({"before": access.org()})),
+    );
     if hard {
-        state.store.hard_delete_org(org).await?;
+        state.store.hard_delete_org(org, &mut audit).await?;
     } else {
-        state.store.soft_delete_org(org).await?;
+        state.store.soft_delete_org(org, &mut audit).await?;
     }
-    Ok(())
+    audit::committed(state, &audit).await
 }

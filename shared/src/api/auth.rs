@@ -233,6 +233,40 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
+/// After a password change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordChangedResponse {
+    /// The caller's other sessions, ended.
+    pub revoked_sessions: u64,
+}
+
+/// One public key that verifies access tokens (RFC 7517; Ed25519, OKP).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Jwk {
+    /// `OKP`.
+    pub kty: String,
+    /// `Ed25519`.
+    pub crv: String,
+    /// `EdDSA`.
+    pub alg: String,
+    /// `sig`.
+    #[serde(rename = "use")]
+    pub use_: String,
+    /// The key id tokens name in their header.
+    pub kid: String,
+    /// base64url of the raw public key.
+    pub x: String,
+}
+
+/// `GET /.well-known/jwks.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JwkSet {
+    pub keys: Vec<Jwk>,
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordResetResponse {

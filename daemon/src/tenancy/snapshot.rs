@@ -1,0 +1,38 @@
+//! The current state a compliance report needs beside the audit bundle:
+//! members (with MFA and super-admin flags), roles and their permissions,
+//! API keys, the organization's settings.
+
+use chrono::Utc;
+use loki_shared::api::{ReportSnapshot, SnapshotMember};
+
+use crate::auth::api_keys;
+use crate::error::AppError;
+use crate::rbac::{roles, OrgAccess};
+use crate::state::AppState;
+
+pub async fn snapshot(state: &AppState, access: &OrgAccess) -> Result<ReportSnapshot, AppError> {
+    let mut members = Vec::new();
+    for m in roles::members(state, access.tenant()).await? {
+        let user = state.store.user_by_id(m.user_id).await?;
+        members.push(SnapshotMember {
+            user_id: m.user_id,
+            email: m.email,
+            roles: m.roles,
+            mfa_enabled: user.as_ref().is_some_and(|u| u.mfa_enabled),
+            is_super_admin: user.as_ref().is_some_and(|u| u.is_super_admin),
+            joined_at: m.joined_at,
+        });
+    }
+    let snapshot = ReportSnapshot {
+        taken_at: Utc::now(),
+        organization: access.org().clone(),
+        members,
+        roles: roles::list(state, access.tenant()).await?,
+        api_keys: api_keys::list(state, access.tenant())
+            .await?
+            .iter()
+            .map(api_keys::info)
+            .collect(),
+    };
+    Ok(snapshot)
+}

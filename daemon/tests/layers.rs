@@ -1,0 +1,96 @@
+//! The daemon's layers point one way (docs/ARCHITECTURE.md): http/ ->
+//! domain -> store/kv. The compiler cannot see module layering inside one
+//! crate, so these read the source: a change that reaches around a layer
+//! fails here, naming the file.
+
+use std::path::{Path, PathBuf};
+
+fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&p).expect("read");
+                out.push((p, text));
+            }
+        }
+    }
+    out
+}
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Code lines only: comments may name anything.
+fn code(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().filter(|l| !l.trim_start().starts_with("//"))
+}
+
+/// Domain modules and the state they share know nothing of HTTP or of the
+/// composition root.
+#[test]
+fn the_domain_imports_neither_http_nor_the_composition_root() {
+    let mut found = Vec::new();
+    for module in [
+        "auth",
+        "audit",
+        "rbac",
+        "tenancy",
+        "documents",
+        "store",
+        "kv",
+    ]
+    .iter()
+    .map(|m| src().join(m))
+    .chain(["state.rs", "context.rs"].iter().map(|f| src().join(f)))
+    {
+        let files = if module.is_dir() {
+            sources(&module)
+        } else {
+            vec![(
+                module.clone(),
+                std::fs::read_to_string(&module).expect("read"),
+            )]
+        };
+        for (path, text) in files {
+            for line in code(&text) {
+                if line.contains("crate::http")
+                    || line.contains("crate::app::")
+                    || line.contains("use axum")
+                    || line.contains("axum::")
+                {
+                    found.push(format!("{}: {}", path.display(), line.trim()));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "layering broken:\n{}", found.join("\n"));
+}
+
+/// Handlers reach tenant data only through domain functions that take the
+/// `Tenant` capability an access decision hands out; only the health
+/// probes talk to the store themselves.
+#[test]
+fn handlers_do_not_reach_the_store() {
+    let mut found = Vec::new();
+    for (path, text) in sources(&src().join("http")) {
+        if path.ends_with("health.rs") {
+            continue;
+        }
+        for line in code(&text) {
+            if line.contains(".store.") || line.trim_start().starts_with(".store") {
+                found.push(format!("{}: {}", path.display(), line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "handlers calling the store directly:\n{}",
+        found.join("\n")
+    );
+}
