@@ -102,6 +102,11 @@ impl AppError {
         }
     }
 
+    /// The `error.code` this error answers with.
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),

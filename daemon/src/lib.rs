@@ -7,6 +7,8 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod documents;
+#[cfg(test)]
+mod domain_tests;
 pub mod error;
 pub mod http;
 pub mod kv;

@@ -42,6 +42,33 @@ impl Backend {
     }
 }
 
+/// Every operation of the daemon's OpenAPI document (generated from the
+/// routes it serves) whose path starts with `prefix`: (method, template).
+/// Tests that sweep the API take their rows from here, so a new route is
+/// covered without editing them.
+pub fn documented_operations(prefix: &str) -> Vec<(&'static str, String)> {
+    let doc = loki_daemon::http::openapi::document();
+    let mut out = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        if !path.starts_with(prefix) {
+            continue;
+        }
+        let methods = [
+            ("GET", item.get.is_some()),
+            ("POST", item.post.is_some()),
+            ("PUT", item.put.is_some()),
+            ("PATCH", item.patch.is_some()),
+            ("DELETE", item.delete.is_some()),
+        ];
+        for (m, present) in methods {
+            if present {
+                out.push((m, path.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// Says, visibly, that (part of) a test did not run: straight to the
 /// process's stderr, which the test harness does not capture.
 pub fn skipped(why: &str) {

@@ -1,10 +1,8 @@
 //! Golden tests of the compliance reports: a scripted scenario against a
 //! real daemon produces a bundle and a snapshot; the report model's figures
-//! and populations are checked, the PDF's text is extracted with pdftotext,
+//! and populations are checked, the PDF's text is extracted (lopdf),
 //! the PDF is reproducible byte for byte, and a tampered bundle says so on
 //! page 1.
-
-use std::process::Command;
 
 use chrono::{TimeZone, Utc};
 use loki_shared::api::ReportSnapshot;
@@ -149,27 +147,16 @@ fn table<'a>(s: &'a report::Section, title: &str) -> &'a report::Table {
         .unwrap_or_else(|| panic!("no table {title} in {}", s.control_id))
 }
 
-/// pdftotext (poppler-utils; .ci/run installs it) of some pages.
+/// The text of some pages (all when `None`), pages separated by form
+/// feeds, read back with lopdf: no program outside Rust needed.
 fn pdf_text(pdf: &[u8], pages: Option<(u32, u32)>) -> String {
-    let dir = tempfile::tempdir().expect("dir");
-    let file = dir.path().join("r.pdf");
-    std::fs::write(&file, pdf).expect("write");
-    let mut cmd = Command::new("pdftotext");
-    cmd.arg("-layout");
-    if let Some((f, l)) = pages {
-        cmd.args(["-f", &f.to_string(), "-l", &l.to_string()]);
-    }
-    let out = cmd
-        .arg(&file)
-        .arg("-")
-        .output()
-        .expect("pdftotext must be installed (apt install poppler-utils)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let doc = lopdf::Document::load_mem(pdf).expect("the report is a readable PDF");
+    doc.get_pages()
+        .keys()
+        .filter(|n| pages.is_none_or(|(first, last)| (first..=last).contains(*n)))
+        .map(|n| doc.extract_text(&[*n]).expect("page text"))
+        .collect::<Vec<_>>()
+        .join("\u{c}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,6 +24,8 @@ enum Fx {
     Invitation,
     /// A viewer whose account the organization manages (made by its invitation).
     Managed,
+    /// An event of the organization's audit trail.
+    Event,
 }
 
 struct Row {
@@ -63,6 +65,13 @@ const ROWS: &[Row] = &[
         &[],
     ),
     row("GET", "/orgs/{org}/audit/verify", None, &[AuditVerify], &[]),
+    row(
+        "GET",
+        "/orgs/{org}/audit/events/{event}",
+        None,
+        &[AuditRead],
+        &[Fx::Event],
+    ),
     row("POST", "/orgs/{org}/audit/purge", None, &[AuditPurge], &[]),
     row(
         "GET",
@@ -434,6 +443,13 @@ impl Ctx<'_> {
                     id(&r.assert_status(201)["invitation"], "id"),
                 )
             }
+            Fx::Event => {
+                let r = self
+                    .app
+                    .get(&format!("/api/v1/orgs/{org}/audit/events?limit=1"), &admin)
+                    .await;
+                ("{event}", id(&r.assert_status(200)["events"][0], "id"))
+            }
             Fx::Session => {
                 let (_, email) = self.member("viewer").await;
                 let token = self.app.login(&email, Some(&org)).await;
@@ -536,3 +552,63 @@ async fn every_role_against_every_endpoint(b: Backend) {
 }
 
 backend_tests!(every_role_against_every_endpoint);
+
+/// The rows come from the routing table: every organization operation in
+/// the OpenAPI document (which is generated from the routes the daemon
+/// serves) has a row, and every row is a documented operation. A new route
+/// fails here until the matrix says which permission it needs.
+#[test]
+fn every_organization_operation_has_a_row() {
+    fn segments(path: &str) -> Vec<String> {
+        let path = path.split('?').next().unwrap_or_default();
+        path.trim_start_matches("/api/v1")
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if s.starts_with('{') {
+                    "*".into()
+                } else {
+                    s.to_owned()
+                }
+            })
+            .collect()
+    }
+    // A row's segment matches a template parameter, or the same literal.
+    let matches = |row: &[String], op: &[String]| {
+        row.len() == op.len() && row.iter().zip(op).all(|(r, o)| o == "*" || r == o)
+    };
+    let operations: Vec<(&str, String, Vec<String>)> =
+        loki_tests::documented_operations("/api/v1/orgs/{org_id}")
+            .into_iter()
+            .map(|(m, p)| {
+                let segs = segments(&p);
+                (m, p, segs)
+            })
+            .collect();
+    assert!(operations.len() > 30, "{} operations", operations.len());
+    let rows: Vec<(&str, Vec<String>)> =
+        ROWS.iter().map(|r| (r.method, segments(r.path))).collect();
+    let uncovered: Vec<String> = operations
+        .iter()
+        .filter(|(m, _, op)| !rows.iter().any(|(rm, rs)| rm == m && matches(rs, op)))
+        .map(|(m, p, _)| format!("{m} {p}"))
+        .collect();
+    assert!(
+        uncovered.is_empty(),
+        "operations without a row: {uncovered:?}"
+    );
+    let undocumented: Vec<String> = ROWS
+        .iter()
+        .filter(|r| {
+            let rs = segments(r.path);
+            !operations
+                .iter()
+                .any(|(m, _, op)| *m == r.method && matches(&rs, op))
+        })
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "rows for no documented operation: {undocumented:?}"
+    );
+}

@@ -9,8 +9,8 @@ use loki_shared::audit::actions::Action;
 use uuid::Uuid;
 
 use super::password::check_policy;
+use super::renewal::{end_session, end_user_sessions};
 use super::secrets::random_token;
-use super::service::{end_session, end_user_sessions};
 use super::{mfa, sessions, Principal};
 use crate::audit::{self, Outcome};
 use crate::error::AppError;

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod keys;
 pub mod mfa;
 pub mod password;
+pub mod renewal;
 pub mod secrets;
 pub mod service;
 pub mod sessions;

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::client::ClientInfo;
 use super::extract::{Json, Path};
 use crate::app::AppState;
+use crate::auth::renewal;
 use crate::auth::service::{self, SignIn, Started};
 use crate::auth::{account, sessions, Principal, SESSION_COOKIE};
 use crate::error::{AppError, AppResult};
@@ -119,7 +120,7 @@ pub async fn refresh(
     Json(req): Json<RefreshRequest>,
 ) -> AppResult<JsonResponse<TokenResponse>> {
     Ok(JsonResponse(
-        service::refresh(&state, &req.refresh_token, &client).await?,
+        renewal::refresh(&state, &req.refresh_token, &client).await?,
     ))
 }
 
@@ -144,7 +145,7 @@ pub async fn switch_org(
     Json(req): Json<SwitchOrgRequest>,
 ) -> AppResult<JsonResponse<TokenResponse>> {
     Ok(JsonResponse(
-        service::switch_org(&state, &principal, req).await?,
+        renewal::switch_org(&state, &principal, req).await?,
     ))
 }
 

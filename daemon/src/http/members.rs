@@ -14,7 +14,7 @@ use super::extract::{Json, Path};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::rbac::{roles, OrgAccess};
+use crate::rbac::{member_roles, OrgAccess};
 use crate::tenancy::invitations;
 
 #[utoipa::path(get, path = "/orgs/{org_id}/members", tag = "members", summary = "Members", responses((status = 200, description = "OK", body = MemberListResponse)))]
@@ -25,7 +25,7 @@ pub async fn list(
 ) -> AppResult<JsonResponse<MemberListResponse>> {
     let access = OrgAccess::require(&state, &principal, org_id, Permission::MemberRead).await?;
     Ok(JsonResponse(MemberListResponse {
-        members: roles::members(&state, access.tenant()).await?,
+        members: member_roles::members(&state, access.tenant()).await?,
     }))
 }
 
@@ -37,7 +37,7 @@ pub async fn get(
 ) -> AppResult<JsonResponse<Member>> {
     let access = OrgAccess::require(&state, &principal, org_id, Permission::MemberRead).await?;
     Ok(JsonResponse(
-        roles::member(&state, access.tenant(), user_id).await?,
+        member_roles::member(&state, access.tenant(), user_id).await?,
     ))
 }
 
@@ -82,7 +82,7 @@ pub async fn update(
 ) -> AppResult<JsonResponse<Member>> {
     let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleAssign).await?;
     Ok(JsonResponse(
-        roles::set(&state, &access, &principal, user_id, req.roles).await?,
+        member_roles::set(&state, &access, &principal, user_id, req.roles).await?,
     ))
 }
 
@@ -93,7 +93,7 @@ pub async fn remove(
     Path((org_id, user_id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<StatusCode> {
     let access = OrgAccess::require(&state, &principal, org_id, Permission::MemberRemove).await?;
-    roles::remove_member(&state, &access, &principal, user_id).await?;
+    member_roles::remove_member(&state, &access, &principal, user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -107,7 +107,7 @@ pub async fn assign_role(
 ) -> AppResult<JsonResponse<Member>> {
     let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleAssign).await?;
     Ok(JsonResponse(
-        roles::assign(&state, &access, &principal, user_id, &req.role).await?,
+        member_roles::assign(&state, &access, &principal, user_id, &req.role).await?,
     ))
 }
 
@@ -120,6 +120,6 @@ pub async fn revoke_role(
 ) -> AppResult<JsonResponse<Member>> {
     let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleAssign).await?;
     Ok(JsonResponse(
-        roles::revoke(&state, &access, &principal, user_id, &role).await?,
+        member_roles::revoke(&state, &access, &principal, user_id, &role).await?,
     ))
 }

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod grants;
+pub mod member_roles;
 pub mod policy;
 pub mod roles;
 

@@ -17,7 +17,7 @@ use super::audit_store::{AuditBatch, AuditSql};
 use super::common::Common;
 use super::models::NewUser;
 use super::tenant_sql::Tenant;
-use super::{map_err, map_sqlx, StoreError, StoreResult};
+use super::{map_err, StoreError, StoreResult};
 
 /// An invitation as stored, with its organization's name.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -80,25 +80,6 @@ pub trait InvitationStore: Send + Sync {
 const COLUMNS: &str = "i.id, i.org_id, o.name AS org_name, i.email, i.roles, i.invited_by, \
      i.token_hash, i.status, i.created_at, i.expires_at, i.decided_at";
 
-fn invitation_conflict(e: sqlx::Error) -> StoreError {
-    let pending = matches!(&e, sqlx::Error::Database(db)
-        if db.is_unique_violation() && db.constraint() == Some("invitations_pending_key"));
-    if pending || is_sqlite_pending_conflict(&e) {
-        StoreError::Conflict {
-            code: "already_invited",
-            message: "an invitation for this email is already pending; revoke it first".into(),
-        }
-    } else {
-        map_sqlx(e, None)
-    }
-}
-
-/// SQLite names no constraint; its message names the index's columns.
-fn is_sqlite_pending_conflict(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db)
-        if db.is_unique_violation() && db.message().contains("invitations.org_id"))
-}
-
 macro_rules! invitation_store {
     ($store:ty, $db:ty) => {
         #[async_trait]
@@ -131,7 +112,7 @@ macro_rules! invitation_store {
                 .bind(inv.expires_at)
                 .execute(&mut *tx)
                 .await
-                .map_err(invitation_conflict)?;
+                .map_err(map_err)?;
                 AuditSql::<$db>::commit(tx, org, audit).await
             }
 

@@ -9,10 +9,14 @@
 mod account_store;
 pub mod audit_store;
 mod common;
+mod conflicts;
+mod documents_sql;
 mod hygiene;
 pub mod invitation_store;
 mod models;
+mod org_store;
 pub mod postgres;
+mod roles_sql;
 pub mod sqlite;
 mod tenant_sql;
 pub mod tenant_store;
@@ -142,7 +146,9 @@ pub(crate) fn settings_to_json(s: &OrgSettings) -> StoreResult<String> {
 pub(crate) fn map_sqlx(e: sqlx::Error, conflict: Option<(&'static str, &str)>) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
-            let (code, what) = conflict.unwrap_or(("conflict", "a unique value already exists"));
+            let (code, what) = conflict
+                .or_else(|| conflicts::known(db.as_ref()))
+                .unwrap_or(("conflict", "a unique value already exists"));
             StoreError::Conflict {
                 code,
                 message: what.to_owned(),
@@ -186,27 +192,9 @@ fn is_storage_fault(db: &dyn sqlx::error::DatabaseError) -> bool {
         || db.message().contains("database is locked")
 }
 
-/// Picks the conflict code from which unique constraint fired.
+/// A write's driver error, with unique violations named by constraint.
 pub(crate) fn unique_conflict(e: sqlx::Error) -> StoreError {
-    let msg = match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
-            if text.contains("email") {
-                Some(("email_taken", "a user with this email already exists"))
-            } else if text.contains("slug") {
-                Some((
-                    "slug_taken",
-                    "an organization with this slug already exists",
-                ))
-            } else if text.contains("membership") || text.contains("memberships") {
-                Some(("already_member", "the user is already a member"))
-            } else {
-                None
-            }
-        }
-        _ => None,
-    };
-    map_sqlx(e, msg)
+    map_sqlx(e, None)
 }
 
 pub(crate) fn member_limit_error(max_members: Option<u32>) -> StoreError {

@@ -6,22 +6,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::Utc;
-use loki_shared::api::{MyOrganization, Organization};
-use loki_shared::Tier;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool};
 use uuid::Uuid;
 
-use super::audit_store::{AuditBatch, AuditSql};
 use super::hygiene;
-use super::models::*;
-use super::tenant_sql::Tenant;
-use super::{
-    expect_row, map_sqlx, settings_to_json, unique_conflict, Backend, Store, StoreError,
-    StoreResult,
-};
+use super::{map_sqlx, StoreError, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -90,12 +80,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn org_row(&self, org: Uuid) -> StoreResult<Organization> {
-        self.org_by_id(org)
-            .await?
-            .ok_or(StoreError::NotFound("organization"))
-    }
-
     /// The transaction API-key work runs in (see the PostgreSQL twin). SQLite
     /// has no row-level security: the scope is the filter in each query.
     pub(crate) async fn api_keys_scope(
@@ -127,6 +111,16 @@ impl SqliteStore {
 
     /// The transaction tenant work runs in. SQLite has no row-level
     /// security: the scope is the `org_id` filter in every statement.
+    /// A read: a deferred transaction (no write lock). SQLite has no
+    /// row-level security, so the organization and user only filter.
+    pub(crate) async fn read_scope(
+        &self,
+        _org: Option<Uuid>,
+        _user: Option<Uuid>,
+    ) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
+        hygiene::begin(&self.pool, None).await.map_err(err)
+    }
+
     pub(crate) async fn scope(
         &self,
         _org: Uuid,
@@ -137,133 +131,4 @@ impl SqliteStore {
 
 fn err(e: sqlx::Error) -> StoreError {
     map_sqlx(e, None)
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
-
-    async fn create_org(
-        &self,
-        org: NewOrg,
-        creator: Uuid,
-        audit: &mut AuditBatch,
-    ) -> StoreResult<Organization> {
-        let id = org.id;
-        let settings = settings_to_json(&Default::default())?;
-        let mut tx = self.write_tx().await.map_err(err)?;
-        Tenant::<Sqlite>::insert_org(&mut tx, org, creator, settings, "$4").await?;
-        AuditSql::<Sqlite>::commit(tx, id, audit).await?;
-        self.org_row(id).await
-    }
-
-    async fn org_by_id(&self, org: Uuid) -> StoreResult<Option<Organization>> {
-        let row: Option<OrgRow> = sqlx::query_as(&format!(
-            "SELECT {ORG_COLUMNS} FROM organizations o WHERE o.id = $1"
-        ))
-        .bind(org)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(err)?;
-        row.map(Organization::try_from).transpose()
-    }
-
-    async fn orgs_of_user(&self, user: Uuid) -> StoreResult<Vec<MyOrganization>> {
-        let mut conn = self.pool.acquire().await.map_err(err)?;
-        let rows: Vec<OrgRow> = sqlx::query_as(&format!(
-            "SELECT {ORG_COLUMNS} FROM organizations o \
-             JOIN memberships m ON m.org_id = o.id \
-             WHERE m.user_id = $1 AND o.status <> 'deleted' ORDER BY o.created_at, o.id"
-        ))
-        .bind(user)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(err)?;
-        let roles = Tenant::<Sqlite>::roles_of_user(&mut conn, user).await?;
-        my_orgs(rows, &roles)
-    }
-
-    async fn update_org(
-        &self,
-        org: Uuid,
-        patch: OrgPatch,
-        audit: &mut AuditBatch,
-    ) -> StoreResult<Organization> {
-        let mut tx = self.write_tx().await.map_err(err)?;
-        let settings = patch.settings.as_ref().map(settings_to_json).transpose()?;
-        let done = sqlx::query(
-            "UPDATE organizations SET name = COALESCE($2, name), slug = COALESCE($3, slug), \
-             settings = COALESCE($4, settings), updated_at = $5 \
-             WHERE id = $1 AND status <> 'deleted'",
-        )
-        .bind(org)
-        .bind(&patch.name)
-        .bind(&patch.slug)
-        .bind(settings)
-        .bind(Utc::now())
-        .execute(&mut *tx)
-        .await
-        .map_err(unique_conflict)?;
-        expect_row(done.rows_affected(), "organization")?;
-        AuditSql::<Sqlite>::commit(tx, org, audit).await?;
-        self.org_row(org).await
-    }
-
-    async fn set_org_tier(
-        &self,
-        org: Uuid,
-        tier: Tier,
-        audit: &mut AuditBatch,
-    ) -> StoreResult<Organization> {
-        let mut tx = self.write_tx().await.map_err(err)?;
-        let done = sqlx::query(
-            "UPDATE organizations SET tier = $2, updated_at = $3 WHERE id = $1 AND status <> 'deleted'",
-        )
-        .bind(org)
-        .bind(tier.as_str())
-        .bind(Utc::now())
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
-        expect_row(done.rows_affected(), "organization")?;
-        AuditSql::<Sqlite>::commit(tx, org, audit).await?;
-        self.org_row(org).await
-    }
-
-    async fn soft_delete_org(
-        &self,
-        org: Uuid,
-        audit: &mut AuditBatch,
-    ) -> StoreResult<Organization> {
-        let mut tx = self.write_tx().await.map_err(err)?;
-        let now = Utc::now();
-        let done = sqlx::query(
-            "UPDATE organizations SET status = 'deleted', deleted_at = $2, updated_at = $2 \
-             WHERE id = $1 AND status <> 'deleted'",
-        )
-        .bind(org)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
-        expect_row(done.rows_affected(), "organization")?;
-        AuditSql::<Sqlite>::commit(tx, org, audit).await?;
-        self.org_row(org).await
-    }
-
-    async fn hard_delete_org(&self, org: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
-        let mut tx = self.write_tx().await.map_err(err)?;
-        let done = sqlx::query("DELETE FROM organizations WHERE id = $1")
-            .bind(org)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        expect_row(done.rows_affected(), "organization")?;
-        // The organization's own chain goes with it: its purge is recorded
-        // on the system chain.
-        AuditSql::<Sqlite>::commit(tx, Uuid::nil(), audit).await?;
-        Ok(())
-    }
 }

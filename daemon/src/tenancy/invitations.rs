@@ -18,7 +18,7 @@ use crate::auth::secrets::{ct_eq, random_token, sha256_hex};
 use crate::auth::Principal;
 use crate::context::ClientInfo;
 use crate::error::AppError;
-use crate::rbac::{roles, OrgAccess};
+use crate::rbac::{member_roles, OrgAccess};
 use crate::state::AppState;
 use crate::store::{Accepting, InvitationRecord, NewUser};
 use crate::validate;
@@ -66,7 +66,7 @@ fn check_roles(access: &OrgAccess, wanted: &[String]) -> Result<Vec<String>, App
     }
     let mut out: Vec<String> = Vec::new();
     for r in wanted {
-        roles::check_assignable(access, r)?;
+        member_roles::check_assignable(access, r)?;
         if !out.contains(r) {
             out.push(r.clone());
         }

@@ -7,12 +7,12 @@ use loki_shared::api::{ReportSnapshot, SnapshotMember};
 
 use crate::auth::api_keys;
 use crate::error::AppError;
-use crate::rbac::{roles, OrgAccess};
+use crate::rbac::{member_roles, roles, OrgAccess};
 use crate::state::AppState;
 
 pub async fn snapshot(state: &AppState, access: &OrgAccess) -> Result<ReportSnapshot, AppError> {
     let mut members = Vec::new();
-    for m in roles::members(state, access.tenant()).await? {
+    for m in member_roles::members(state, access.tenant()).await? {
         let user = state.store.user_by_id(m.user_id).await?;
         members.push(SnapshotMember {
             user_id: m.user_id,
