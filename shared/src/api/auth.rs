@@ -10,9 +10,12 @@ use super::{MyOrganization, Organization};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[cfg_attr(feature = "openapi", schema(format = "email", max_length = 254))]
     pub email: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 256))]
     pub password: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub display_name: Option<String>,
 }
 
@@ -34,7 +37,9 @@ pub struct User {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub email: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub password: String,
     /// Organization id or slug to scope the token to.
     #[serde(default)]
@@ -306,8 +311,10 @@ pub struct MfaConfirmResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
     /// Permission names the key may use (never more than its creator has).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub scopes: Vec<String>,
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,

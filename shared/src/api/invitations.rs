@@ -52,11 +52,14 @@ pub struct Invitation {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitationRequest {
+    #[cfg_attr(feature = "openapi", schema(format = "email", max_length = 254))]
     pub email: String,
     /// 1 to 16 roles (predefined or custom), none stronger than the inviter's.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 16))]
     pub roles: Vec<String>,
     /// Default 7 days; 1 hour to 30 days.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 3600, maximum = 2592000))]
     pub expires_in_secs: Option<u64>,
 }
 

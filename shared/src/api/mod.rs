@@ -133,9 +133,18 @@ pub struct MyOrganization {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrgRequest {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
     /// Derived from the name when absent.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 3,
+            max_length = 63,
+            pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+        )
+    )]
     pub slug: Option<String>,
 }
 
@@ -144,8 +153,17 @@ pub struct CreateOrgRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrgRequest {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: Option<String>,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 3,
+            max_length = 63,
+            pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+        )
+    )]
     pub slug: Option<String>,
     #[serde(default)]
     pub settings: Option<OrgSettings>,
@@ -256,6 +274,10 @@ pub struct RoleListResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoleRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 2, max_length = 64, pattern = r"^[a-z][a-z0-9_]*$")
+    )]
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
