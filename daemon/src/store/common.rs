@@ -1,11 +1,10 @@
-//! Queries that read the same on both backends: the global (non-tenant)
-//! tables — users and signing keys. Written once, generic over the sqlx
-//! database; tenant queries stay per backend because PostgreSQL wraps them
-//! in RLS-scoped transactions.
+//! Queries on the global (non-tenant) tables — users, MFA, refresh tokens,
+//! signing keys — and API-key rows. Written once and generated for both
+//! backends by a macro, like the rest of `store/`.
 
 use chrono::{DateTime, Utc};
 use loki_shared::api::User;
-use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
+use sqlx::{Database, Encode, Type};
 use uuid::Uuid;
 
 use super::models::{
@@ -21,37 +20,11 @@ fn err(e: sqlx::Error) -> super::StoreError {
     map_sqlx(e, None)
 }
 
-impl<DB> Common<'_, DB>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> Uuid: Encode<'q, DB> + Type<DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
-    for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<Vec<u8>>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<Uuid>: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'q> bool: Encode<'q, DB> + Type<DB>,
-    for<'r> i64: sqlx::Decode<'r, DB>,
-    for<'r> String: sqlx::Decode<'r, DB>,
-    for<'r> Uuid: sqlx::Decode<'r, DB>,
-    for<'r> (i64,): FromRow<'r, DB::Row>,
-    for<'r> (String,): FromRow<'r, DB::Row>,
-    for<'r> (Uuid,): FromRow<'r, DB::Row>,
-    for<'r> MfaState: FromRow<'r, DB::Row>,
-    for<'r> RefreshTokenRecord: FromRow<'r, DB::Row>,
-    for<'r> ApiKeyRecord: FromRow<'r, DB::Row>,
-    for<'r> UserRow: FromRow<'r, DB::Row>,
-    for<'r> CredentialsRow: FromRow<'r, DB::Row>,
-    for<'r> SigningKeyRecord: FromRow<'r, DB::Row>,
-    DB::QueryResult: RowsAffected,
-{
+macro_rules! common_sql {
+    ($db:ty) => {
+        impl Common<'_, $db> {
     pub async fn ping(&mut self) -> StoreResult<()> {
-        sqlx::query::<DB>("SELECT 1")
+        sqlx::query::<$db>("SELECT 1")
             .execute(&mut *self.0)
             .await
             .map_err(err)?;
@@ -72,7 +45,7 @@ where
             "INSERT INTO users (id, email, display_name, password_hash, is_super_admin, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, {flag}, $5, $5) {on_conflict} RETURNING {USER_COLUMNS}"
         );
-        let row: UserRow = sqlx::query_as::<DB, UserRow>(&sql)
+        let row: UserRow = sqlx::query_as::<$db, UserRow>(&sql)
             .bind(user.id)
             .bind(user.email)
             .bind(user.display_name)
@@ -91,10 +64,10 @@ where
         value: V,
     ) -> StoreResult<Option<User>>
     where
-        for<'q> V: Encode<'q, DB> + Type<DB> + Send + 'q,
+        for<'q> V: Encode<'q, $db> + Type<$db> + Send + 'q,
     {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = $1");
-        let row = sqlx::query_as::<DB, UserRow>(&sql)
+        let row = sqlx::query_as::<$db, UserRow>(&sql)
             .bind(value)
             .fetch_optional(&mut *self.0)
             .await
@@ -107,7 +80,7 @@ where
         email: &str,
     ) -> StoreResult<Option<UserCredentials>> {
         let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1");
-        let row = sqlx::query_as::<DB, CredentialsRow>(&sql)
+        let row = sqlx::query_as::<$db, CredentialsRow>(&sql)
             .bind(email.to_owned())
             .fetch_optional(&mut *self.0)
             .await
@@ -119,7 +92,7 @@ where
     }
 
     pub async fn signing_keys(&mut self) -> StoreResult<Vec<SigningKeyRecord>> {
-        sqlx::query_as::<DB, SigningKeyRecord>(
+        sqlx::query_as::<$db, SigningKeyRecord>(
             "SELECT kid, public_key, private_key_enc, created_at FROM signing_keys ORDER BY created_at",
         )
         .fetch_all(&mut *self.0)
@@ -128,7 +101,7 @@ where
     }
 
     pub async fn insert_signing_key(&mut self, key: SigningKeyRecord) -> StoreResult<()> {
-        sqlx::query::<DB>(
+        sqlx::query::<$db>(
             "INSERT INTO signing_keys (kid, public_key, private_key_enc, created_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(key.kid)
@@ -144,7 +117,7 @@ where
     // --- passwords and MFA
 
     pub async fn password_hash(&mut self, user: Uuid) -> StoreResult<Option<String>> {
-        let row = sqlx::query_as::<DB, (String,)>("SELECT password_hash FROM users WHERE id = $1")
+        let row = sqlx::query_as::<$db, (String,)>("SELECT password_hash FROM users WHERE id = $1")
             .bind(user)
             .fetch_optional(&mut *self.0)
             .await
@@ -154,7 +127,7 @@ where
 
     pub async fn set_password(&mut self, user: Uuid, hash: String) -> StoreResult<()> {
         let done =
-            sqlx::query::<DB>("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            sqlx::query::<$db>("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
                 .bind(user)
                 .bind(hash)
                 .bind(Utc::now())
@@ -165,7 +138,7 @@ where
     }
 
     pub async fn mfa_state(&mut self, user: Uuid) -> StoreResult<Option<MfaState>> {
-        sqlx::query_as::<DB, MfaState>(
+        sqlx::query_as::<$db, MfaState>(
             "SELECT mfa_enabled, mfa_secret_enc, mfa_pending_secret_enc, mfa_last_step FROM users WHERE id = $1",
         )
         .bind(user)
@@ -179,7 +152,7 @@ where
         user: Uuid,
         secret: Option<Vec<u8>>,
     ) -> StoreResult<()> {
-        let done = sqlx::query::<DB>("UPDATE users SET mfa_pending_secret_enc = $2 WHERE id = $1")
+        let done = sqlx::query::<$db>("UPDATE users SET mfa_pending_secret_enc = $2 WHERE id = $1")
             .bind(user)
             .bind(secret)
             .execute(&mut *self.0)
@@ -196,7 +169,7 @@ where
         recovery: Vec<String>,
     ) -> StoreResult<()> {
         let mut tx = sqlx::Connection::begin(&mut *self.0).await.map_err(err)?;
-        sqlx::query::<DB>(
+        sqlx::query::<$db>(
             "UPDATE users SET mfa_enabled = TRUE, mfa_secret_enc = $2, mfa_pending_secret_enc = NULL, \
              mfa_last_step = $3, updated_at = $4 WHERE id = $1",
         )
@@ -207,13 +180,13 @@ where
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        sqlx::query::<DB>("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
+        sqlx::query::<$db>("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
             .bind(user)
             .execute(&mut *tx)
             .await
             .map_err(err)?;
         for hash in recovery {
-            sqlx::query::<DB>(
+            sqlx::query::<$db>(
                 "INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES ($1, $2)",
             )
             .bind(user)
@@ -227,7 +200,7 @@ where
 
     pub async fn disable_mfa(&mut self, user: Uuid) -> StoreResult<()> {
         let mut tx = sqlx::Connection::begin(&mut *self.0).await.map_err(err)?;
-        sqlx::query::<DB>(
+        sqlx::query::<$db>(
             "UPDATE users SET mfa_enabled = FALSE, mfa_secret_enc = NULL, mfa_pending_secret_enc = NULL, \
              updated_at = $2 WHERE id = $1",
         )
@@ -236,7 +209,7 @@ where
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        sqlx::query::<DB>("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
+        sqlx::query::<$db>("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
             .bind(user)
             .execute(&mut *tx)
             .await
@@ -245,7 +218,7 @@ where
     }
 
     pub async fn consume_totp_step(&mut self, user: Uuid, step: i64) -> StoreResult<bool> {
-        let done = sqlx::query::<DB>(
+        let done = sqlx::query::<$db>(
             "UPDATE users SET mfa_last_step = $2 WHERE id = $1 AND (mfa_last_step IS NULL OR mfa_last_step < $2)",
         )
         .bind(user)
@@ -257,7 +230,7 @@ where
     }
 
     pub async fn consume_recovery_code(&mut self, user: Uuid, hash: &str) -> StoreResult<bool> {
-        let done = sqlx::query::<DB>(
+        let done = sqlx::query::<$db>(
             "UPDATE mfa_recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
         )
         .bind(user)
@@ -270,7 +243,7 @@ where
     }
 
     pub async fn unused_recovery_codes(&mut self, user: Uuid) -> StoreResult<u64> {
-        let (n,) = sqlx::query_as::<DB, (i64,)>(
+        let (n,) = sqlx::query_as::<$db, (i64,)>(
             "SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL",
         )
         .bind(user)
@@ -283,7 +256,7 @@ where
     // --- refresh tokens
 
     pub async fn create_refresh_family(&mut self, session: Uuid, user: Uuid) -> StoreResult<()> {
-        sqlx::query::<DB>(
+        sqlx::query::<$db>(
             "INSERT INTO refresh_families (session_id, user_id, created_at) VALUES ($1, $2, $3)",
         )
         .bind(session)
@@ -296,7 +269,7 @@ where
     }
 
     pub async fn insert_refresh_token(&mut self, t: NewRefreshToken) -> StoreResult<()> {
-        sqlx::query::<DB>(
+        sqlx::query::<$db>(
             "INSERT INTO refresh_tokens (id, session_id, token_hash, session_org, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -313,7 +286,7 @@ where
     }
 
     pub async fn retire_refresh_tokens(&mut self, session: Uuid) -> StoreResult<()> {
-        sqlx::query::<DB>(
+        sqlx::query::<$db>(
             "UPDATE refresh_tokens SET used_at = $2 WHERE session_id = $1 AND used_at IS NULL",
         )
         .bind(session)
@@ -328,7 +301,7 @@ where
         &mut self,
         hash: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        sqlx::query_as::<DB, RefreshTokenRecord>(
+        sqlx::query_as::<$db, RefreshTokenRecord>(
             "SELECT t.id, t.session_id, f.user_id, t.session_org AS org_id, t.expires_at, t.used_at, \
              f.revoked_at AS family_revoked_at \
              FROM refresh_tokens t JOIN refresh_families f ON f.session_id = t.session_id \
@@ -341,7 +314,7 @@ where
     }
 
     pub async fn use_refresh_token(&mut self, id: Uuid) -> StoreResult<bool> {
-        let done = sqlx::query::<DB>(
+        let done = sqlx::query::<$db>(
             "UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL",
         )
         .bind(id)
@@ -353,7 +326,7 @@ where
     }
 
     pub async fn revoke_refresh_family(&mut self, session: Uuid, reason: &str) -> StoreResult<()> {
-        sqlx::query::<DB>(
+        sqlx::query::<$db>(
             "UPDATE refresh_families SET revoked_at = $2, revoked_reason = $3 \
              WHERE session_id = $1 AND revoked_at IS NULL",
         )
@@ -372,7 +345,7 @@ where
         keep: Option<Uuid>,
         reason: &str,
     ) -> StoreResult<Vec<Uuid>> {
-        let rows = sqlx::query_as::<DB, (Uuid,)>(
+        let rows = sqlx::query_as::<$db, (Uuid,)>(
             "UPDATE refresh_families SET revoked_at = $3, revoked_reason = $4 \
              WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR session_id <> $2) \
              RETURNING session_id",
@@ -389,12 +362,12 @@ where
 
     // --- API keys, on a connection the backend has scoped
 
-    pub async fn insert_api_key(conn: &mut DB::Connection, k: ApiKeyRecord) -> StoreResult<()> {
+    pub async fn insert_api_key(conn: &mut <$db as sqlx::Database>::Connection, k: ApiKeyRecord) -> StoreResult<()> {
         let sql = format!(
             "INSERT INTO api_keys ({API_KEY_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         );
-        sqlx::query::<DB>(&sql)
+        sqlx::query::<$db>(&sql)
             .bind(k.id)
             .bind(k.org_id)
             .bind(k.key_id)
@@ -420,18 +393,18 @@ where
 
     /// `filter` is a WHERE clause over `$1` (and `$2`).
     pub async fn fetch_api_keys<V>(
-        conn: &mut DB::Connection,
+        conn: &mut <$db as sqlx::Database>::Connection,
         filter: &str,
         first: V,
         second: Option<Uuid>,
     ) -> StoreResult<Vec<ApiKeyRecord>>
     where
-        for<'q> V: Encode<'q, DB> + Type<DB> + 'q,
+        for<'q> V: Encode<'q, $db> + Type<$db> + 'q,
     {
         let sql = format!(
             "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE {filter} ORDER BY created_at, id"
         );
-        let mut q = sqlx::query_as::<DB, ApiKeyRecord>(&sql).bind(first);
+        let mut q = sqlx::query_as::<$db, ApiKeyRecord>(&sql).bind(first);
         if let Some(s) = second {
             q = q.bind(s);
         }
@@ -441,7 +414,7 @@ where
     /// Runs an UPDATE on one key of one organization (`$1` org, `$2` id,
     /// `$3` now, then `extra`); NotFound when no live key matched.
     pub async fn update_api_key(
-        conn: &mut DB::Connection,
+        conn: &mut <$db as sqlx::Database>::Connection,
         org: Uuid,
         id: Uuid,
         set: &str,
@@ -450,14 +423,19 @@ where
         let sql = format!(
             "UPDATE api_keys SET {set} WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL"
         );
-        let mut q = sqlx::query::<DB>(&sql).bind(org).bind(id).bind(Utc::now());
+        let mut q = sqlx::query::<$db>(&sql).bind(org).bind(id).bind(Utc::now());
         if let Some((hash, until, signing)) = extra {
             q = q.bind(hash).bind(until).bind(signing);
         }
         let done = q.execute(conn).await.map_err(err)?;
         expect_row(rows(&done), "API key")
     }
+        }
+    };
 }
+
+common_sql!(sqlx::Sqlite);
+common_sql!(sqlx::Postgres);
 
 /// Rows a statement touched, for any backend.
 fn rows<R: RowsAffected>(done: &R) -> u64 {
