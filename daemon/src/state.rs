@@ -1,16 +1,20 @@
 //! The daemon's shared state: storage, kv, keys and caches, opened from the
 //! configuration. No router and no HTTP here: the domain depends on this
-//! module, and the composition root (`app.rs`) depends on both.
+//! module, the composition root (`app.rs`) on both, and what is held here
+//! depends on neither (`daemon/tests/layers.rs` checks there is no cycle).
 
 use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::audit::fold::Aggregator;
+use crate::audit::keys::{AuditKeys, Touched};
 use crate::auth::keys::{MasterKey, TokenKeys};
 use crate::auth::password::PasswordHasherPool;
 use crate::auth::tokens::TokenIssuer;
 use crate::config::{redact_url, Config};
 use crate::kv::{self, DynKv};
+use crate::rbac::cache::Authorizer;
 use crate::store::{self, DynStore};
 
 /// Everything a handler may use. Cheap to clone.
@@ -24,13 +28,13 @@ pub struct AppState {
     /// Seals secrets at rest (signing keys, TOTP secrets).
     pub master: Arc<MasterKey>,
     /// Per-organization role and grant snapshots.
-    pub authz: Arc<crate::rbac::Authorizer>,
+    pub authz: Arc<Authorizer>,
     /// The key that signs audit checkpoints.
-    pub audit_keys: Arc<crate::audit::signer::AuditKeys>,
+    pub audit_keys: Arc<AuditKeys>,
     /// Chains that moved since the last periodic checkpoint.
-    pub audit_touched: Arc<crate::audit::signer::Touched>,
+    pub audit_touched: Arc<Touched>,
     /// Floods of identical denials and failures, folded per window.
-    pub audit_aggregator: Arc<crate::audit::aggregate::Aggregator>,
+    pub audit_aggregator: Arc<Aggregator>,
 }
 
 /// Creates the data dir owner-only (0700), whatever the umask. A dir that
@@ -76,6 +80,8 @@ impl AppState {
         };
         let passwords = PasswordHasherPool::new(config.password_hash_concurrency)?;
         tracing::info!(backend = ?store.backend(), kv = kv.kind(), "storage ready");
+        let authz = Arc::new(Authorizer::new(store.clone(), kv.clone()));
+        let audit_keys = Arc::new(AuditKeys::new(store.clone(), master.clone()));
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -83,8 +89,8 @@ impl AppState {
             tokens: Arc::new(tokens),
             passwords,
             master,
-            authz: Arc::new(crate::rbac::Authorizer::default()),
-            audit_keys: Arc::default(),
+            authz,
+            audit_keys,
             audit_touched: Arc::default(),
             audit_aggregator: Arc::default(),
         })

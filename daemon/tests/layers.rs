@@ -94,3 +94,39 @@ fn handlers_do_not_reach_the_store() {
         found.join("\n")
     );
 }
+
+/// The state the domain shares is built from parts that know nothing of it:
+/// every module `state.rs` imports leaves `crate::state` alone, so state and
+/// domain do not import each other.
+#[test]
+fn the_shared_state_is_not_part_of_an_import_cycle() {
+    let state = std::fs::read_to_string(src().join("state.rs")).expect("state.rs");
+    let mut found = Vec::new();
+    let mut checked = 0;
+    for line in code(&state).filter(|l| l.starts_with("use crate::")) {
+        let path: Vec<&str> = line
+            .trim_start_matches("use crate::")
+            .split("::")
+            .take_while(|s| s.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .collect();
+        // The deepest file the path names: src/a/b.rs, src/a.rs or src/a/mod.rs.
+        let file = (1..=path.len()).rev().find_map(|n| {
+            let base = path[..n].iter().fold(src(), |p, s| p.join(s));
+            [base.with_extension("rs"), base.join("mod.rs")]
+                .into_iter()
+                .find(|f| f.is_file())
+        });
+        let Some(file) = file else { continue };
+        checked += 1;
+        let text = std::fs::read_to_string(&file).expect("read");
+        if code(&text).any(|l| l.contains("crate::state")) {
+            found.push(format!("{} (imported as {line})", file.display()));
+        }
+    }
+    assert!(checked >= 6, "state.rs imports {checked} modules");
+    assert!(
+        found.is_empty(),
+        "imports of state.rs that import it back:\n{}",
+        found.join("\n")
+    );
+}

@@ -6,6 +6,8 @@
 
 pub mod aggregate;
 pub mod export;
+pub mod fold;
+pub mod keys;
 pub mod read;
 pub mod retention;
 pub mod signer;

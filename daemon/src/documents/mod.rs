@@ -381,7 +381,7 @@ pub async fn delete(
     );
     state.store.delete_document(org, id, &mut audit).await?;
     audit::committed(state, &audit).await?;
-    state.authz.invalidate(state, org).await // its grants are gone
+    state.authz.invalidate(org).await // its grants are gone
 }
 
 pub async fn download(

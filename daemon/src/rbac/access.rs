@@ -164,7 +164,7 @@ impl OrgAccess {
             ),
             Credential::Session(_) => None,
         };
-        let policy = state.authz.policy(state, org_id).await?;
+        let policy = state.authz.policy(org_id).await?;
         Ok(Self {
             org,
             subject: Subject {

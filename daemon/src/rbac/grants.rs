@@ -118,7 +118,7 @@ pub async fn create(
     );
     state.store.create_grant(record, &mut audit).await?;
     audit::committed(state, &audit).await?;
-    state.authz.invalidate(state, org).await?;
+    state.authz.invalidate(org).await?;
     Ok(out)
 }
 
@@ -144,5 +144,5 @@ pub async fn revoke(
     );
     state.store.delete_grant(org, id, &mut audit).await?;
     audit::committed(state, &audit).await?;
-    state.authz.invalidate(state, org).await
+    state.authz.invalidate(org).await
 }

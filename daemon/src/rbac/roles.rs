@@ -80,7 +80,7 @@ fn info(name: &str, own: PermSet, eff: PermSet, r: Option<&RoleRecord>) -> RoleI
 pub async fn list(state: &AppState, tenant: Tenant) -> Result<Vec<RoleInfo>, AppError> {
     let org = tenant.id();
     let records = state.store.roles(org).await?;
-    let policy = state.authz.policy(state, org).await?;
+    let policy = state.authz.policy(org).await?;
     let mut out: Vec<RoleInfo> = PREDEFINED_ROLES
         .iter()
         .map(|n| {
@@ -201,7 +201,7 @@ pub async fn create(
         )
         .await?;
     audit::committed(state, &audit).await?;
-    state.authz.invalidate(state, access.org().id).await?;
+    state.authz.invalidate(access.org().id).await?;
     get(state, access.tenant(), &req.name).await
 }
 
@@ -278,7 +278,7 @@ pub async fn update(
         )
         .await?;
     audit::committed(state, &audit).await?;
-    state.authz.invalidate(state, org).await?;
+    state.authz.invalidate(org).await?;
     get(state, access.tenant(), name).await
 }
 
@@ -331,5 +331,5 @@ pub async fn delete(
         .delete_role(org, name, reassign_to, &mut audit)
         .await?;
     audit::committed(state, &audit).await?;
-    state.authz.invalidate(state, org).await
+    state.authz.invalidate(org).await
 }

@@ -237,7 +237,7 @@ async fn addressed_to(
 /// Roles still assignable at acceptance (a custom role may have gone).
 async fn roles_now(state: &AppState, r: &InvitationRecord) -> Result<Vec<String>, AppError> {
     let wanted: Vec<String> = serde_json::from_str(&r.roles).unwrap_or_default();
-    let policy = state.authz.policy(state, r.org_id).await?;
+    let policy = state.authz.policy(r.org_id).await?;
     if let Some(gone) = wanted.iter().find(|n| policy.role(n).is_none()) {
         return Err(AppError::conflict(
             "role_gone",
