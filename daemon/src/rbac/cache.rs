@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 use loki_shared::permissions::Permission;
 use uuid::Uuid;
 
-use super::parse_permissions;
-use super::policy::{GrantEntry, GrantSubject, OrgPolicy, RoleDef};
+use super::policy::{GrantEntry, GrantSubject, OrgPolicy};
 use crate::error::AppError;
 use crate::kv::DynKv;
 use crate::store::DynStore;
@@ -89,16 +88,7 @@ impl Authorizer {
 }
 
 async fn load(store: &DynStore, org: Uuid, version: i64) -> Result<OrgPolicy, AppError> {
-    let customs: Vec<RoleDef> = store
-        .roles(org)
-        .await?
-        .into_iter()
-        .map(|r| RoleDef {
-            own: parse_permissions(&r.permissions),
-            name: r.name,
-            parent: r.parent,
-        })
-        .collect();
+    let customs = super::role_defs(store, org).await?;
     let mut grants: HashMap<Uuid, Vec<GrantEntry>> = HashMap::new();
     for g in store.grants(org, None).await? {
         let Ok(permission) = g.permission.parse::<Permission>() else {

@@ -28,3 +28,20 @@ pub fn parse_permissions(json: &str) -> PermSet {
         .filter_map(|p| p.parse::<Permission>().ok())
         .fold(PermSet::EMPTY, PermSet::with)
 }
+
+/// The organization's custom roles as the policy sees them.
+pub(crate) async fn role_defs(
+    store: &crate::store::DynStore,
+    org: uuid::Uuid,
+) -> Result<Vec<policy::RoleDef>, crate::error::AppError> {
+    Ok(store
+        .roles(org)
+        .await?
+        .into_iter()
+        .map(|r| policy::RoleDef {
+            own: parse_permissions(&r.permissions),
+            name: r.name,
+            parent: r.parent,
+        })
+        .collect())
+}

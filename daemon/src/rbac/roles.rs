@@ -114,17 +114,7 @@ async fn defs_with(
     org: Uuid,
     change: Option<RoleDef>,
 ) -> Result<Vec<RoleDef>, AppError> {
-    let mut defs: Vec<RoleDef> = state
-        .store
-        .roles(org)
-        .await?
-        .into_iter()
-        .map(|r| RoleDef {
-            own: parse_permissions(&r.permissions),
-            name: r.name,
-            parent: r.parent,
-        })
-        .collect();
+    let mut defs = super::role_defs(&state.store, org).await?;
     if let Some(c) = change {
         defs.retain(|d| d.name != c.name);
         defs.push(c);
