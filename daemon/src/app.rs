@@ -49,9 +49,13 @@ impl Application {
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
         let refresher = tokio::spawn(refresh_signing_keys(self.state.clone()));
-        let checkpointer = tokio::spawn(crate::audit::signer::periodic(self.state.clone()));
-        let retention = tokio::spawn(crate::audit::retention::periodic(self.state.clone()));
-        let aggregator = tokio::spawn(crate::audit::aggregate::periodic(self.state.clone()));
+        let checkpointer = tokio::spawn(crate::audit::signer::periodic(self.state.auditor.clone()));
+        let retention = tokio::spawn(crate::audit::retention::periodic(
+            self.state.audit_trail.clone(),
+        ));
+        let aggregator = tokio::spawn(crate::audit::aggregate::periodic(
+            self.state.auditor.clone(),
+        ));
         let final_state = self.state.clone();
         let router = crate::http::router(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -81,7 +85,7 @@ impl Application {
             }
         };
         // Folded repeats still waiting for their window are written now.
-        crate::audit::aggregate::flush(&final_state, true).await;
+        final_state.auditor.flush(true).await;
         result
     }
 }

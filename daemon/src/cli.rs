@@ -172,16 +172,17 @@ enum Daemon {
 async fn rotate_signing_key(config: Config) -> anyhow::Result<()> {
     let state = AppState::open(config).await?;
     let kid = state.tokens.keys.rotate().await?;
-    crate::audit::record(
-        &state,
-        crate::audit::Event::new(
-            Action::SystemSigningKeyRotated,
-            crate::audit::Outcome::Success,
+    state
+        .auditor
+        .record(
+            crate::audit::Event::new(
+                Action::SystemSigningKeyRotated,
+                crate::audit::Outcome::Success,
+            )
+            .resource("signing_key", &kid),
         )
-        .resource("signing_key", &kid),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("new signing key {kid}");
     Ok(())
 }
@@ -212,7 +213,9 @@ async fn create_super_admin(
     };
     let password = password.trim_end_matches(['\n', '\r']).to_owned();
     let state = AppState::open(config).await?;
-    let user = crate::auth::service::bootstrap_super_admin(&state, email, password)
+    let user = state
+        .identity
+        .bootstrap_super_admin(email, password)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("super admin {} ({})", user.email, user.id);

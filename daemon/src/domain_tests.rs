@@ -14,12 +14,10 @@ use uuid::Uuid;
 
 use crate::audit::{self, Event, Outcome};
 use crate::auth::sessions::Session;
-use crate::auth::{api_keys, service, Credential, Principal};
+use crate::auth::{Credential, Principal};
 use crate::context::ClientInfo;
 use crate::error::AppError;
-use crate::rbac::{member_roles, roles, OrgAccess};
 use crate::state::AppState;
-use crate::tenancy::{self, invitations};
 use crate::Config;
 
 async fn state() -> (tempfile::TempDir, AppState) {
@@ -44,7 +42,9 @@ async fn person(state: &AppState, email: &str) -> User {
         password: "correct horse battery staple".into(),
         display_name: None,
     };
-    service::register(state, req, &client())
+    state
+        .identity
+        .register(req, &client())
         .await
         .expect("register")
 }
@@ -75,16 +75,17 @@ fn signed_in(user: &User, org: Option<Uuid>) -> Principal {
 /// An organization and its admin (signed in to it).
 async fn org_with_admin(state: &AppState, email: &str, name: &str) -> (Uuid, Principal) {
     let admin = person(state, email).await;
-    let org = tenancy::create(
-        state,
-        &signed_in(&admin, None),
-        CreateOrgRequest {
-            name: name.into(),
-            slug: None,
-        },
-    )
-    .await
-    .expect("org");
+    let org = state
+        .tenancy
+        .create(
+            &signed_in(&admin, None),
+            CreateOrgRequest {
+                name: name.into(),
+                slug: None,
+            },
+        )
+        .await
+        .expect("org");
     (org.id, signed_in(&admin, Some(org.id)))
 }
 
@@ -96,22 +97,27 @@ async fn join(
     who: &User,
     roles: &[&str],
 ) -> Principal {
-    let access = OrgAccess::require(state, by, org, Permission::MemberInvite)
+    let access = state
+        .admission
+        .require(by, org, Permission::MemberInvite)
         .await
         .expect("inviter");
-    let created = invitations::create(
-        state,
-        &access,
-        by,
-        CreateInvitationRequest {
-            email: who.email.clone(),
-            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
-            expires_in_secs: None,
-        },
-    )
-    .await
-    .expect("invitation");
-    invitations::accept(state, &signed_in(who, None), created.invitation.id)
+    let created = state
+        .invitations
+        .create(
+            &access,
+            by,
+            CreateInvitationRequest {
+                email: who.email.clone(),
+                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+                expires_in_secs: None,
+            },
+        )
+        .await
+        .expect("invitation");
+    state
+        .invitations
+        .accept(&signed_in(who, None), created.invitation.id)
         .await
         .expect("accept");
     signed_in(who, Some(org))
@@ -126,16 +132,22 @@ async fn admission_refuses_other_organizations_and_missing_permissions() {
     let (_dir, state) = state().await;
     let (org_a, admin_a) = org_with_admin(&state, "a@example.com", "A").await;
     let (org_b, _) = org_with_admin(&state, "b@example.com", "B").await;
-    assert!(
-        OrgAccess::require(&state, &admin_a, org_a, Permission::OrgUpdate)
-            .await
-            .is_ok()
-    );
-    let r = OrgAccess::require(&state, &admin_a, org_b, Permission::OrgRead).await;
+    assert!(state
+        .admission
+        .require(&admin_a, org_a, Permission::OrgUpdate)
+        .await
+        .is_ok());
+    let r = state
+        .admission
+        .require(&admin_a, org_b, Permission::OrgRead)
+        .await;
     assert_eq!(code(r.map(|a| a.tenant())), "wrong_organization");
     let viewer = person(&state, "v@example.com").await;
     let viewer = join(&state, org_a, &admin_a, &viewer, &["viewer"]).await;
-    let r = OrgAccess::require(&state, &viewer, org_a, Permission::OrgUpdate).await;
+    let r = state
+        .admission
+        .require(&viewer, org_a, Permission::OrgUpdate)
+        .await;
     assert_eq!(code(r.map(|a| a.tenant())), "permission_denied");
 }
 
@@ -145,7 +157,9 @@ async fn invitations_need_the_invitees_consent_and_work_once() {
     let (org, admin) = org_with_admin(&state, "boss@example.com", "Inviting").await;
     let invitee = person(&state, "guest@example.com").await;
     let stranger = person(&state, "other@example.com").await;
-    let access = OrgAccess::require(&state, &admin, org, Permission::MemberInvite)
+    let access = state
+        .admission
+        .require(&admin, org, Permission::MemberInvite)
         .await
         .expect("access");
     let req = |roles: &[&str]| CreateInvitationRequest {
@@ -153,25 +167,40 @@ async fn invitations_need_the_invitees_consent_and_work_once() {
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         expires_in_secs: None,
     };
-    let created = invitations::create(&state, &access, &admin, req(&["auditor"]))
+    let created = state
+        .invitations
+        .create(&access, &admin, req(&["auditor"]))
         .await
         .expect("invite");
     // Nobody is a member until the invitee accepts.
-    let members = member_roles::members(&state, access.tenant())
+    let members = state
+        .members
+        .members(access.tenant())
         .await
         .expect("members");
     assert_eq!(members.len(), 1);
     let id = created.invitation.id;
-    let r = invitations::accept(&state, &signed_in(&stranger, None), id).await;
+    let r = state
+        .invitations
+        .accept(&signed_in(&stranger, None), id)
+        .await;
     assert_eq!(code(r), "not_found");
-    let member = invitations::accept(&state, &signed_in(&invitee, None), id)
+    let member = state
+        .invitations
+        .accept(&signed_in(&invitee, None), id)
         .await
         .expect("accept");
     assert_eq!(member.roles, ["auditor"]);
-    let r = invitations::accept(&state, &signed_in(&invitee, None), id).await;
+    let r = state
+        .invitations
+        .accept(&signed_in(&invitee, None), id)
+        .await;
     assert_eq!(code(r), "invitation_closed");
     // A pending invitation for a member is refused up front.
-    let r = invitations::create(&state, &access, &admin, req(&["viewer"])).await;
+    let r = state
+        .invitations
+        .create(&access, &admin, req(&["viewer"]))
+        .await;
     assert_eq!(code(r), "already_member");
 }
 
@@ -179,25 +208,30 @@ async fn invitations_need_the_invitees_consent_and_work_once() {
 async fn nobody_hands_out_more_than_they_hold() {
     let (_dir, state) = state().await;
     let (org, admin) = org_with_admin(&state, "root@example.com", "Roles").await;
-    let access = OrgAccess::require(&state, &admin, org, Permission::RoleCreate)
+    let access = state
+        .admission
+        .require(&admin, org, Permission::RoleCreate)
         .await
         .expect("access");
-    roles::create(
-        &state,
-        &access,
-        &admin,
-        CreateRoleRequest {
-            name: "role_maker".into(),
-            description: None,
-            permissions: vec!["org:read".into(), "role:create".into(), "role:read".into()],
-            parent: None,
-        },
-    )
-    .await
-    .expect("role");
+    state
+        .roles
+        .create(
+            &access,
+            &admin,
+            CreateRoleRequest {
+                name: "role_maker".into(),
+                description: None,
+                permissions: vec!["org:read".into(), "role:create".into(), "role:read".into()],
+                parent: None,
+            },
+        )
+        .await
+        .expect("role");
     let maker = person(&state, "maker@example.com").await;
     let maker = join(&state, org, &admin, &maker, &["role_maker"]).await;
-    let access = OrgAccess::require(&state, &maker, org, Permission::RoleCreate)
+    let access = state
+        .admission
+        .require(&maker, org, Permission::RoleCreate)
         .await
         .expect("maker may create roles");
     let stronger = CreateRoleRequest {
@@ -207,7 +241,7 @@ async fn nobody_hands_out_more_than_they_hold() {
         parent: None,
     };
     assert_eq!(
-        code(roles::create(&state, &access, &maker, stronger).await),
+        code(state.roles.create(&access, &maker, stronger).await),
         "privilege_escalation"
     );
     // Nor by inheriting: a parent stronger than the creator.
@@ -218,7 +252,7 @@ async fn nobody_hands_out_more_than_they_hold() {
         parent: Some("admin".into()),
     };
     assert_eq!(
-        code(roles::create(&state, &access, &maker, inherited).await),
+        code(state.roles.create(&access, &maker, inherited).await),
         "privilege_escalation"
     );
 }
@@ -235,54 +269,61 @@ async fn api_keys_never_carry_more_than_their_holder() {
         .set_org_tier(org, Tier::Starter, &mut batch)
         .await
         .expect("tier");
-    let access = OrgAccess::require(&state, &admin, org, Permission::ApiKeyCreate)
+    let access = state
+        .admission
+        .require(&admin, org, Permission::ApiKeyCreate)
         .await
         .expect("access");
-    let key = api_keys::create(
-        &state,
-        &access,
-        &admin,
-        CreateApiKeyRequest {
-            name: "ci".into(),
-            scopes: vec!["org:read".into(), "doc:delete".into()],
-            expires_at: None,
-            require_signature: false,
-        },
-    )
-    .await
-    .expect("key");
+    let key = state
+        .api_keys
+        .create(
+            &access,
+            &admin,
+            CreateApiKeyRequest {
+                name: "ci".into(),
+                scopes: vec!["org:read".into(), "doc:delete".into()],
+                expires_at: None,
+                require_signature: false,
+            },
+        )
+        .await
+        .expect("key");
     // A rotator holding fewer permissions than the key's scopes.
-    roles::create(
-        &state,
-        &access,
-        &admin,
-        CreateRoleRequest {
-            name: "rotator".into(),
-            description: None,
-            permissions: vec![
-                "org:read".into(),
-                "apikey:read".into(),
-                "apikey:rotate".into(),
-            ],
-            parent: None,
-        },
-    )
-    .await
-    .expect("role");
+    state
+        .roles
+        .create(
+            &access,
+            &admin,
+            CreateRoleRequest {
+                name: "rotator".into(),
+                description: None,
+                permissions: vec![
+                    "org:read".into(),
+                    "apikey:read".into(),
+                    "apikey:rotate".into(),
+                ],
+                parent: None,
+            },
+        )
+        .await
+        .expect("role");
     let rotator = person(&state, "rot@example.com").await;
     let rotator = join(&state, org, &admin, &rotator, &["rotator"]).await;
-    let access = OrgAccess::require(&state, &rotator, org, Permission::ApiKeyRotate)
+    let access = state
+        .admission
+        .require(&rotator, org, Permission::ApiKeyRotate)
         .await
         .expect("may rotate");
-    let r = api_keys::rotate(
-        &state,
-        &access,
-        &rotator,
-        key.key.id,
-        RotateApiKeyRequest {
-            grace_period_secs: None,
-        },
-    )
-    .await;
+    let r = state
+        .api_keys
+        .rotate(
+            &access,
+            &rotator,
+            key.key.id,
+            RotateApiKeyRequest {
+                grace_period_secs: None,
+            },
+        )
+        .await;
     assert_eq!(code(r), "privilege_escalation");
 }

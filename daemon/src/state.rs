@@ -7,15 +7,29 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::audit::fold::Aggregator;
-use crate::audit::keys::{AuditKeys, Touched};
+use crate::audit::keys::AuditKeys;
+use crate::audit::{AuditTrail, Auditor};
+use crate::auth::account::Accounts;
+use crate::auth::api_keys::ApiKeys;
 use crate::auth::keys::{MasterKey, TokenKeys};
+use crate::auth::mfa::Mfa;
 use crate::auth::password::PasswordHasherPool;
+use crate::auth::renewal::Renewal;
+use crate::auth::service::Identity;
+use crate::auth::throttle::Throttle;
 use crate::auth::tokens::TokenIssuer;
+use crate::auth::Authenticator;
 use crate::config::{redact_url, Config};
+use crate::documents::Documents;
 use crate::kv::{self, DynKv};
+use crate::rbac::access::Admission;
 use crate::rbac::cache::Authorizer;
+use crate::rbac::grants::Grants;
+use crate::rbac::member_roles::Members;
+use crate::rbac::roles::Roles;
 use crate::store::{self, DynStore};
+use crate::tenancy::invitations::Invitations;
+use crate::tenancy::Tenancy;
 
 /// Everything a handler may use. Cheap to clone.
 #[derive(Clone)]
@@ -29,12 +43,23 @@ pub struct AppState {
     pub master: Arc<MasterKey>,
     /// Per-organization role and grant snapshots.
     pub authz: Arc<Authorizer>,
-    /// The key that signs audit checkpoints.
-    pub audit_keys: Arc<AuditKeys>,
-    /// Chains that moved since the last periodic checkpoint.
-    pub audit_touched: Arc<Touched>,
-    /// Floods of identical denials and failures, folded per window.
-    pub audit_aggregator: Arc<Aggregator>,
+    // The domain services, each holding only what it needs (built once here).
+    pub auditor: Auditor,
+    pub audit_trail: AuditTrail,
+    pub admission: Admission,
+    pub roles: Roles,
+    pub members: Members,
+    pub grants: Grants,
+    pub documents: Documents,
+    pub tenancy: Tenancy,
+    pub invitations: Invitations,
+    pub throttle: Throttle,
+    pub mfa: Mfa,
+    pub api_keys: ApiKeys,
+    pub identity: Identity,
+    pub renewal: Renewal,
+    pub accounts: Accounts,
+    pub authenticator: Authenticator,
 }
 
 /// Creates the data dir owner-only (0700), whatever the umask. A dir that
@@ -81,18 +106,150 @@ impl AppState {
         let passwords = PasswordHasherPool::new(config.password_hash_concurrency)?;
         tracing::info!(backend = ?store.backend(), kv = kv.kind(), "storage ready");
         let authz = Arc::new(Authorizer::new(store.clone(), kv.clone()));
-        let audit_keys = Arc::new(AuditKeys::new(store.clone(), master.clone()));
-        Ok(Self {
-            config: Arc::new(config),
+        let config = Arc::new(config);
+        let tokens = Arc::new(tokens);
+        Ok(Self::assemble(
+            config, store, kv, tokens, passwords, master, authz,
+        ))
+    }
+}
+
+impl AppState {
+    /// Wires the services: each gets the parts it uses and the services it
+    /// calls, in dependency order (a cycle would not compile).
+    fn assemble(
+        config: Arc<Config>,
+        store: DynStore,
+        kv: DynKv,
+        tokens: Arc<TokenIssuer>,
+        passwords: PasswordHasherPool,
+        master: Arc<MasterKey>,
+        authz: Arc<Authorizer>,
+    ) -> Self {
+        let auditor = Auditor {
+            store: store.clone(),
+            config: config.clone(),
+            keys: Arc::new(AuditKeys::new(store.clone(), master.clone())),
+            touched: Arc::default(),
+            aggregator: Arc::default(),
+        };
+        let throttle = Throttle {
+            store: store.clone(),
+            kv: kv.clone(),
+            config: config.clone(),
+        };
+        let audit_trail = AuditTrail {
+            store: store.clone(),
+            auditor: auditor.clone(),
+            throttle: throttle.clone(),
+        };
+        let admission = Admission {
+            store: store.clone(),
+            authz: authz.clone(),
+            auditor: auditor.clone(),
+        };
+        let roles = Roles {
+            store: store.clone(),
+            authz: authz.clone(),
+            auditor: auditor.clone(),
+        };
+        let members = Members {
+            store: store.clone(),
+            auditor: auditor.clone(),
+        };
+        let grants = Grants {
+            store: store.clone(),
+            authz: authz.clone(),
+            auditor: auditor.clone(),
+        };
+        let documents = Documents {
+            store: store.clone(),
+            authz: authz.clone(),
+            config: config.clone(),
+            auditor: auditor.clone(),
+        };
+        let mfa = Mfa {
+            store: store.clone(),
+            kv: kv.clone(),
+            config: config.clone(),
+            master: master.clone(),
+        };
+        let api_keys = ApiKeys {
+            store: store.clone(),
+            config: config.clone(),
+            master: master.clone(),
+            auditor: auditor.clone(),
+        };
+        let tenancy = Tenancy {
+            store: store.clone(),
+            auditor: auditor.clone(),
+            api_keys: api_keys.clone(),
+            members: members.clone(),
+            roles: roles.clone(),
+        };
+        let invitations = Invitations {
+            store: store.clone(),
+            authz: authz.clone(),
+            config: config.clone(),
+            passwords: passwords.clone(),
+            auditor: auditor.clone(),
+        };
+        let identity = Identity {
+            store: store.clone(),
+            kv: kv.clone(),
+            config: config.clone(),
+            passwords: passwords.clone(),
+            tokens: tokens.clone(),
+            auditor: auditor.clone(),
+            mfa: mfa.clone(),
+            throttle: throttle.clone(),
+        };
+        let renewal = Renewal {
+            store: store.clone(),
+            kv: kv.clone(),
+            auditor: auditor.clone(),
+            identity: identity.clone(),
+        };
+        let accounts = Accounts {
+            store: store.clone(),
+            kv: kv.clone(),
+            passwords: passwords.clone(),
+            auditor: auditor.clone(),
+            mfa: mfa.clone(),
+            renewal: renewal.clone(),
+            identity: identity.clone(),
+            throttle: throttle.clone(),
+        };
+        let authenticator = Authenticator {
+            store: store.clone(),
+            kv: kv.clone(),
+            tokens: tokens.clone(),
+            auditor: auditor.clone(),
+        };
+        Self {
+            config,
             store,
             kv,
-            tokens: Arc::new(tokens),
+            tokens,
             passwords,
             master,
             authz,
-            audit_keys,
-            audit_touched: Arc::default(),
-            audit_aggregator: Arc::default(),
-        })
+            auditor,
+            audit_trail,
+            admission,
+            roles,
+            members,
+            grants,
+            documents,
+            tenancy,
+            invitations,
+            throttle,
+            mfa,
+            api_keys,
+            identity,
+            renewal,
+            accounts,
+            authenticator,
+        }
     }
 }

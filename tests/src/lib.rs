@@ -582,7 +582,9 @@ impl TestApp {
 
     /// Bootstraps a super admin the way `lokid admin create-super-admin` does.
     pub async fn super_admin(&self, email: &str) -> String {
-        loki_daemon::auth::service::bootstrap_super_admin(&self.state, email, PASSWORD.to_owned())
+        self.state
+            .identity
+            .bootstrap_super_admin(email, PASSWORD.to_owned())
             .await
             .expect("bootstrap super admin");
         self.login(email, None).await

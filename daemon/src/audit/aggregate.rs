@@ -7,26 +7,28 @@
 
 use std::time::Duration;
 
-use crate::state::AppState;
+use crate::audit::Auditor;
 
 pub use super::fold::Aggregator;
 
-/// Writes closed series; on failure they are retried at the next tick.
-pub async fn flush(state: &AppState, all: bool) {
-    for e in state.audit_aggregator.due(all) {
-        let org = e.org_id;
-        if let Err(err) = state.store.append_audit(org, e.clone()).await {
-            tracing::error!(error = %err, action = %e.action, count = e.count, "could not write an aggregated audit event");
-        } else {
-            state.audit_touched.touch(org);
+impl Auditor {
+    /// Writes closed series; on failure they are retried at the next tick.
+    pub async fn flush(&self, all: bool) {
+        for e in self.aggregator.due(all) {
+            let org = e.org_id;
+            if let Err(err) = self.store.append_audit(org, e.clone()).await {
+                tracing::error!(error = %err, action = %e.action, count = e.count, "could not write an aggregated audit event");
+            } else {
+                self.touched.touch(org);
+            }
         }
     }
 }
 
-pub async fn periodic(state: AppState) {
+pub async fn periodic(auditor: Auditor) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tick.tick().await;
-        flush(&state, false).await;
+        auditor.flush(false).await;
     }
 }

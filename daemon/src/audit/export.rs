@@ -2,6 +2,8 @@
 //! verification, all paging through the events so a million-event chain is
 //! never held in memory.
 
+use super::AuditTrail;
+use crate::store::DynStore;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, Stream};
@@ -12,10 +14,8 @@ use loki_shared::audit::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::signer;
 use crate::error::AppError;
 use crate::rbac::Tenant;
-use crate::state::AppState;
 use crate::store::CheckpointRecord;
 
 const PAGE: i64 = 1000;
@@ -26,24 +26,102 @@ pub struct Range {
     pub last: i64,
 }
 
-/// Fixes the seq range of an export and signs the checkpoints that make it
-/// verifiable on its own: one at its last event and, for a range that does
-/// not start at 1, an anchor at the event before it.
-pub async fn prepare(
-    state: &AppState,
-    tenant: Tenant,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-) -> Result<Option<Range>, AppError> {
-    let org = tenant.id();
-    let Some((first, last)) = state.store.audit_seq_bounds(org, from, to).await? else {
-        return Ok(None);
-    };
-    signer::checkpoint_at(state, org, last).await?;
-    if first > 1 {
-        signer::checkpoint_at(state, org, first - 1).await?;
+impl AuditTrail {
+    /// Fixes the seq range of an export and signs the checkpoints that make it
+    /// verifiable on its own: one at its last event and, for a range that does
+    /// not start at 1, an anchor at the event before it.
+    pub async fn prepare(
+        &self,
+        tenant: Tenant,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Option<Range>, AppError> {
+        let org = tenant.id();
+        let Some((first, last)) = self.store.audit_seq_bounds(org, from, to).await? else {
+            return Ok(None);
+        };
+        self.auditor.checkpoint_at(org, last).await?;
+        if first > 1 {
+            self.auditor.checkpoint_at(org, first - 1).await?;
+        }
+        Ok(Some(Range { first, last }))
     }
-    Ok(Some(Range { first, last }))
+
+    /// The lines before the events: manifest and keys.
+    pub async fn head_lines(
+        &self,
+        tenant: Tenant,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<String>, AppError> {
+        let org = tenant.id();
+        let manifest = Manifest {
+            format: BUNDLE_FORMAT.into(),
+            version: BUNDLE_VERSION,
+            org_id: org,
+            from: from.map(|t| t.to_rfc3339()),
+            to: to.map(|t| t.to_rfc3339()),
+            exported_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        };
+        let mut lines = vec![line("manifest", &manifest).map_err(fmt_err)?];
+        for k in self.auditor.bundle_keys().await? {
+            lines.push(line("key", &k).map_err(fmt_err)?);
+        }
+        Ok(lines)
+    }
+
+    /// The checkpoint lines of a range (its anchor included).
+    pub async fn checkpoint_lines(
+        &self,
+        tenant: Tenant,
+        range: &Range,
+    ) -> Result<Vec<String>, AppError> {
+        let org = tenant.id();
+        self.store
+            .checkpoints(org, (range.first - 1).max(0), range.last)
+            .await?
+            .into_iter()
+            .map(|c| line("checkpoint", &checkpoint_of(c)).map_err(fmt_err))
+            .collect()
+    }
+
+    /// Verifies the whole stored chain with the same verifier as the offline
+    /// tool, after checkpointing the head (so the newest events are covered and
+    /// deleted newest events show as a truncated tail).
+    pub async fn verify(&self, tenant: Tenant) -> Result<VerifyReport, AppError> {
+        use futures_util::StreamExt;
+        let org = tenant.id();
+        let range = self.prepare(tenant, None, None).await?;
+        let mut v = BundleVerifier::new();
+        for l in self.head_lines(tenant, None, None).await? {
+            v.line(&l);
+        }
+        let tail = match &range {
+            Some(r) => self.checkpoint_lines(tenant, r).await?,
+            None => Vec::new(),
+        };
+        // Checkpoints beyond the events (their events deleted) count too.
+        let beyond: Vec<String> = match &range {
+            Some(r) => self
+                .store
+                .checkpoints(org, r.last + 1, i64::MAX)
+                .await?
+                .into_iter()
+                .map(|c| line("checkpoint", &checkpoint_of(c)).map_err(fmt_err))
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        let mut pages = Box::pin(event_pages(self.store.clone(), org, range));
+        while let Some(page) = pages.next().await {
+            for (_, body) in page? {
+                v.line(&format!("{{\"type\":\"event\",\"event\":{body}}}"));
+            }
+        }
+        for l in tail.iter().chain(beyond.iter()) {
+            v.line(l);
+        }
+        Ok(v.finish())
+    }
 }
 
 fn checkpoint_of(r: CheckpointRecord) -> Checkpoint {
@@ -63,57 +141,18 @@ fn fmt_err(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(anyhow::anyhow!("{e}"))
 }
 
-/// The lines before the events: manifest and keys.
-pub async fn head_lines(
-    state: &AppState,
-    tenant: Tenant,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-) -> Result<Vec<String>, AppError> {
-    let org = tenant.id();
-    let manifest = Manifest {
-        format: BUNDLE_FORMAT.into(),
-        version: BUNDLE_VERSION,
-        org_id: org,
-        from: from.map(|t| t.to_rfc3339()),
-        to: to.map(|t| t.to_rfc3339()),
-        exported_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-    };
-    let mut lines = vec![line("manifest", &manifest).map_err(fmt_err)?];
-    for k in signer::bundle_keys(state).await? {
-        lines.push(line("key", &k).map_err(fmt_err)?);
-    }
-    Ok(lines)
-}
-
-/// The checkpoint lines of a range (its anchor included).
-pub async fn checkpoint_lines(
-    state: &AppState,
-    tenant: Tenant,
-    range: &Range,
-) -> Result<Vec<String>, AppError> {
-    let org = tenant.id();
-    state
-        .store
-        .checkpoints(org, (range.first - 1).max(0), range.last)
-        .await?
-        .into_iter()
-        .map(|c| line("checkpoint", &checkpoint_of(c)).map_err(fmt_err))
-        .collect()
-}
-
 /// Pages of stored event bodies, oldest first.
 pub fn event_pages(
-    state: AppState,
+    store: DynStore,
     org: Uuid,
     range: Option<Range>,
 ) -> impl Stream<Item = Result<Vec<(i64, String)>, AppError>> {
     let start = range.as_ref().map(|r| (r.first - 1, r.last));
     stream::unfold(start, move |cursor| {
-        let state = state.clone();
+        let store = store.clone();
         async move {
             let (after, last) = cursor?;
-            match state.store.audit_range(org, after, last, PAGE).await {
+            match store.audit_range(org, after, last, PAGE).await {
                 Ok(page) if page.is_empty() => None,
                 Ok(page) => {
                     let next = page.last().map(|(s, _)| *s).unwrap_or(last);
@@ -126,33 +165,36 @@ pub fn event_pages(
     })
 }
 
-/// A JSON Lines bundle as a byte stream.
-pub fn bundle_stream(
-    state: AppState,
-    tenant: Tenant,
-    head: Vec<String>,
-    range: Option<Range>,
-    tail: Vec<String>,
-) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
-    let org = tenant.id();
-    use futures_util::StreamExt;
-    let join =
-        |lines: Vec<String>| Bytes::from(lines.into_iter().map(|l| l + "\n").collect::<String>());
-    let events = event_pages(state, org, range).map(move |page| {
-        page.map(|p| {
-            let mut out = String::new();
-            for (_, body) in p {
-                out.push_str("{\"type\":\"event\",\"event\":");
-                out.push_str(&body);
-                out.push_str("}\n");
-            }
-            Bytes::from(out)
-        })
-        .map_err(|e| std::io::Error::other(e.to_string()))
-    });
-    stream::once(async move { Ok(join(head)) })
-        .chain(events)
-        .chain(stream::once(async move { Ok(join(tail)) }))
+impl AuditTrail {
+    /// A JSON Lines bundle as a byte stream.
+    pub fn bundle_stream(
+        &self,
+        tenant: Tenant,
+        head: Vec<String>,
+        range: Option<Range>,
+        tail: Vec<String>,
+    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+        let org = tenant.id();
+        use futures_util::StreamExt;
+        let join = |lines: Vec<String>| {
+            Bytes::from(lines.into_iter().map(|l| l + "\n").collect::<String>())
+        };
+        let events = event_pages(self.store.clone(), org, range).map(move |page| {
+            page.map(|p| {
+                let mut out = String::new();
+                for (_, body) in p {
+                    out.push_str("{\"type\":\"event\",\"event\":");
+                    out.push_str(&body);
+                    out.push_str("}\n");
+                }
+                Bytes::from(out)
+            })
+            .map_err(|e| std::io::Error::other(e.to_string()))
+        });
+        stream::once(async move { Ok(join(head)) })
+            .chain(events)
+            .chain(stream::once(async move { Ok(join(tail)) }))
+    }
 }
 
 const CSV_COLUMNS: [&str; 20] = [
@@ -231,60 +273,24 @@ fn csv_rows(page: &[(i64, String)], header: bool) -> Result<Bytes, AppError> {
     Ok(Bytes::from(w.into_inner().map_err(fmt_err)?))
 }
 
-/// CSV, one row per event, as a byte stream.
-pub fn csv_stream(
-    state: AppState,
-    tenant: Tenant,
-    range: Option<Range>,
-) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
-    let org = tenant.id();
-    use futures_util::StreamExt;
-    let header = stream::once(async {
-        csv_rows(&[], true).map_err(|e| std::io::Error::other(e.to_string()))
-    });
-    let rows = event_pages(state, org, range).map(|page| {
-        page.and_then(|p| csv_rows(&p, false))
-            .map_err(|e| std::io::Error::other(e.to_string()))
-    });
-    header.chain(rows)
-}
-
-/// Verifies the whole stored chain with the same verifier as the offline
-/// tool, after checkpointing the head (so the newest events are covered and
-/// deleted newest events show as a truncated tail).
-pub async fn verify(state: &AppState, tenant: Tenant) -> Result<VerifyReport, AppError> {
-    use futures_util::StreamExt;
-    let org = tenant.id();
-    let range = prepare(state, tenant, None, None).await?;
-    let mut v = BundleVerifier::new();
-    for l in head_lines(state, tenant, None, None).await? {
-        v.line(&l);
+impl AuditTrail {
+    /// CSV, one row per event, as a byte stream.
+    pub fn csv_stream(
+        &self,
+        tenant: Tenant,
+        range: Option<Range>,
+    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+        let org = tenant.id();
+        use futures_util::StreamExt;
+        let header = stream::once(async {
+            csv_rows(&[], true).map_err(|e| std::io::Error::other(e.to_string()))
+        });
+        let rows = event_pages(self.store.clone(), org, range).map(|page| {
+            page.and_then(|p| csv_rows(&p, false))
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        });
+        header.chain(rows)
     }
-    let tail = match &range {
-        Some(r) => checkpoint_lines(state, tenant, r).await?,
-        None => Vec::new(),
-    };
-    // Checkpoints beyond the events (their events deleted) count too.
-    let beyond: Vec<String> = match &range {
-        Some(r) => state
-            .store
-            .checkpoints(org, r.last + 1, i64::MAX)
-            .await?
-            .into_iter()
-            .map(|c| line("checkpoint", &checkpoint_of(c)).map_err(fmt_err))
-            .collect::<Result<_, _>>()?,
-        None => Vec::new(),
-    };
-    let mut pages = Box::pin(event_pages(state.clone(), org, range));
-    while let Some(page) = pages.next().await {
-        for (_, body) in page? {
-            v.line(&format!("{{\"type\":\"event\",\"event\":{body}}}"));
-        }
-    }
-    for l in tail.iter().chain(beyond.iter()) {
-        v.line(l);
-    }
-    Ok(v.finish())
 }
 
 #[cfg(test)]

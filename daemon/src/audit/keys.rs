@@ -1,6 +1,6 @@
 //! The audit signing key (Ed25519, stored sealed with the master key,
 //! shared by every daemon through the database), and the chains that moved
-//! since the last periodic checkpoint. Held in `AppState`; no state here.
+//! since the last periodic checkpoint. Held by the `Auditor`.
 
 use std::sync::Arc;
 

@@ -19,8 +19,32 @@ use crate::store::AuditBatch;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::audit::fold::Aggregator;
+use crate::audit::keys::AuditKeys;
+use crate::audit::keys::Touched;
+use crate::auth::throttle::Throttle;
+use crate::config::Config;
 use crate::context::ClientInfo;
-use crate::state::AppState;
+use crate::store::DynStore;
+use std::sync::Arc;
+
+/// Appends events to their chains and signs checkpoints: the one writer of the audit trail.
+#[derive(Clone)]
+pub struct Auditor {
+    pub(crate) store: DynStore,
+    pub(crate) config: Arc<Config>,
+    pub(crate) keys: Arc<AuditKeys>,
+    pub(crate) touched: Arc<Touched>,
+    pub(crate) aggregator: Arc<Aggregator>,
+}
+
+/// Reads, exports, verifies and purges an organization's trail.
+#[derive(Clone)]
+pub struct AuditTrail {
+    pub(crate) store: DynStore,
+    pub(crate) auditor: Auditor,
+    pub(crate) throttle: Throttle,
+}
 
 /// The chain of events that belong to no organization.
 pub const SYSTEM_CHAIN: Uuid = Uuid::nil();
@@ -152,18 +176,37 @@ fn draft(e: Event) -> AuditEvent {
     }
 }
 
-/// Records an event that changes no state (a denial, a failed sign-in, a
-/// read) in its chain, durably, before the caller goes on. When the write
-/// fails, the caller fails: nothing proceeds unrecorded.
-pub async fn record(state: &AppState, e: Event) -> Result<(), crate::error::AppError> {
-    let d = draft(e);
-    let org = d.org_id;
-    let window = std::time::Duration::from_secs(state.config.audit_aggregate_secs);
-    if d.outcome != "success" && !window.is_zero() && state.audit_aggregator.fold(&d, window) {
-        return Ok(()); // counted; written when the window closes
+impl Auditor {
+    /// Records an event that changes no state (a denial, a failed sign-in, a
+    /// read) in its chain, durably, before the caller goes on. When the write
+    /// fails, the caller fails: nothing proceeds unrecorded.
+    pub async fn record(&self, e: Event) -> Result<(), crate::error::AppError> {
+        let d = draft(e);
+        let org = d.org_id;
+        let window = std::time::Duration::from_secs(self.config.audit_aggregate_secs);
+        if d.outcome != "success" && !window.is_zero() && self.aggregator.fold(&d, window) {
+            return Ok(()); // counted; written when the window closes
+        }
+        let stored = self.store.append_audit(org, d).await?;
+        self.after_append(org, stored.seq).await
     }
-    let stored = state.store.append_audit(org, d).await?;
-    after_append(state, org, stored.seq).await
+
+    /// After the change committed: signs the checkpoints that are due.
+    pub async fn committed(&self, audit: &AuditBatch) -> Result<(), crate::error::AppError> {
+        for &(org, seq) in audit.appended() {
+            self.after_append(org, seq).await?;
+        }
+        Ok(())
+    }
+
+    /// Checkpoints every N events; remembers the chain for the periodic ones.
+    async fn after_append(&self, org: Uuid, seq: u64) -> Result<(), crate::error::AppError> {
+        self.touched.touch(org);
+        if seq.is_multiple_of(self.config.audit_checkpoint_every.max(1)) {
+            self.checkpoint(org).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The audit record of a state change about to be made: hand it to the
@@ -176,23 +219,6 @@ pub fn batch(e: Event) -> AuditBatch {
 /// A further event of the same change (e.g. on another chain).
 pub fn and(b: AuditBatch, e: Event) -> AuditBatch {
     b.and(draft(e))
-}
-
-/// After the change committed: signs the checkpoints that are due.
-pub async fn committed(state: &AppState, audit: &AuditBatch) -> Result<(), crate::error::AppError> {
-    for &(org, seq) in audit.appended() {
-        after_append(state, org, seq).await?;
-    }
-    Ok(())
-}
-
-/// Checkpoints every N events; remembers the chain for the periodic ones.
-async fn after_append(state: &AppState, org: Uuid, seq: u64) -> Result<(), crate::error::AppError> {
-    state.audit_touched.touch(org);
-    if seq.is_multiple_of(state.config.audit_checkpoint_every.max(1)) {
-        signer::checkpoint(state, org).await?;
-    }
-    Ok(())
 }
 
 /// `before` and `after` travel inside the metadata given to [`Event::meta`];

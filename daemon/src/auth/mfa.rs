@@ -10,9 +10,22 @@ use totp_rs::{Algorithm, TOTP};
 use uuid::Uuid;
 
 use super::secrets::{ct_eq, random_token, sha256_hex};
+use crate::auth::keys::MasterKey;
+use crate::config::Config;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::kv::DynKv;
+use crate::store::DynStore;
 use crate::store::{AuditBatch, MfaState};
+use std::sync::Arc;
+
+/// TOTP enrollment and sign-in challenges.
+#[derive(Clone)]
+pub struct Mfa {
+    pub(crate) store: DynStore,
+    pub(crate) kv: DynKv,
+    pub(crate) config: Arc<Config>,
+    pub(crate) master: Arc<MasterKey>,
+}
 
 pub const STEP_SECS: u64 = 30;
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
@@ -69,125 +82,170 @@ fn new_recovery_code() -> String {
     format!("{}-{}", &raw[..5], &raw[5..])
 }
 
-async fn state_of(state: &AppState, user: Uuid) -> Result<MfaState, AppError> {
-    state
-        .store
-        .mfa_state(user)
-        .await?
-        .ok_or(AppError::NotFound { what: "user" })
-}
-
-/// Starts (or restarts) enrolment: a new secret awaiting confirmation.
-pub async fn enroll(
-    state: &AppState,
-    user: Uuid,
-    email: &str,
-    audit: &mut AuditBatch,
-) -> Result<MfaEnrollResponse, AppError> {
-    if state_of(state, user).await?.mfa_enabled {
-        return Err(AppError::conflict(
-            "mfa_already_enabled",
-            "MFA is already enabled; disable it first",
-        ));
+impl Mfa {
+    async fn state_of(&self, user: Uuid) -> Result<MfaState, AppError> {
+        self.store
+            .mfa_state(user)
+            .await?
+            .ok_or(AppError::NotFound { what: "user" })
     }
-    // 160 bits, the size RFC 4226 recommends for HMAC-SHA1.
-    let secret = rand::random::<[u8; 20]>().to_vec();
-    let t = totp(secret.clone(), &state.config.mfa_issuer, email)?;
-    let sealed = state.master.seal(&secret, &context(user))?;
-    state
-        .store
-        .set_mfa_pending(user, Some(sealed), audit)
-        .await?;
-    Ok(MfaEnrollResponse {
-        secret: t.get_secret_base32(),
-        provisioning_uri: t.get_url(),
-    })
-}
 
-/// Confirms enrolment with a current code; returns the recovery codes.
-pub async fn confirm(
-    state: &AppState,
-    user: Uuid,
-    email: &str,
-    code: &str,
-    audit: &mut AuditBatch,
-) -> Result<MfaConfirmResponse, AppError> {
-    let s = state_of(state, user).await?;
-    let sealed = s.mfa_pending_secret_enc.ok_or_else(|| {
-        AppError::conflict(
-            "mfa_not_enrolling",
-            "start with POST /api/v1/auth/mfa/enroll",
-        )
-    })?;
-    let secret = state.master.open(&sealed, &context(user))?;
-    let t = totp(secret.to_vec(), &state.config.mfa_issuer, email)?;
-    let step = well_formed(code)
-        .then(|| matching_step(&t, code))
-        .flatten()
-        .ok_or_else(|| {
-            AppError::validation("code", "is not the current code of the authenticator")
+    /// Starts (or restarts) enrolment: a new secret awaiting confirmation.
+    pub async fn enroll(
+        &self,
+        user: Uuid,
+        email: &str,
+        audit: &mut AuditBatch,
+    ) -> Result<MfaEnrollResponse, AppError> {
+        if self.state_of(user).await?.mfa_enabled {
+            return Err(AppError::conflict(
+                "mfa_already_enabled",
+                "MFA is already enabled; disable it first",
+            ));
+        }
+        // 160 bits, the size RFC 4226 recommends for HMAC-SHA1.
+        let secret = rand::random::<[u8; 20]>().to_vec();
+        let t = totp(secret.clone(), &self.config.mfa_issuer, email)?;
+        let sealed = self.master.seal(&secret, &context(user))?;
+        self.store
+            .set_mfa_pending(user, Some(sealed), audit)
+            .await?;
+        Ok(MfaEnrollResponse {
+            secret: t.get_secret_base32(),
+            provisioning_uri: t.get_url(),
+        })
+    }
+
+    /// Confirms enrolment with a current code; returns the recovery codes.
+    pub async fn confirm(
+        &self,
+        user: Uuid,
+        email: &str,
+        code: &str,
+        audit: &mut AuditBatch,
+    ) -> Result<MfaConfirmResponse, AppError> {
+        let s = self.state_of(user).await?;
+        let sealed = s.mfa_pending_secret_enc.ok_or_else(|| {
+            AppError::conflict(
+                "mfa_not_enrolling",
+                "start with POST /api/v1/auth/mfa/enroll",
+            )
         })?;
-    let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
-    let hashes = codes
-        .iter()
-        .map(|c| sha256_hex(normalize_recovery(c).as_bytes()))
-        .collect();
-    state
-        .store
-        .enable_mfa(user, sealed, step, hashes, audit)
-        .await?;
-    Ok(MfaConfirmResponse {
-        recovery_codes: codes,
-    })
-}
+        let secret = self.master.open(&sealed, &context(user))?;
+        let t = totp(secret.to_vec(), &self.config.mfa_issuer, email)?;
+        let step = well_formed(code)
+            .then(|| matching_step(&t, code))
+            .flatten()
+            .ok_or_else(|| {
+                AppError::validation("code", "is not the current code of the authenticator")
+            })?;
+        let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
+        let hashes = codes
+            .iter()
+            .map(|c| sha256_hex(normalize_recovery(c).as_bytes()))
+            .collect();
+        self.store
+            .enable_mfa(user, sealed, step, hashes, audit)
+            .await?;
+        Ok(MfaConfirmResponse {
+            recovery_codes: codes,
+        })
+    }
 
-/// Checks a second factor: a TOTP code (once per step) or an unused
-/// recovery code (once). Errors name which input was wrong.
-pub async fn verify(
-    state: &AppState,
-    user: Uuid,
-    email: &str,
-    code: Option<&str>,
-    recovery: Option<&str>,
-) -> Result<(), AppError> {
-    let s = state_of(state, user).await?;
-    let sealed = match (s.mfa_enabled, s.mfa_secret_enc) {
-        (true, Some(sealed)) => sealed,
-        _ => return Err(AppError::conflict("mfa_not_enabled", "MFA is not enabled")),
-    };
-    match (code, recovery) {
-        (Some(code), None) => {
-            let secret = state.master.open(&sealed, &context(user))?;
-            let t = totp(secret.to_vec(), &state.config.mfa_issuer, email)?;
-            let step = well_formed(code)
-                .then(|| matching_step(&t, code))
-                .flatten()
-                .ok_or_else(|| {
-                    AppError::unauthorized("invalid_mfa_code", "the code is wrong or expired")
-                })?;
-            if !state.store.consume_totp_step(user, step).await? {
-                return Err(AppError::unauthorized(
-                    "mfa_code_reused",
-                    "this code was already used; wait for the next one",
-                ));
-            }
-            Ok(())
-        }
-        (None, Some(rc)) => {
-            let hash = sha256_hex(normalize_recovery(rc).as_bytes());
-            if state.store.consume_recovery_code(user, &hash).await? {
+    /// Checks a second factor: a TOTP code (once per step) or an unused
+    /// recovery code (once). Errors name which input was wrong.
+    pub async fn verify(
+        &self,
+        user: Uuid,
+        email: &str,
+        code: Option<&str>,
+        recovery: Option<&str>,
+    ) -> Result<(), AppError> {
+        let s = self.state_of(user).await?;
+        let sealed = match (s.mfa_enabled, s.mfa_secret_enc) {
+            (true, Some(sealed)) => sealed,
+            _ => return Err(AppError::conflict("mfa_not_enabled", "MFA is not enabled")),
+        };
+        match (code, recovery) {
+            (Some(code), None) => {
+                let secret = self.master.open(&sealed, &context(user))?;
+                let t = totp(secret.to_vec(), &self.config.mfa_issuer, email)?;
+                let step = well_formed(code)
+                    .then(|| matching_step(&t, code))
+                    .flatten()
+                    .ok_or_else(|| {
+                        AppError::unauthorized("invalid_mfa_code", "the code is wrong or expired")
+                    })?;
+                if !self.store.consume_totp_step(user, step).await? {
+                    return Err(AppError::unauthorized(
+                        "mfa_code_reused",
+                        "this code was already used; wait for the next one",
+                    ));
+                }
                 Ok(())
-            } else {
-                Err(AppError::unauthorized(
-                    "invalid_recovery_code",
-                    "the recovery code is wrong or was already used",
-                ))
             }
+            (None, Some(rc)) => {
+                let hash = sha256_hex(normalize_recovery(rc).as_bytes());
+                if self.store.consume_recovery_code(user, &hash).await? {
+                    Ok(())
+                } else {
+                    Err(AppError::unauthorized(
+                        "invalid_recovery_code",
+                        "the recovery code is wrong or was already used",
+                    ))
+                }
+            }
+            _ => Err(AppError::validation(
+                "code",
+                "give exactly one of code or recovery_code",
+            )),
         }
-        _ => Err(AppError::validation(
-            "code",
-            "give exactly one of code or recovery_code",
-        )),
+    }
+
+    pub async fn start_challenge(&self, c: &Challenge) -> Result<String, AppError> {
+        let token = random_token(32);
+        let json = serde_json::to_vec(c).map_err(|e| AppError::Internal(e.into()))?;
+        self.kv
+            .set(&challenge_key(&token), &json, Some(CHALLENGE_TTL))
+            .await
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        Ok(token)
+    }
+
+    /// Looks up a challenge, counting the attempt; a challenge allows five.
+    pub async fn take_challenge(&self, token: &str) -> Result<Challenge, AppError> {
+        let kv_err = |e: crate::kv::KvError| AppError::Unavailable(e.to_string());
+        let key = challenge_key(token);
+        let expired = || {
+            AppError::unauthorized(
+                "invalid_mfa_challenge",
+                "the MFA challenge is unknown or expired; sign in again",
+            )
+        };
+        let bytes = self
+            .kv
+            .get(&key)
+            .await
+            .map_err(kv_err)?
+            .ok_or_else(expired)?;
+        let attempts = self
+            .kv
+            .incr(&format!("{key}:attempts"), 1, CHALLENGE_TTL)
+            .await
+            .map_err(kv_err)?;
+        if attempts > CHALLENGE_ATTEMPTS {
+            self.kv.delete(&key).await.map_err(kv_err)?;
+            return Err(expired());
+        }
+        serde_json::from_slice(&bytes).map_err(|_| expired())
+    }
+
+    pub async fn end_challenge(&self, token: &str) -> Result<(), AppError> {
+        self.kv
+            .delete(&challenge_key(token))
+            .await
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        Ok(())
     }
 }
 
@@ -201,52 +259,4 @@ pub struct Challenge {
 
 fn challenge_key(token: &str) -> String {
     format!("mfa_challenge:{}", sha256_hex(token.as_bytes()))
-}
-
-pub async fn start_challenge(state: &AppState, c: &Challenge) -> Result<String, AppError> {
-    let token = random_token(32);
-    let json = serde_json::to_vec(c).map_err(|e| AppError::Internal(e.into()))?;
-    state
-        .kv
-        .set(&challenge_key(&token), &json, Some(CHALLENGE_TTL))
-        .await
-        .map_err(|e| AppError::Unavailable(e.to_string()))?;
-    Ok(token)
-}
-
-/// Looks up a challenge, counting the attempt; a challenge allows five.
-pub async fn take_challenge(state: &AppState, token: &str) -> Result<Challenge, AppError> {
-    let kv_err = |e: crate::kv::KvError| AppError::Unavailable(e.to_string());
-    let key = challenge_key(token);
-    let expired = || {
-        AppError::unauthorized(
-            "invalid_mfa_challenge",
-            "the MFA challenge is unknown or expired; sign in again",
-        )
-    };
-    let bytes = state
-        .kv
-        .get(&key)
-        .await
-        .map_err(kv_err)?
-        .ok_or_else(expired)?;
-    let attempts = state
-        .kv
-        .incr(&format!("{key}:attempts"), 1, CHALLENGE_TTL)
-        .await
-        .map_err(kv_err)?;
-    if attempts > CHALLENGE_ATTEMPTS {
-        state.kv.delete(&key).await.map_err(kv_err)?;
-        return Err(expired());
-    }
-    serde_json::from_slice(&bytes).map_err(|_| expired())
-}
-
-pub async fn end_challenge(state: &AppState, token: &str) -> Result<(), AppError> {
-    state
-        .kv
-        .delete(&challenge_key(token))
-        .await
-        .map_err(|e| AppError::Unavailable(e.to_string()))?;
-    Ok(())
 }

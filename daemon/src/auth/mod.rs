@@ -18,11 +18,24 @@ use loki_shared::api::{SessionKind, User};
 use loki_shared::audit::actions::Action;
 use uuid::Uuid;
 
-use crate::audit::{self, Event, Outcome};
+use crate::audit::Auditor;
+use crate::audit::{Event, Outcome};
+use crate::auth::tokens::TokenIssuer;
 use crate::context::ClientInfo;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::kv::DynKv;
+use crate::store::DynStore;
 use sessions::Session;
+use std::sync::Arc;
+
+/// Resolves the caller behind an access token or session cookie.
+#[derive(Clone)]
+pub struct Authenticator {
+    pub(crate) store: DynStore,
+    pub(crate) kv: DynKv,
+    pub(crate) tokens: Arc<TokenIssuer>,
+    pub(crate) auditor: Auditor,
+}
 
 /// Name of the browser session cookie.
 pub const SESSION_COOKIE: &str = "loki_session";
@@ -106,48 +119,106 @@ fn revoked() -> AppError {
     AppError::unauthorized("session_revoked", "the session has ended; sign in again")
 }
 
-async fn live_session(state: &AppState, id: Uuid, user: Uuid) -> Result<Session, AppError> {
-    sessions::get(state.kv.as_ref(), id)
-        .await?
-        .filter(|s| s.user_id == user)
-        .ok_or_else(revoked)
-}
-
-async fn user(state: &AppState, id: Uuid) -> Result<User, AppError> {
-    // Read fresh so removals and super-admin changes apply on the next request.
-    state.store.user_by_id(id).await?.ok_or_else(|| {
-        AppError::unauthorized("invalid_token", "the credential's user no longer exists")
-    })
-}
-
-/// The caller behind an access token.
-pub async fn from_access_token(
-    state: &AppState,
-    token: &str,
-    client: &ClientInfo,
-) -> Result<Principal, AppError> {
-    let claims = state.tokens.verify(token).await?;
-    let session = live_session(state, claims.sid, claims.sub).await?;
-    if session.kind != SessionKind::Token {
-        return Err(revoked());
+impl Authenticator {
+    async fn live_session(&self, id: Uuid, user: Uuid) -> Result<Session, AppError> {
+        sessions::get(self.kv.as_ref(), id)
+            .await?
+            .filter(|s| s.user_id == user)
+            .ok_or_else(revoked)
     }
-    // After `switch-org` the session belongs to the new organization: tokens
-    // issued for the earlier one stop working (the session stays listed,
-    // and revocable, where it now is).
-    if claims.org != session.org_id {
-        return Err(AppError::unauthorized(
-            "token_superseded",
-            "the session switched organization; use the token switch-org returned",
-        ));
+
+    async fn user(&self, id: Uuid) -> Result<User, AppError> {
+        // Read fresh so removals and super-admin changes apply on the next request.
+        self.store.user_by_id(id).await?.ok_or_else(|| {
+            AppError::unauthorized("invalid_token", "the credential's user no longer exists")
+        })
     }
-    let user = user(state, claims.sub).await?;
-    sessions::touch(state.kv.as_ref(), session.clone(), client).await?;
-    Ok(Principal {
-        user,
-        org: claims.org,
-        credential: Credential::Session(session),
-        client: client.clone(),
-    })
+
+    /// The caller behind an access token.
+    pub async fn from_access_token(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<Principal, AppError> {
+        let claims = self.tokens.verify(token).await?;
+        let session = self.live_session(claims.sid, claims.sub).await?;
+        if session.kind != SessionKind::Token {
+            return Err(revoked());
+        }
+        // After `switch-org` the session belongs to the new organization: tokens
+        // issued for the earlier one stop working (the session stays listed,
+        // and revocable, where it now is).
+        if claims.org != session.org_id {
+            return Err(AppError::unauthorized(
+                "token_superseded",
+                "the session switched organization; use the token switch-org returned",
+            ));
+        }
+        let user = self.user(claims.sub).await?;
+        sessions::touch(self.kv.as_ref(), session.clone(), client).await?;
+        Ok(Principal {
+            user,
+            org: claims.org,
+            credential: Credential::Session(session),
+            client: client.clone(),
+        })
+    }
+
+    /// The caller behind a session cookie; state-changing requests must carry
+    /// the session's CSRF token.
+    pub async fn from_cookie(
+        &self,
+        req: CookieRequest<'_>,
+        client: &ClientInfo,
+    ) -> Result<Principal, AppError> {
+        let value = req.value;
+        let invalid = || {
+            AppError::unauthorized(
+                "invalid_session_cookie",
+                "the session cookie is invalid or expired",
+            )
+        };
+        let (id, secret) = value.split_once('.').ok_or_else(invalid)?;
+        let id: Uuid = id.parse().map_err(|_| invalid())?;
+        let session = sessions::get(self.kv.as_ref(), id)
+            .await?
+            .filter(|s| s.kind == SessionKind::Cookie && s.cookie_matches(secret))
+            .ok_or_else(invalid)?;
+        // State-changing requests must prove they come from our page.
+        if !req.safe_method {
+            let failure = match req.csrf_token {
+                None => Some((
+                    "csrf_token_missing",
+                    "state-changing requests with a session cookie need the X-CSRF-Token header",
+                )),
+                Some(t) if !session.csrf_matches(t) => Some((
+                    "csrf_token_invalid",
+                    "the X-CSRF-Token header does not match the session",
+                )),
+                Some(_) => None,
+            };
+            if let Some((code, message)) = failure {
+                self.auditor.record(Event::new(Action::AuthCsrfFailed, Outcome::Denied)
+                    .org(session.org_id)
+                    .actor(Some(session.user_id), Some(session.id))
+                    .client(client)
+                    .meta(
+                        serde_json::json!({"reason": code, "method": req.method, "path": req.path}),
+                    ),
+            )
+            .await?;
+                return Err(AppError::forbidden(code, message));
+            }
+        }
+        let user = self.user(session.user_id).await?;
+        sessions::touch(self.kv.as_ref(), session.clone(), client).await?;
+        Ok(Principal {
+            user,
+            org: session.org_id,
+            credential: Credential::Session(session),
+            client: client.clone(),
+        })
+    }
 }
 
 /// A request made with the session cookie: what the CSRF check needs.
@@ -160,62 +231,4 @@ pub struct CookieRequest<'a> {
     pub path: &'a str,
     /// The `X-CSRF-Token` header, if sent.
     pub csrf_token: Option<&'a str>,
-}
-
-/// The caller behind a session cookie; state-changing requests must carry
-/// the session's CSRF token.
-pub async fn from_cookie(
-    state: &AppState,
-    req: CookieRequest<'_>,
-    client: &ClientInfo,
-) -> Result<Principal, AppError> {
-    let value = req.value;
-    let invalid = || {
-        AppError::unauthorized(
-            "invalid_session_cookie",
-            "the session cookie is invalid or expired",
-        )
-    };
-    let (id, secret) = value.split_once('.').ok_or_else(invalid)?;
-    let id: Uuid = id.parse().map_err(|_| invalid())?;
-    let session = sessions::get(state.kv.as_ref(), id)
-        .await?
-        .filter(|s| s.kind == SessionKind::Cookie && s.cookie_matches(secret))
-        .ok_or_else(invalid)?;
-    // State-changing requests must prove they come from our page.
-    if !req.safe_method {
-        let failure = match req.csrf_token {
-            None => Some((
-                "csrf_token_missing",
-                "state-changing requests with a session cookie need the X-CSRF-Token header",
-            )),
-            Some(t) if !session.csrf_matches(t) => Some((
-                "csrf_token_invalid",
-                "the X-CSRF-Token header does not match the session",
-            )),
-            Some(_) => None,
-        };
-        if let Some((code, message)) = failure {
-            audit::record(
-                state,
-                Event::new(Action::AuthCsrfFailed, Outcome::Denied)
-                    .org(session.org_id)
-                    .actor(Some(session.user_id), Some(session.id))
-                    .client(client)
-                    .meta(
-                        serde_json::json!({"reason": code, "method": req.method, "path": req.path}),
-                    ),
-            )
-            .await?;
-            return Err(AppError::forbidden(code, message));
-        }
-    }
-    let user = user(state, session.user_id).await?;
-    sessions::touch(state.kv.as_ref(), session.clone(), client).await?;
-    Ok(Principal {
-        user,
-        org: session.org_id,
-        credential: Credential::Session(session),
-        client: client.clone(),
-    })
 }

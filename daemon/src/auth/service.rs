@@ -13,182 +13,410 @@ use uuid::Uuid;
 use super::password::check_policy;
 use super::secrets::{random_token, sha256_hex};
 use super::sessions::{self, CookieSecrets, Session, SESSION_TTL};
-use super::{mfa, throttle, Principal};
+use super::{mfa, Principal};
+use crate::audit::Auditor;
 use crate::audit::{self, Event, Outcome};
+use crate::auth::mfa::Mfa;
+use crate::auth::password::PasswordHasherPool;
+use crate::auth::throttle::Throttle;
+use crate::auth::tokens::TokenIssuer;
+use crate::config::Config;
 use crate::context::ClientInfo;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::kv::DynKv;
+use crate::store::DynStore;
 use crate::store::{NewRefreshToken, NewUser};
 use crate::validate;
+use std::sync::Arc;
 
-pub async fn register(
-    state: &AppState,
-    req: RegisterRequest,
-    client: &ClientInfo,
-) -> Result<User, AppError> {
-    if !state.config.allow_registration {
-        return Err(AppError::forbidden(
-            "registration_closed",
-            "self-registration is disabled on this server",
-        ));
-    }
-    let email = validate::email("email", &req.email)?;
-    check_policy(&req.password, &email)?;
-    let display_name = req
-        .display_name
-        .as_deref()
-        .map(|n| validate::name("display_name", n, 100))
-        .transpose()?;
-    let password_hash = state.passwords.hash(req.password).await?;
-    let id = Uuid::now_v7();
-    let mut audit = audit::batch(
-        Event::new(Action::UserRegistered, Outcome::Success)
-            .actor(Some(id), None)
-            .resource("user", id)
-            .client(client),
-    );
-    let user = state
-        .store
-        .create_user(
-            NewUser {
-                id,
-                email,
-                display_name,
-                password_hash,
-            },
-            &mut audit,
-        )
-        .await?;
-    audit::committed(state, &audit).await?;
-    Ok(user)
+/// Registration and sign-in (password, MFA challenge), token issue.
+#[derive(Clone)]
+pub struct Identity {
+    pub(crate) store: DynStore,
+    pub(crate) kv: DynKv,
+    pub(crate) config: Arc<Config>,
+    pub(crate) passwords: PasswordHasherPool,
+    pub(crate) tokens: Arc<TokenIssuer>,
+    pub(crate) auditor: Auditor,
+    pub(crate) mfa: Mfa,
+    pub(crate) throttle: Throttle,
 }
 
-/// Creates the first operator (or promotes an existing user): the path of
-/// `lokid admin create-super-admin`.
-pub async fn bootstrap_super_admin(
-    state: &AppState,
-    email: &str,
-    password: String,
-) -> Result<User, AppError> {
-    let email = validate::email("email", email)?;
-    check_policy(&password, &email)?;
-    let password_hash = state.passwords.hash(password).await?;
-    // Promotion keeps an existing user's id.
-    let id = match state.store.user_by_email(&email).await? {
-        Some(u) => u.id,
-        None => Uuid::now_v7(),
-    };
-    let mut audit = audit::batch(
-        Event::new(Action::UserSuperAdminGranted, Outcome::Success)
-            .resource("user", id)
-            .meta(serde_json::json!({"after": {"email": email, "is_super_admin": true}})),
-    );
-    let user = state
-        .store
-        .upsert_super_admin(
-            NewUser {
-                id,
-                email,
-                display_name: None,
-                password_hash,
-            },
-            &mut audit,
-        )
-        .await?;
-    audit::committed(state, &audit).await?;
-    Ok(user)
+impl Identity {
+    pub async fn register(
+        &self,
+        req: RegisterRequest,
+        client: &ClientInfo,
+    ) -> Result<User, AppError> {
+        if !self.config.allow_registration {
+            return Err(AppError::forbidden(
+                "registration_closed",
+                "self-registration is disabled on this server",
+            ));
+        }
+        let email = validate::email("email", &req.email)?;
+        check_policy(&req.password, &email)?;
+        let display_name = req
+            .display_name
+            .as_deref()
+            .map(|n| validate::name("display_name", n, 100))
+            .transpose()?;
+        let password_hash = self.passwords.hash(req.password).await?;
+        let id = Uuid::now_v7();
+        let mut audit = audit::batch(
+            Event::new(Action::UserRegistered, Outcome::Success)
+                .actor(Some(id), None)
+                .resource("user", id)
+                .client(client),
+        );
+        let user = self
+            .store
+            .create_user(
+                NewUser {
+                    id,
+                    email,
+                    display_name,
+                    password_hash,
+                },
+                &mut audit,
+            )
+            .await?;
+        self.auditor.committed(&audit).await?;
+        Ok(user)
+    }
+
+    /// Creates the first operator (or promotes an existing user): the path of
+    /// `lokid admin create-super-admin`.
+    pub async fn bootstrap_super_admin(
+        &self,
+        email: &str,
+        password: String,
+    ) -> Result<User, AppError> {
+        let email = validate::email("email", email)?;
+        check_policy(&password, &email)?;
+        let password_hash = self.passwords.hash(password).await?;
+        // Promotion keeps an existing user's id.
+        let id = match self.store.user_by_email(&email).await? {
+            Some(u) => u.id,
+            None => Uuid::now_v7(),
+        };
+        let mut audit = audit::batch(
+            Event::new(Action::UserSuperAdminGranted, Outcome::Success)
+                .resource("user", id)
+                .meta(serde_json::json!({"after": {"email": email, "is_super_admin": true}})),
+        );
+        let user = self
+            .store
+            .upsert_super_admin(
+                NewUser {
+                    id,
+                    email,
+                    display_name: None,
+                    password_hash,
+                },
+                &mut audit,
+            )
+            .await?;
+        self.auditor.committed(&audit).await?;
+        Ok(user)
+    }
+
+    /// The password step of every sign-in: throttles, verifies in constant
+    /// work, counts failures toward the lockout, audits the outcome.
+    async fn check_password(
+        &self,
+        email: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<User, AppError> {
+        let event = |action, outcome| Event::new(action, outcome).client(client);
+        if let Err(e) = self.throttle.check_ip(client.ip).await {
+            self.auditor
+                .record(event(Action::AuthSigninRateLimited, Outcome::Denied))
+                .await?;
+            return Err(e);
+        }
+        if let Err(e) = self.throttle.check_account(email).await {
+            self.auditor
+                .record(event(Action::AuthLoginLocked, Outcome::Denied))
+                .await?;
+            return Err(e);
+        }
+        // A malformed email cannot belong to anyone: it takes the same path as
+        // an unknown one (a dummy hash is verified) and gets the same answer.
+        let normalized = validate::email("email", email).ok();
+        let creds = match &normalized {
+            Some(e) => self.store.credentials_by_email(e).await?,
+            None => None,
+        };
+        let (user, hash) = match creds {
+            Some(c) => (Some(c.user), Some(c.password_hash)),
+            None => (None, None),
+        };
+        let ok = self.passwords.verify(password, hash).await?;
+        match (ok, user) {
+            // Failures are forgotten when the whole sign-in succeeds: after the
+            // second factor, when there is one.
+            (true, Some(user)) => Ok(user),
+            (_, user) => {
+                // The user id (when known) goes to the audit trail, never to the caller.
+                self.auditor
+                    .record(
+                        event(Action::AuthLoginFailed, Outcome::Failure)
+                            .actor(user.as_ref().map(|u| u.id), None),
+                    )
+                    .await?;
+                if let Some(lock) = self.throttle.record_failure(email).await? {
+                    self.auditor
+                        .record(
+                            event(Action::AuthAccountLocked, Outcome::Denied)
+                                .actor(user.as_ref().map(|u| u.id), None),
+                        )
+                        .await?;
+                    return Err(lock);
+                }
+                Err(bad_credentials())
+            }
+        }
+    }
+
+    /// Counts a wrong second factor toward the account lockout; returns the
+    /// error to answer (the lock, when this failure locked the account).
+    pub async fn second_factor_failed(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        e: AppError,
+    ) -> Result<AppError, AppError> {
+        let wrong_code = matches!(
+            &e,
+            AppError::Unauthorized {
+                code: "invalid_mfa_code" | "mfa_code_reused" | "invalid_recovery_code",
+                ..
+            }
+        );
+        if !wrong_code {
+            return Ok(e);
+        }
+        match self.throttle.record_failure(&user.email).await? {
+            Some(lock) => {
+                self.auditor
+                    .record(
+                        Event::new(Action::AuthAccountLocked, Outcome::Denied)
+                            .actor(Some(user.id), None)
+                            .client(client),
+                    )
+                    .await?;
+                Ok(lock)
+            }
+            None => Ok(e),
+        }
+    }
+
+    pub async fn login(
+        &self,
+        req: LoginRequest,
+        kind: SessionKind,
+        client: &ClientInfo,
+    ) -> Result<SignIn<Started>, AppError> {
+        let user = self
+            .check_password(&req.email, req.password, client)
+            .await?;
+        if !user.mfa_enabled {
+            self.throttle.clear(&req.email).await?;
+        }
+        if user.mfa_enabled {
+            let challenge = self
+                .mfa
+                .start_challenge(&mfa::Challenge {
+                    user_id: user.id,
+                    org: req.org,
+                    kind,
+                })
+                .await?;
+            return Ok(SignIn::MfaRequired(MfaChallenge {
+                mfa_required: true,
+                challenge,
+                expires_in: mfa::CHALLENGE_TTL.as_secs(),
+            }));
+        }
+        Ok(SignIn::Done(
+            self.start(user, req.org.as_deref(), kind, client).await?,
+        ))
+    }
+
+    /// Completes a sign-in that answered "MFA required".
+    pub async fn verify_mfa(
+        &self,
+        challenge: &str,
+        code: Option<&str>,
+        recovery: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Started, AppError> {
+        let c = self.mfa.take_challenge(challenge).await?;
+        let user = self
+            .store
+            .user_by_id(c.user_id)
+            .await?
+            .ok_or_else(|| AppError::unauthorized("invalid_mfa_challenge", "sign in again"))?;
+        // The second factor counts toward the same lockout as the password.
+        if let Err(e) = self.throttle.check_account(&user.email).await {
+            self.auditor
+                .record(
+                    Event::new(Action::AuthLoginLocked, Outcome::Denied)
+                        .actor(Some(user.id), None)
+                        .client(client),
+                )
+                .await?;
+            return Err(e);
+        }
+        if let Err(e) = self.mfa.verify(user.id, &user.email, code, recovery).await {
+            self.auditor
+                .record(
+                    Event::new(Action::AuthMfaFailed, Outcome::Failure)
+                        .actor(Some(user.id), None)
+                        .client(client),
+                )
+                .await?;
+            return Err(self.second_factor_failed(&user, client, e).await?);
+        }
+        self.throttle.clear(&user.email).await?;
+        self.mfa.end_challenge(challenge).await?;
+        self.start(user, c.org.as_deref(), c.kind, client).await
+    }
+
+    /// Opens a session (and its refresh family) for a verified user.
+    async fn start(
+        &self,
+        user: User,
+        org_ref: Option<&str>,
+        kind: SessionKind,
+        client: &ClientInfo,
+    ) -> Result<Started, AppError> {
+        let org = match org_ref {
+            Some(r) => Some(self.resolve_membership(&user, r).await?),
+            None => None,
+        };
+        let org_id = org.as_ref().map(|o| o.id);
+        let (session, cookie) =
+            sessions::create(self.kv.as_ref(), user.id, org_id, kind, client).await?;
+        self.store
+            .create_refresh_family(session.id, user.id)
+            .await?;
+        self.auditor
+            .record(
+                Event::new(Action::AuthLoginSucceeded, Outcome::Success)
+                    .org(org_id)
+                    .actor(Some(user.id), Some(session.id))
+                    .client(client)
+                    .meta(serde_json::json!({"kind": kind, "mfa": user.mfa_enabled})),
+            )
+            .await?;
+        Ok(Started {
+            session,
+            cookie,
+            user,
+            org,
+        })
+    }
+
+    /// Access token plus a fresh refresh token of the session's family.
+    pub async fn tokens(&self, started: Started) -> Result<TokenResponse, AppError> {
+        let Started {
+            session, user, org, ..
+        } = started;
+        let org_id = org.as_ref().map(|o| o.id);
+        let access_token = self.tokens.issue(user.id, org_id, session.id)?;
+        let refresh_token = format!("lrt_{}", random_token(32));
+        self.store.retire_refresh_tokens(session.id).await?;
+        self.store
+            .insert_refresh_token(NewRefreshToken {
+                id: Uuid::now_v7(),
+                session_id: session.id,
+                token_hash: sha256_hex(refresh_token.as_bytes()),
+                org_id,
+                expires_at: session.expires_at,
+            })
+            .await?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer".to_owned(),
+            expires_in: self.tokens.ttl_secs,
+            refresh_token,
+            refresh_expires_in: u64::try_from((session.expires_at - Utc::now()).num_seconds())
+                .unwrap_or(0),
+            session_id: session.id,
+            user,
+            org,
+        })
+    }
+
+    /// Who the caller is. An API key is not its creator's account: it sees the
+    /// key's identity (key id, organization, creator id), and the creator's
+    /// account details (email, name, MFA) only with the `member:read` scope
+    /// (which reads them from the member list anyway) — never the creator's
+    /// other organizations.
+    pub async fn me(&self, principal: &Principal) -> Result<MeResponse, AppError> {
+        if let super::Credential::ApiKey { id, scopes, .. } = &principal.credential {
+            let details = scopes.iter().any(|s| s == "member:read");
+            let creator = &principal.user;
+            return Ok(MeResponse {
+                user: User {
+                    id: creator.id,
+                    email: if details {
+                        creator.email.clone()
+                    } else {
+                        String::new()
+                    },
+                    display_name: creator.display_name.clone().filter(|_| details),
+                    is_super_admin: false,
+                    mfa_enabled: details && creator.mfa_enabled,
+                    created_at: creator.created_at,
+                },
+                org: principal.org,
+                session_id: None,
+                api_key_id: Some(*id),
+                organizations: Vec::new(),
+            });
+        }
+        Ok(MeResponse {
+            user: principal.user.clone(),
+            org: principal.org,
+            session_id: principal.session_id(),
+            api_key_id: principal.api_key_id(),
+            organizations: self.store.orgs_of_user(principal.user.id).await?,
+        })
+    }
+
+    /// Finds the organization `reference` (id or slug) among the user's own and
+    /// applies its MFA policy. Not being a member and the organization not
+    /// existing answer alike, so this cannot probe for other tenants.
+    pub async fn resolve_membership(
+        &self,
+        user: &User,
+        reference: &str,
+    ) -> Result<Organization, AppError> {
+        let reference = reference.trim();
+        let id = Uuid::parse_str(reference).ok();
+        let mine = self
+            .store
+            .orgs_of_user(user.id)
+            .await?
+            .into_iter()
+            .find(|m| Some(m.organization.id) == id || m.organization.slug == reference)
+            .ok_or_else(|| {
+                AppError::forbidden(
+                    "not_a_member",
+                    "you are not a member of that organization (or it does not exist)",
+                )
+            })?;
+        require_mfa_policy(&mine.organization, &mine.roles, user)?;
+        Ok(mine.organization)
+    }
 }
 
 fn bad_credentials() -> AppError {
     AppError::unauthorized("invalid_credentials", "email or password is incorrect")
-}
-
-/// The password step of every sign-in: throttles, verifies in constant
-/// work, counts failures toward the lockout, audits the outcome.
-async fn check_password(
-    state: &AppState,
-    email: &str,
-    password: String,
-    client: &ClientInfo,
-) -> Result<User, AppError> {
-    let event = |action, outcome| Event::new(action, outcome).client(client);
-    if let Err(e) = throttle::check_ip(state, client.ip).await {
-        audit::record(state, event(Action::AuthSigninRateLimited, Outcome::Denied)).await?;
-        return Err(e);
-    }
-    if let Err(e) = throttle::check_account(state, email).await {
-        audit::record(state, event(Action::AuthLoginLocked, Outcome::Denied)).await?;
-        return Err(e);
-    }
-    // A malformed email cannot belong to anyone: it takes the same path as
-    // an unknown one (a dummy hash is verified) and gets the same answer.
-    let normalized = validate::email("email", email).ok();
-    let creds = match &normalized {
-        Some(e) => state.store.credentials_by_email(e).await?,
-        None => None,
-    };
-    let (user, hash) = match creds {
-        Some(c) => (Some(c.user), Some(c.password_hash)),
-        None => (None, None),
-    };
-    let ok = state.passwords.verify(password, hash).await?;
-    match (ok, user) {
-        // Failures are forgotten when the whole sign-in succeeds: after the
-        // second factor, when there is one.
-        (true, Some(user)) => Ok(user),
-        (_, user) => {
-            // The user id (when known) goes to the audit trail, never to the caller.
-            audit::record(
-                state,
-                event(Action::AuthLoginFailed, Outcome::Failure)
-                    .actor(user.as_ref().map(|u| u.id), None),
-            )
-            .await?;
-            if let Some(lock) = throttle::record_failure(state, email).await? {
-                audit::record(
-                    state,
-                    event(Action::AuthAccountLocked, Outcome::Denied)
-                        .actor(user.as_ref().map(|u| u.id), None),
-                )
-                .await?;
-                return Err(lock);
-            }
-            Err(bad_credentials())
-        }
-    }
-}
-
-/// Counts a wrong second factor toward the account lockout; returns the
-/// error to answer (the lock, when this failure locked the account).
-pub async fn second_factor_failed(
-    state: &AppState,
-    user: &User,
-    client: &ClientInfo,
-    e: AppError,
-) -> Result<AppError, AppError> {
-    let wrong_code = matches!(
-        &e,
-        AppError::Unauthorized {
-            code: "invalid_mfa_code" | "mfa_code_reused" | "invalid_recovery_code",
-            ..
-        }
-    );
-    if !wrong_code {
-        return Ok(e);
-    }
-    match throttle::record_failure(state, &user.email).await? {
-        Some(lock) => {
-            audit::record(
-                state,
-                Event::new(Action::AuthAccountLocked, Outcome::Denied)
-                    .actor(Some(user.id), None)
-                    .client(client),
-            )
-            .await?;
-            Ok(lock)
-        }
-        None => Ok(e),
-    }
 }
 
 /// Result of the password step.
@@ -203,145 +431,6 @@ pub struct Started {
     pub cookie: Option<CookieSecrets>,
     pub user: User,
     pub org: Option<Organization>,
-}
-
-pub async fn login(
-    state: &AppState,
-    req: LoginRequest,
-    kind: SessionKind,
-    client: &ClientInfo,
-) -> Result<SignIn<Started>, AppError> {
-    let user = check_password(state, &req.email, req.password, client).await?;
-    if !user.mfa_enabled {
-        throttle::clear(state, &req.email).await?;
-    }
-    if user.mfa_enabled {
-        let challenge = mfa::start_challenge(
-            state,
-            &mfa::Challenge {
-                user_id: user.id,
-                org: req.org,
-                kind,
-            },
-        )
-        .await?;
-        return Ok(SignIn::MfaRequired(MfaChallenge {
-            mfa_required: true,
-            challenge,
-            expires_in: mfa::CHALLENGE_TTL.as_secs(),
-        }));
-    }
-    Ok(SignIn::Done(
-        start(state, user, req.org.as_deref(), kind, client).await?,
-    ))
-}
-
-/// Completes a sign-in that answered "MFA required".
-pub async fn verify_mfa(
-    state: &AppState,
-    challenge: &str,
-    code: Option<&str>,
-    recovery: Option<&str>,
-    client: &ClientInfo,
-) -> Result<Started, AppError> {
-    let c = mfa::take_challenge(state, challenge).await?;
-    let user = state
-        .store
-        .user_by_id(c.user_id)
-        .await?
-        .ok_or_else(|| AppError::unauthorized("invalid_mfa_challenge", "sign in again"))?;
-    // The second factor counts toward the same lockout as the password.
-    if let Err(e) = throttle::check_account(state, &user.email).await {
-        audit::record(
-            state,
-            Event::new(Action::AuthLoginLocked, Outcome::Denied)
-                .actor(Some(user.id), None)
-                .client(client),
-        )
-        .await?;
-        return Err(e);
-    }
-    if let Err(e) = mfa::verify(state, user.id, &user.email, code, recovery).await {
-        audit::record(
-            state,
-            Event::new(Action::AuthMfaFailed, Outcome::Failure)
-                .actor(Some(user.id), None)
-                .client(client),
-        )
-        .await?;
-        return Err(second_factor_failed(state, &user, client, e).await?);
-    }
-    throttle::clear(state, &user.email).await?;
-    mfa::end_challenge(state, challenge).await?;
-    start(state, user, c.org.as_deref(), c.kind, client).await
-}
-
-/// Opens a session (and its refresh family) for a verified user.
-async fn start(
-    state: &AppState,
-    user: User,
-    org_ref: Option<&str>,
-    kind: SessionKind,
-    client: &ClientInfo,
-) -> Result<Started, AppError> {
-    let org = match org_ref {
-        Some(r) => Some(resolve_membership(state, &user, r).await?),
-        None => None,
-    };
-    let org_id = org.as_ref().map(|o| o.id);
-    let (session, cookie) =
-        sessions::create(state.kv.as_ref(), user.id, org_id, kind, client).await?;
-    state
-        .store
-        .create_refresh_family(session.id, user.id)
-        .await?;
-    audit::record(
-        state,
-        Event::new(Action::AuthLoginSucceeded, Outcome::Success)
-            .org(org_id)
-            .actor(Some(user.id), Some(session.id))
-            .client(client)
-            .meta(serde_json::json!({"kind": kind, "mfa": user.mfa_enabled})),
-    )
-    .await?;
-    Ok(Started {
-        session,
-        cookie,
-        user,
-        org,
-    })
-}
-
-/// Access token plus a fresh refresh token of the session's family.
-pub async fn tokens(state: &AppState, started: Started) -> Result<TokenResponse, AppError> {
-    let Started {
-        session, user, org, ..
-    } = started;
-    let org_id = org.as_ref().map(|o| o.id);
-    let access_token = state.tokens.issue(user.id, org_id, session.id)?;
-    let refresh_token = format!("lrt_{}", random_token(32));
-    state.store.retire_refresh_tokens(session.id).await?;
-    state
-        .store
-        .insert_refresh_token(NewRefreshToken {
-            id: Uuid::now_v7(),
-            session_id: session.id,
-            token_hash: sha256_hex(refresh_token.as_bytes()),
-            org_id,
-            expires_at: session.expires_at,
-        })
-        .await?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer".to_owned(),
-        expires_in: state.tokens.ttl_secs,
-        refresh_token,
-        refresh_expires_in: u64::try_from((session.expires_at - Utc::now()).num_seconds())
-            .unwrap_or(0),
-        session_id: session.id,
-        user,
-        org,
-    })
 }
 
 /// The browser answer: the CSRF token in the body, the cookie value apart.
@@ -359,69 +448,6 @@ pub fn cookie_session(started: Started) -> Result<(CookieSessionResponse, String
         },
         secrets.cookie,
     ))
-}
-
-/// Who the caller is. An API key is not its creator's account: it sees the
-/// key's identity (key id, organization, creator id), and the creator's
-/// account details (email, name, MFA) only with the `member:read` scope
-/// (which reads them from the member list anyway) — never the creator's
-/// other organizations.
-pub async fn me(state: &AppState, principal: &Principal) -> Result<MeResponse, AppError> {
-    if let super::Credential::ApiKey { id, scopes, .. } = &principal.credential {
-        let details = scopes.iter().any(|s| s == "member:read");
-        let creator = &principal.user;
-        return Ok(MeResponse {
-            user: User {
-                id: creator.id,
-                email: if details {
-                    creator.email.clone()
-                } else {
-                    String::new()
-                },
-                display_name: creator.display_name.clone().filter(|_| details),
-                is_super_admin: false,
-                mfa_enabled: details && creator.mfa_enabled,
-                created_at: creator.created_at,
-            },
-            org: principal.org,
-            session_id: None,
-            api_key_id: Some(*id),
-            organizations: Vec::new(),
-        });
-    }
-    Ok(MeResponse {
-        user: principal.user.clone(),
-        org: principal.org,
-        session_id: principal.session_id(),
-        api_key_id: principal.api_key_id(),
-        organizations: state.store.orgs_of_user(principal.user.id).await?,
-    })
-}
-
-/// Finds the organization `reference` (id or slug) among the user's own and
-/// applies its MFA policy. Not being a member and the organization not
-/// existing answer alike, so this cannot probe for other tenants.
-pub async fn resolve_membership(
-    state: &AppState,
-    user: &User,
-    reference: &str,
-) -> Result<Organization, AppError> {
-    let reference = reference.trim();
-    let id = Uuid::parse_str(reference).ok();
-    let mine = state
-        .store
-        .orgs_of_user(user.id)
-        .await?
-        .into_iter()
-        .find(|m| Some(m.organization.id) == id || m.organization.slug == reference)
-        .ok_or_else(|| {
-            AppError::forbidden(
-                "not_a_member",
-                "you are not a member of that organization (or it does not exist)",
-            )
-        })?;
-    require_mfa_policy(&mine.organization, &mine.roles, user)?;
-    Ok(mine.organization)
 }
 
 /// An organization may require MFA of its admins.

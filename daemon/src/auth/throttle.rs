@@ -9,9 +9,20 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::secrets::sha256_hex;
+use crate::config::Config;
 use crate::error::AppError;
+use crate::kv::DynKv;
 use crate::security::limits;
-use crate::state::AppState;
+use crate::store::DynStore;
+use std::sync::Arc;
+
+/// Sign-in throttling by address and account lockout.
+#[derive(Clone)]
+pub struct Throttle {
+    pub(crate) store: DynStore,
+    pub(crate) kv: DynKv,
+    pub(crate) config: Arc<Config>,
+}
 
 const IP_WINDOW: Duration = limits::SIGNIN_WINDOW;
 const FAILURES_KEPT: Duration = Duration::from_secs(24 * 3600);
@@ -25,42 +36,85 @@ fn account(email: &str) -> String {
     sha256_hex(key.as_bytes())
 }
 
-/// Counts this attempt against the client's IP (with the configured
-/// strategy); refuses past the limit. Without a kv store it refuses unless
-/// `rate_limit.signin_on_store_error = "open"`.
-pub async fn check_ip(state: &AppState, ip: IpAddr) -> Result<(), AppError> {
-    let cfg = &state.config.rate_limit;
-    if !cfg.enabled {
-        return Ok(());
+impl Throttle {
+    /// Counts this attempt against the client's IP (with the configured
+    /// strategy); refuses past the limit. Without a kv store it refuses unless
+    /// `rate_limit.signin_on_store_error = "open"`.
+    pub async fn check_ip(&self, ip: IpAddr) -> Result<(), AppError> {
+        let cfg = &self.config.rate_limit;
+        if !cfg.enabled {
+            return Ok(());
+        }
+        let decision = limits::spend(
+            &self.kv,
+            &self.config,
+            &format!("signin_ip:{ip}"),
+            self.config.signin_ip_limit,
+            IP_WINDOW.as_millis() as u64,
+            cfg.signin_on_store_error,
+        )
+        .await?;
+        match decision {
+            Some(d) if !d.allowed => Err(limits::refusal(
+                "too many sign-in attempts from this address; slow down".into(),
+                d,
+            )),
+            _ => Ok(()),
+        }
     }
-    let decision = limits::spend(
-        state,
-        &format!("signin_ip:{ip}"),
-        state.config.signin_ip_limit,
-        IP_WINDOW.as_millis() as u64,
-        cfg.signin_on_store_error,
-    )
-    .await?;
-    match decision {
-        Some(d) if !d.allowed => Err(limits::refusal(
-            "too many sign-in attempts from this address; slow down".into(),
-            d,
-        )),
-        _ => Ok(()),
-    }
-}
 
-/// Refuses while the account is locked. The lock is in the database, so
-/// it holds on every daemon and survives a restart of the kv store.
-pub async fn check_account(state: &AppState, email: &str) -> Result<(), AppError> {
-    let Some(until) = state.store.signin_locked_until(&account(email)).await? else {
-        return Ok(());
-    };
-    let left = until - Utc::now().timestamp();
-    if left > 0 {
-        return Err(locked(u64::try_from(left).unwrap_or(1)));
+    /// Refuses while the account is locked. The lock is in the database, so
+    /// it holds on every daemon and survives a restart of the kv store.
+    pub async fn check_account(&self, email: &str) -> Result<(), AppError> {
+        let Some(until) = self.store.signin_locked_until(&account(email)).await? else {
+            return Ok(());
+        };
+        let left = until - Utc::now().timestamp();
+        if left > 0 {
+            return Err(locked(u64::try_from(left).unwrap_or(1)));
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Counts a failure (a wrong password, TOTP or recovery code); from the
+    /// threshold on, locks the account for a doubling time. Returns the lock
+    /// error when this failure locked it.
+    pub async fn record_failure(&self, email: &str) -> Result<Option<AppError>, AppError> {
+        let id = account(email);
+        let now = Utc::now().timestamp();
+        let kept = i64::try_from(FAILURES_KEPT.as_secs()).unwrap_or(i64::MAX);
+        let n = self
+            .store
+            .count_signin_failure(&id, now, now.saturating_sub(kept))
+            .await?;
+        let threshold = i64::from(self.config.lockout_threshold.max(1));
+        if n < threshold {
+            return Ok(None);
+        }
+        let doublings = u32::try_from(n - threshold).unwrap_or(u32::MAX).min(16);
+        let secs = self
+            .config
+            .lockout_base_secs
+            .saturating_mul(1u64 << doublings)
+            .min(MAX_LOCK_SECS);
+        self.store
+            .lock_signin(&id, now + i64::try_from(secs).unwrap_or(0))
+            .await?;
+        Ok(Some(locked(secs)))
+    }
+
+    pub async fn clear(&self, email: &str) -> Result<(), AppError> {
+        Ok(self.store.clear_signin_failures(&account(email)).await?)
+    }
+
+    /// Forgets failures older than the counting window (hourly maintenance).
+    pub async fn purge_old(&self) -> Result<u64, AppError> {
+        let kept = i64::try_from(FAILURES_KEPT.as_secs()).unwrap_or(i64::MAX);
+        Ok(self
+            .store
+            .purge_signin_failures(Utc::now().timestamp().saturating_sub(kept))
+            .await?)
+    }
 }
 
 fn locked(secs: u64) -> AppError {
@@ -70,45 +124,4 @@ fn locked(secs: u64) -> AppError {
         retry_after_secs: secs,
         rate: None,
     }
-}
-
-/// Counts a failure (a wrong password, TOTP or recovery code); from the
-/// threshold on, locks the account for a doubling time. Returns the lock
-/// error when this failure locked it.
-pub async fn record_failure(state: &AppState, email: &str) -> Result<Option<AppError>, AppError> {
-    let id = account(email);
-    let now = Utc::now().timestamp();
-    let kept = i64::try_from(FAILURES_KEPT.as_secs()).unwrap_or(i64::MAX);
-    let n = state
-        .store
-        .count_signin_failure(&id, now, now.saturating_sub(kept))
-        .await?;
-    let threshold = i64::from(state.config.lockout_threshold.max(1));
-    if n < threshold {
-        return Ok(None);
-    }
-    let doublings = u32::try_from(n - threshold).unwrap_or(u32::MAX).min(16);
-    let secs = state
-        .config
-        .lockout_base_secs
-        .saturating_mul(1u64 << doublings)
-        .min(MAX_LOCK_SECS);
-    state
-        .store
-        .lock_signin(&id, now + i64::try_from(secs).unwrap_or(0))
-        .await?;
-    Ok(Some(locked(secs)))
-}
-
-pub async fn clear(state: &AppState, email: &str) -> Result<(), AppError> {
-    Ok(state.store.clear_signin_failures(&account(email)).await?)
-}
-
-/// Forgets failures older than the counting window (hourly maintenance).
-pub async fn purge_old(state: &AppState) -> Result<u64, AppError> {
-    let kept = i64::try_from(FAILURES_KEPT.as_secs()).unwrap_or(i64::MAX);
-    Ok(state
-        .store
-        .purge_signin_failures(Utc::now().timestamp().saturating_sub(kept))
-        .await?)
 }

@@ -10,15 +10,28 @@ use loki_shared::audit::actions::Action;
 use loki_shared::Framework;
 use uuid::Uuid;
 
+use crate::audit::Auditor;
 use crate::audit::{self, Outcome};
 use crate::auth::secrets::sha256_hex;
 use crate::auth::Principal;
+use crate::config::Config;
 use crate::error::AppError;
+use crate::rbac::cache::Authorizer;
 use crate::rbac::OrgAccess;
 use crate::rbac::Tenant;
-use crate::state::AppState;
+use crate::store::DynStore;
 use crate::store::{DocumentFilter, DocumentPatch, DocumentRecord, NewContent, VersionRecord};
 use crate::validate;
+use std::sync::Arc;
+
+/// Evidence documents and their versions.
+#[derive(Clone)]
+pub struct Documents {
+    pub(crate) store: DynStore,
+    pub(crate) authz: Arc<Authorizer>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) auditor: Auditor,
+}
 
 /// Content types accepted as evidence (never HTML or scripts).
 pub const CONTENT_TYPES: &[&str] = &[
@@ -160,159 +173,145 @@ pub fn check_tags(
     Ok((fw, ctl))
 }
 
-fn quota(state: &AppState, access: &OrgAccess) -> Option<i64> {
-    state
-        .config
-        .limits(access.org().tier)
-        .max_storage_bytes
-        .map(|b| i64::try_from(b).unwrap_or(i64::MAX))
-}
+impl Documents {
+    fn quota(&self, access: &OrgAccess) -> Option<i64> {
+        self.config
+            .limits(access.org().tier)
+            .max_storage_bytes
+            .map(|b| i64::try_from(b).unwrap_or(i64::MAX))
+    }
 
-pub struct Upload {
-    pub name: String,
-    pub description: String,
-    pub frameworks: Vec<String>,
-    pub controls: Vec<String>,
-    pub content_type: Option<String>,
-    pub bytes: Vec<u8>,
-}
-
-pub async fn create(
-    state: &AppState,
-    access: &OrgAccess,
-    principal: &Principal,
-    u: Upload,
-) -> Result<DocumentInfo, AppError> {
-    let name = validate::name("name", &u.name, 200)?;
-    let description = if u.description.is_empty() {
-        String::new()
-    } else {
-        validate::name("description", &u.description, 2000)?
-    };
-    let content_type = check_content(u.content_type.as_deref(), &u.bytes)?;
-    let (frameworks, controls) = check_tags(&u.frameworks, &u.controls)?;
-    let sha256 = sha256_hex(&u.bytes);
-    let now = Utc::now();
-    let doc = DocumentRecord {
-        id: Uuid::now_v7(),
-        org_id: access.org().id,
-        name,
-        description,
-        content_type: content_type.clone(),
-        size: i64::try_from(u.bytes.len()).unwrap_or(i64::MAX),
-        sha256: sha256.clone(),
-        version: 1,
-        frameworks: serde_json::to_string(&frameworks).map_err(|e| AppError::Internal(e.into()))?,
-        controls: serde_json::to_string(&controls).map_err(|e| AppError::Internal(e.into()))?,
-        created_by: principal.user.id,
-        created_at: now,
-        updated_at: now,
-    };
-    let content = NewContent {
-        sha256,
-        content_type,
-        bytes: u.bytes,
-        created_by: principal.user.id,
-    };
-    let out = info(&doc);
-    let mut audit = audit::batch(principal
+    pub async fn create(
+        &self,
+        access: &OrgAccess,
+        principal: &Principal,
+        u: Upload,
+    ) -> Result<DocumentInfo, AppError> {
+        let name = validate::name("name", &u.name, 200)?;
+        let description = if u.description.is_empty() {
+            String::new()
+        } else {
+            validate::name("description", &u.description, 2000)?
+        };
+        let content_type = check_content(u.content_type.as_deref(), &u.bytes)?;
+        let (frameworks, controls) = check_tags(&u.frameworks, &u.controls)?;
+        let sha256 = sha256_hex(&u.bytes);
+        let now = Utc::now();
+        let doc = DocumentRecord {
+            id: Uuid::now_v7(),
+            org_id: access.org().id,
+            name,
+            description,
+            content_type: content_type.clone(),
+            size: i64::try_from(u.bytes.len()).unwrap_or(i64::MAX),
+            sha256: sha256.clone(),
+            version: 1,
+            frameworks: serde_json::to_string(&frameworks)
+                .map_err(|e| AppError::Internal(e.into()))?,
+            controls: serde_json::to_string(&controls).map_err(|e| AppError::Internal(e.into()))?,
+            created_by: principal.user.id,
+            created_at: now,
+            updated_at: now,
+        };
+        let content = NewContent {
+            sha256,
+            content_type,
+            bytes: u.bytes,
+            created_by: principal.user.id,
+        };
+        let out = info(&doc);
+        let mut audit = audit::batch(principal
             .event(Action::DocumentCreated, Outcome::Success)
             .resource("document", out.id)
             .meta(serde_json::json!({"after": {"name": out.name, "sha256": out.sha256, "size": out.size, "frameworks": out.frameworks, "controls": out.controls}})),
     );
-    state
-        .store
-        .create_document(
-            doc,
-            content,
-            (frameworks, controls),
-            quota(state, access),
-            &mut audit,
-        )
-        .await?;
-    audit::committed(state, &audit).await?;
-    Ok(out)
-}
-
-pub async fn get(state: &AppState, tenant: Tenant, id: Uuid) -> Result<DocumentRecord, AppError> {
-    let org = tenant.id();
-    state
-        .store
-        .document(org, id)
-        .await?
-        .ok_or(AppError::NotFound { what: "document" })
-}
-
-/// A document's versions, oldest first.
-pub async fn versions(
-    state: &AppState,
-    tenant: Tenant,
-    id: Uuid,
-) -> Result<Vec<VersionRecord>, AppError> {
-    get(state, tenant, id).await?;
-    Ok(state.store.document_versions(tenant.id(), id).await?)
-}
-
-pub async fn list(
-    state: &AppState,
-    tenant: Tenant,
-    filter: DocumentFilter,
-) -> Result<(Vec<DocumentInfo>, Option<String>), AppError> {
-    let org = tenant.id();
-    let limit = filter.limit;
-    let docs = state.store.documents(org, filter).await?;
-    let next = (docs.len() as i64 == limit)
-        .then(|| docs.last().map(|d| d.id.to_string()))
-        .flatten();
-    Ok((docs.iter().map(info).collect(), next))
-}
-
-pub async fn update(
-    state: &AppState,
-    access: &OrgAccess,
-    principal: &Principal,
-    id: Uuid,
-    req: UpdateDocumentRequest,
-) -> Result<DocumentInfo, AppError> {
-    let org = access.org().id;
-    let before = info(&get(state, access.tenant(), id).await?);
-    let tags = match (&req.frameworks, &req.controls) {
-        (None, None) => None,
-        (f, c) => Some(check_tags(
-            f.as_deref().unwrap_or(&before.frameworks),
-            c.as_deref().unwrap_or(&before.controls),
-        )?),
-    };
-    let patch = DocumentPatch {
-        name: req
-            .name
-            .as_deref()
-            .map(|n| validate::name("name", n, 200))
-            .transpose()?,
-        description: req
-            .description
-            .as_deref()
-            .map(|d| {
-                if d.is_empty() {
-                    Ok(String::new())
-                } else {
-                    validate::name("description", d, 2000)
-                }
-            })
-            .transpose()?,
-        tags,
-    };
-    if patch.name.is_none() && patch.description.is_none() && patch.tags.is_none() {
-        return Err(AppError::validation(
-            "body",
-            "nothing to update: give name, description, frameworks or controls",
-        ));
+        self.store
+            .create_document(
+                doc,
+                content,
+                (frameworks, controls),
+                self.quota(access),
+                &mut audit,
+            )
+            .await?;
+        self.auditor.committed(&audit).await?;
+        Ok(out)
     }
-    let (frameworks, controls) = match &patch.tags {
-        Some((f, c)) => (f.clone(), c.clone()),
-        None => (before.frameworks.clone(), before.controls.clone()),
-    };
-    let mut audit = audit::batch(principal
+
+    pub async fn get(&self, tenant: Tenant, id: Uuid) -> Result<DocumentRecord, AppError> {
+        let org = tenant.id();
+        self.store
+            .document(org, id)
+            .await?
+            .ok_or(AppError::NotFound { what: "document" })
+    }
+
+    /// A document's versions, oldest first.
+    pub async fn versions(&self, tenant: Tenant, id: Uuid) -> Result<Vec<VersionRecord>, AppError> {
+        self.get(tenant, id).await?;
+        Ok(self.store.document_versions(tenant.id(), id).await?)
+    }
+
+    pub async fn list(
+        &self,
+        tenant: Tenant,
+        filter: DocumentFilter,
+    ) -> Result<(Vec<DocumentInfo>, Option<String>), AppError> {
+        let org = tenant.id();
+        let limit = filter.limit;
+        let docs = self.store.documents(org, filter).await?;
+        let next = (docs.len() as i64 == limit)
+            .then(|| docs.last().map(|d| d.id.to_string()))
+            .flatten();
+        Ok((docs.iter().map(info).collect(), next))
+    }
+
+    pub async fn update(
+        &self,
+        access: &OrgAccess,
+        principal: &Principal,
+        id: Uuid,
+        req: UpdateDocumentRequest,
+    ) -> Result<DocumentInfo, AppError> {
+        let org = access.org().id;
+        let before = info(&self.get(access.tenant(), id).await?);
+        let tags = match (&req.frameworks, &req.controls) {
+            (None, None) => None,
+            (f, c) => Some(check_tags(
+                f.as_deref().unwrap_or(&before.frameworks),
+                c.as_deref().unwrap_or(&before.controls),
+            )?),
+        };
+        let patch = DocumentPatch {
+            name: req
+                .name
+                .as_deref()
+                .map(|n| validate::name("name", n, 200))
+                .transpose()?,
+            description: req
+                .description
+                .as_deref()
+                .map(|d| {
+                    if d.is_empty() {
+                        Ok(String::new())
+                    } else {
+                        validate::name("description", d, 2000)
+                    }
+                })
+                .transpose()?,
+            tags,
+        };
+        if patch.name.is_none() && patch.description.is_none() && patch.tags.is_none() {
+            return Err(AppError::validation(
+                "body",
+                "nothing to update: give name, description, frameworks or controls",
+            ));
+        }
+        let (frameworks, controls) = match &patch.tags {
+            Some((f, c)) => (f.clone(), c.clone()),
+            None => (before.frameworks.clone(), before.controls.clone()),
+        };
+        let mut audit = audit::batch(principal
             .event(Action::DocumentUpdated, Outcome::Success)
             .resource("document", id)
             .meta(serde_json::json!({
@@ -325,32 +324,31 @@ pub async fn update(
                 },
             })),
     );
-    state
-        .store
-        .update_document(org, id, patch, &mut audit)
-        .await?;
-    audit::committed(state, &audit).await?;
-    Ok(info(&get(state, access.tenant(), id).await?))
-}
+        self.store
+            .update_document(org, id, patch, &mut audit)
+            .await?;
+        self.auditor.committed(&audit).await?;
+        Ok(info(&self.get(access.tenant(), id).await?))
+    }
 
-pub async fn replace(
-    state: &AppState,
-    access: &OrgAccess,
-    principal: &Principal,
-    id: Uuid,
-    content_type: Option<&str>,
-    bytes: Vec<u8>,
-) -> Result<DocumentInfo, AppError> {
-    let org = access.org().id;
-    let content_type = check_content(content_type, &bytes)?;
-    let before = get(state, access.tenant(), id).await?;
-    let content = NewContent {
-        sha256: sha256_hex(&bytes),
-        content_type,
-        bytes,
-        created_by: principal.user.id,
-    };
-    let mut audit = audit::batch(principal
+    pub async fn replace(
+        &self,
+        access: &OrgAccess,
+        principal: &Principal,
+        id: Uuid,
+        content_type: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> Result<DocumentInfo, AppError> {
+        let org = access.org().id;
+        let content_type = check_content(content_type, &bytes)?;
+        let before = self.get(access.tenant(), id).await?;
+        let content = NewContent {
+            sha256: sha256_hex(&bytes),
+            content_type,
+            bytes,
+            created_by: principal.user.id,
+        };
+        let mut audit = audit::batch(principal
             .event(Action::DocumentContentReplaced, Outcome::Success)
             .resource("document", id)
             .meta(serde_json::json!({
@@ -358,55 +356,65 @@ pub async fn replace(
                 "after": {"version": before.version + 1, "sha256": content.sha256, "size": content.bytes.len()},
             })),
     );
-    let doc = state
-        .store
-        .replace_document_content(org, id, content, quota(state, access), &mut audit)
-        .await?;
-    audit::committed(state, &audit).await?;
-    Ok(info(&doc))
-}
+        let doc = self
+            .store
+            .replace_document_content(org, id, content, self.quota(access), &mut audit)
+            .await?;
+        self.auditor.committed(&audit).await?;
+        Ok(info(&doc))
+    }
 
-pub async fn delete(
-    state: &AppState,
-    access: &OrgAccess,
-    principal: &Principal,
-    id: Uuid,
-) -> Result<(), AppError> {
-    let org = access.org().id;
-    let before = info(&get(state, access.tenant(), id).await?);
-    let mut audit = audit::batch(principal
+    pub async fn delete(
+        &self,
+        access: &OrgAccess,
+        principal: &Principal,
+        id: Uuid,
+    ) -> Result<(), AppError> {
+        let org = access.org().id;
+        let before = info(&self.get(access.tenant(), id).await?);
+        let mut audit = audit::batch(principal
             .event(Action::DocumentDeleted, Outcome::Success)
             .resource("document", id)
             .meta(serde_json::json!({"before": {"name": before.name, "sha256": before.sha256, "version": before.version}})),
     );
-    state.store.delete_document(org, id, &mut audit).await?;
-    audit::committed(state, &audit).await?;
-    state.authz.invalidate(org).await // its grants are gone
+        self.store.delete_document(org, id, &mut audit).await?;
+        self.auditor.committed(&audit).await?;
+        self.authz.invalidate(org).await // its grants are gone
+    }
+
+    pub async fn download(
+        &self,
+        principal: &Principal,
+        tenant: Tenant,
+        id: Uuid,
+        version: Option<i64>,
+    ) -> Result<(DocumentRecord, VersionRecord, Vec<u8>), AppError> {
+        let org = tenant.id();
+        let doc = self.get(tenant, id).await?;
+        let (v, bytes) =
+            self.store
+                .document_content(org, id, version)
+                .await?
+                .ok_or(AppError::NotFound {
+                    what: "document version",
+                })?;
+        self.auditor
+            .record(
+                principal
+                    .event(Action::DocumentDownloaded, Outcome::Success)
+                    .resource("document", id)
+                    .meta(serde_json::json!({"version": v.version, "sha256": v.sha256})),
+            )
+            .await?;
+        Ok((doc, v, bytes))
+    }
 }
 
-pub async fn download(
-    state: &AppState,
-    principal: &Principal,
-    tenant: Tenant,
-    id: Uuid,
-    version: Option<i64>,
-) -> Result<(DocumentRecord, VersionRecord, Vec<u8>), AppError> {
-    let org = tenant.id();
-    let doc = get(state, tenant, id).await?;
-    let (v, bytes) = state
-        .store
-        .document_content(org, id, version)
-        .await?
-        .ok_or(AppError::NotFound {
-            what: "document version",
-        })?;
-    audit::record(
-        state,
-        principal
-            .event(Action::DocumentDownloaded, Outcome::Success)
-            .resource("document", id)
-            .meta(serde_json::json!({"version": v.version, "sha256": v.sha256})),
-    )
-    .await?;
-    Ok((doc, v, bytes))
+pub struct Upload {
+    pub name: String,
+    pub description: String,
+    pub frameworks: Vec<String>,
+    pub controls: Vec<String>,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
 }

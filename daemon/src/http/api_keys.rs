@@ -12,7 +12,6 @@ use super::extract::{Json, Path};
 use crate::app::AppState;
 use crate::auth::{api_keys, Principal};
 use crate::error::AppResult;
-use crate::rbac::OrgAccess;
 use loki_shared::Permission;
 
 #[utoipa::path(post, path = "/orgs/{org_id}/api-keys", tag = "api-keys", summary = "Create an API key; the key and its signing secret are shown once", request_body = CreateApiKeyRequest, responses((status = 201, description = "OK", body = ApiKeySecretResponse)))]
@@ -22,10 +21,13 @@ pub async fn create(
     Path(org_id): Path<Uuid>,
     Json(req): Json<CreateApiKeyRequest>,
 ) -> AppResult<(StatusCode, JsonResponse<ApiKeySecretResponse>)> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyCreate).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::ApiKeyCreate)
+        .await?;
     Ok((
         StatusCode::CREATED,
-        JsonResponse(api_keys::create(&state, &access, &principal, req).await?),
+        JsonResponse(state.api_keys.create(&access, &principal, req).await?),
     ))
 }
 
@@ -35,8 +37,11 @@ pub async fn list(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<ApiKeyListResponse>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRead).await?;
-    let keys = api_keys::list(&state, access.tenant()).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::ApiKeyRead)
+        .await?;
+    let keys = state.api_keys.list(access.tenant()).await?;
     Ok(JsonResponse(ApiKeyListResponse {
         api_keys: keys.iter().map(api_keys::info).collect(),
     }))
@@ -48,9 +53,12 @@ pub async fn get(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<JsonResponse<ApiKeyInfo>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRead).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::ApiKeyRead)
+        .await?;
     Ok(JsonResponse(api_keys::info(
-        &api_keys::get(&state, access.tenant(), id).await?,
+        &state.api_keys.get(access.tenant(), id).await?,
     )))
 }
 
@@ -61,9 +69,12 @@ pub async fn rotate(
     Path((org_id, id)): Path<(Uuid, Uuid)>,
     Json(req): Json<RotateApiKeyRequest>,
 ) -> AppResult<JsonResponse<ApiKeySecretResponse>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRotate).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::ApiKeyRotate)
+        .await?;
     Ok(JsonResponse(
-        api_keys::rotate(&state, &access, &principal, id, req).await?,
+        state.api_keys.rotate(&access, &principal, id, req).await?,
     ))
 }
 
@@ -73,7 +84,13 @@ pub async fn revoke(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<StatusCode> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::ApiKeyRevoke).await?;
-    api_keys::revoke(&state, access.tenant(), &principal, id).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::ApiKeyRevoke)
+        .await?;
+    state
+        .api_keys
+        .revoke(access.tenant(), &principal, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

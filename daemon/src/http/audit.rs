@@ -19,10 +19,9 @@ use uuid::Uuid;
 use super::extract::{Path, Query};
 use crate::app::AppState;
 use crate::audit::retention::PurgeResult;
-use crate::audit::{self, export, Outcome};
+use crate::audit::Outcome;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::rbac::{admit_chain, OrgAccess};
 use crate::store::AuditFilter;
 
 use crate::validate::{self, time_range as range};
@@ -87,7 +86,10 @@ async fn search_in(
     org: Option<Uuid>,
     p: SearchParams,
 ) -> AppResult<JsonResponse<AuditEventList>> {
-    let tenant = admit_chain(state, principal, org, Permission::AuditRead).await?;
+    let tenant = state
+        .admission
+        .admit_chain(principal, org, Permission::AuditRead)
+        .await?;
     let limit = validate::page_limit(p.limit, 50, 500)?;
     if p.cursor.is_some_and(|c| c < 1) {
         return Err(AppError::validation("cursor", "must be a positive seq"));
@@ -122,7 +124,7 @@ async fn search_in(
         before: p.cursor,
         limit,
     };
-    let bodies = audit::read::search(state, tenant, filter).await?;
+    let bodies = state.audit_trail.search(tenant, filter).await?;
     // Stored events are ours: one that does not parse is a server fault,
     // never silently left out of what an auditor sees.
     let events: Vec<AuditEvent> = bodies
@@ -132,13 +134,14 @@ async fn search_in(
     let next_cursor = (events.len() as i64 == limit)
         .then(|| events.last().and_then(|e| i64::try_from(e.seq).ok()))
         .flatten();
-    audit::record(
-        state,
-        principal
-            .event(Action::AuditRead, Outcome::Success)
-            .meta(json!({"results": events.len()})),
-    )
-    .await?;
+    state
+        .auditor
+        .record(
+            principal
+                .event(Action::AuditRead, Outcome::Success)
+                .meta(json!({"results": events.len()})),
+        )
+        .await?;
     Ok(JsonResponse(AuditEventList {
         events,
         next_cursor,
@@ -169,15 +172,19 @@ async fn get_in(
     org: Option<Uuid>,
     id: Uuid,
 ) -> AppResult<JsonResponse<AuditEvent>> {
-    let tenant = admit_chain(state, principal, org, Permission::AuditRead).await?;
-    let body = audit::read::event(state, tenant, id).await?;
-    audit::record(
-        state,
-        principal
-            .event(Action::AuditRead, Outcome::Success)
-            .resource("audit_event", id),
-    )
-    .await?;
+    let tenant = state
+        .admission
+        .admit_chain(principal, org, Permission::AuditRead)
+        .await?;
+    let body = state.audit_trail.event(tenant, id).await?;
+    state
+        .auditor
+        .record(
+            principal
+                .event(Action::AuditRead, Outcome::Success)
+                .resource("audit_event", id),
+        )
+        .await?;
     Ok(JsonResponse(
         serde_json::from_str::<AuditEvent>(&body).map_err(|e| AppError::Internal(e.into()))?,
     ))
@@ -220,7 +227,10 @@ async fn export_in(
     org: Option<Uuid>,
     p: ExportParams,
 ) -> AppResult<Response> {
-    let tenant = admit_chain(&state, &principal, org, Permission::AuditExport).await?;
+    let tenant = state
+        .admission
+        .admit_chain(&principal, org, Permission::AuditExport)
+        .await?;
     let org_id = tenant.id();
     let format = p.format.unwrap_or_else(|| "bundle".into());
     if format != "bundle" && format != "csv" {
@@ -228,35 +238,30 @@ async fn export_in(
     }
     let (from, to) = range(p.from.as_deref(), p.to.as_deref())?;
     // Recorded first, so a whole-chain export contains (and covers) it.
-    audit::record(
-        &state,
-        principal
-            .event(Action::AuditExported, Outcome::Success)
-            .meta(json!({"format": format, "from": p.from, "to": p.to})),
-    )
-    .await?;
-    let range = export::prepare(&state, tenant, from, to).await?;
+    state
+        .auditor
+        .record(
+            principal
+                .event(Action::AuditExported, Outcome::Success)
+                .meta(json!({"format": format, "from": p.from, "to": p.to})),
+        )
+        .await?;
+    let range = state.audit_trail.prepare(tenant, from, to).await?;
     let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
     let (body, ctype, ext) = if format == "csv" {
         (
-            Body::from_stream(export::csv_stream(state.clone(), tenant, range)),
+            Body::from_stream(state.audit_trail.csv_stream(tenant, range)),
             "text/csv; charset=utf-8",
             "csv",
         )
     } else {
-        let head = export::head_lines(&state, tenant, from, to).await?;
+        let head = state.audit_trail.head_lines(tenant, from, to).await?;
         let tail = match &range {
-            Some(r) => export::checkpoint_lines(&state, tenant, r).await?,
+            Some(r) => state.audit_trail.checkpoint_lines(tenant, r).await?,
             None => Vec::new(),
         };
         (
-            Body::from_stream(export::bundle_stream(
-                state.clone(),
-                tenant,
-                head,
-                range,
-                tail,
-            )),
+            Body::from_stream(state.audit_trail.bundle_stream(tenant, head, range, tail)),
             "application/x-ndjson",
             "jsonl",
         )
@@ -294,20 +299,24 @@ async fn verify_in(
     principal: &Principal,
     org: Option<Uuid>,
 ) -> AppResult<JsonResponse<VerifyReport>> {
-    let tenant = admit_chain(state, principal, org, Permission::AuditVerify).await?;
-    let report = export::verify(state, tenant).await?;
+    let tenant = state
+        .admission
+        .admit_chain(principal, org, Permission::AuditVerify)
+        .await?;
+    let report = state.audit_trail.verify(tenant).await?;
     let outcome = if report.ok {
         Outcome::Success
     } else {
         Outcome::Failure
     };
-    audit::record(
-        state,
-        principal
-            .event(Action::AuditVerified, outcome)
-            .meta(json!({"ok": report.ok, "events": report.events, "failure": report.failure})),
-    )
-    .await?;
+    state
+        .auditor
+        .record(
+            principal
+                .event(Action::AuditVerified, outcome)
+                .meta(json!({"ok": report.ok, "events": report.events, "failure": report.failure})),
+        )
+        .await?;
     Ok(JsonResponse(report))
 }
 
@@ -318,10 +327,16 @@ pub async fn purge(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<PurgeResult>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::AuditPurge).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::AuditPurge)
+        .await?;
     let days = access.org().settings.audit_retention_days;
     let event = principal.event(Action::AuditPurged, Outcome::Success);
     Ok(JsonResponse(
-        audit::retention::purge(&state, access.tenant(), days, event).await?,
+        state
+            .audit_trail
+            .purge(access.tenant(), days, event)
+            .await?,
     ))
 }

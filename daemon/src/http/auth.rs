@@ -16,9 +16,8 @@ use uuid::Uuid;
 use super::client::ClientInfo;
 use super::extract::{Json, Path};
 use crate::app::AppState;
-use crate::auth::renewal;
 use crate::auth::service::{self, SignIn, Started};
-use crate::auth::{account, sessions, Principal, SESSION_COOKIE};
+use crate::auth::{sessions, Principal, SESSION_COOKIE};
 use crate::error::{AppError, AppResult};
 
 #[utoipa::path(post, path = "/auth/register", tag = "auth", summary = "Create a user account", request_body = RegisterRequest, responses((status = 201, description = "OK", body = User)))]
@@ -29,7 +28,7 @@ pub async fn register(
 ) -> AppResult<(StatusCode, JsonResponse<User>)> {
     Ok((
         StatusCode::CREATED,
-        JsonResponse(service::register(&state, req, &client).await?),
+        JsonResponse(state.identity.register(req, &client).await?),
     ))
 }
 
@@ -40,9 +39,13 @@ pub async fn login(
     Json(req): Json<LoginRequest>,
 ) -> AppResult<JsonResponse<LoginResponse>> {
     Ok(JsonResponse(
-        match service::login(&state, req, SessionKind::Token, &client).await? {
+        match state
+            .identity
+            .login(req, SessionKind::Token, &client)
+            .await?
+        {
             SignIn::Done(started) => {
-                LoginResponse::Tokens(Box::new(service::tokens(&state, started).await?))
+                LoginResponse::Tokens(Box::new(state.identity.tokens(started).await?))
             }
             SignIn::MfaRequired(c) => LoginResponse::MfaRequired(c),
         },
@@ -82,7 +85,11 @@ pub async fn cookie_login(
         password: req.password,
         org: req.org,
     };
-    match service::login(&state, req, SessionKind::Cookie, &client).await? {
+    match state
+        .identity
+        .login(req, SessionKind::Cookie, &client)
+        .await?
+    {
         SignIn::Done(started) => cookie_response(started),
         SignIn::MfaRequired(c) => {
             Ok(JsonResponse(CookieLoginResponse::MfaRequired(c)).into_response())
@@ -96,17 +103,18 @@ pub async fn mfa_verify(
     client: ClientInfo,
     Json(req): Json<MfaVerifyRequest>,
 ) -> AppResult<Response> {
-    let started = service::verify_mfa(
-        &state,
-        &req.challenge,
-        req.code.as_deref(),
-        req.recovery_code.as_deref(),
-        &client,
-    )
-    .await?;
+    let started = state
+        .identity
+        .verify_mfa(
+            &req.challenge,
+            req.code.as_deref(),
+            req.recovery_code.as_deref(),
+            &client,
+        )
+        .await?;
     match started.session.kind {
         SessionKind::Token => Ok(JsonResponse(LoginResponse::Tokens(Box::new(
-            service::tokens(&state, started).await?,
+            state.identity.tokens(started).await?,
         )))
         .into_response()),
         SessionKind::Cookie => cookie_response(started),
@@ -120,13 +128,13 @@ pub async fn refresh(
     Json(req): Json<RefreshRequest>,
 ) -> AppResult<JsonResponse<TokenResponse>> {
     Ok(JsonResponse(
-        renewal::refresh(&state, &req.refresh_token, &client).await?,
+        state.renewal.refresh(&req.refresh_token, &client).await?,
     ))
 }
 
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", summary = "End the current session", responses((status = 204, description = "Done")))]
 pub async fn logout(State(state): State<AppState>, principal: Principal) -> AppResult<Response> {
-    account::logout(&state, &principal).await?;
+    state.accounts.logout(&principal).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     if principal
         .session()
@@ -145,7 +153,7 @@ pub async fn switch_org(
     Json(req): Json<SwitchOrgRequest>,
 ) -> AppResult<JsonResponse<TokenResponse>> {
     Ok(JsonResponse(
-        renewal::switch_org(&state, &principal, req).await?,
+        state.renewal.switch_org(&principal, req).await?,
     ))
 }
 
@@ -154,7 +162,7 @@ pub async fn me(
     State(state): State<AppState>,
     principal: Principal,
 ) -> AppResult<JsonResponse<MeResponse>> {
-    Ok(JsonResponse(service::me(&state, &principal).await?))
+    Ok(JsonResponse(state.identity.me(&principal).await?))
 }
 
 #[utoipa::path(post, path = "/auth/password", tag = "auth", summary = "Change the password (ends the other sessions)", request_body = ChangePasswordRequest, responses((status = 200, description = "OK", body = PasswordChangedResponse)))]
@@ -163,7 +171,7 @@ pub async fn change_password(
     principal: Principal,
     Json(req): Json<ChangePasswordRequest>,
 ) -> AppResult<JsonResponse<PasswordChangedResponse>> {
-    let revoked_sessions = account::change_password(&state, &principal, req).await?;
+    let revoked_sessions = state.accounts.change_password(&principal, req).await?;
     Ok(JsonResponse(PasswordChangedResponse { revoked_sessions }))
 }
 
@@ -173,7 +181,7 @@ pub async fn sessions(
     principal: Principal,
 ) -> AppResult<JsonResponse<SessionListResponse>> {
     Ok(JsonResponse(SessionListResponse {
-        sessions: account::my_sessions(&state, &principal).await?,
+        sessions: state.accounts.my_sessions(&principal).await?,
     }))
 }
 
@@ -183,7 +191,7 @@ pub async fn revoke_session(
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> AppResult<StatusCode> {
-    account::revoke_my_session(&state, &principal, id).await?;
+    state.accounts.revoke_my_session(&principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -192,7 +200,7 @@ pub async fn mfa_enroll(
     State(state): State<AppState>,
     principal: Principal,
 ) -> AppResult<JsonResponse<MfaEnrollResponse>> {
-    Ok(JsonResponse(account::mfa_enroll(&state, &principal).await?))
+    Ok(JsonResponse(state.accounts.mfa_enroll(&principal).await?))
 }
 
 #[utoipa::path(post, path = "/auth/mfa/confirm", tag = "mfa", summary = "Confirm TOTP with a first code; returns recovery codes", request_body = MfaCodeRequest, responses((status = 200, description = "OK", body = MfaConfirmResponse)))]
@@ -202,7 +210,7 @@ pub async fn mfa_confirm(
     Json(req): Json<MfaCodeRequest>,
 ) -> AppResult<JsonResponse<MfaConfirmResponse>> {
     Ok(JsonResponse(
-        account::mfa_confirm(&state, &principal, req).await?,
+        state.accounts.mfa_confirm(&principal, req).await?,
     ))
 }
 
@@ -212,7 +220,7 @@ pub async fn mfa_disable(
     principal: Principal,
     Json(req): Json<MfaCodeRequest>,
 ) -> AppResult<StatusCode> {
-    account::mfa_disable(&state, &principal, req).await?;
+    state.accounts.mfa_disable(&principal, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

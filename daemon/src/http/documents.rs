@@ -63,7 +63,10 @@ pub async fn create(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> AppResult<(StatusCode, JsonResponse<DocumentInfo>)> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::DocCreate).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::DocCreate)
+        .await?;
     let upload = Upload {
         name: p.name,
         description: p.description.unwrap_or_default(),
@@ -74,7 +77,7 @@ pub async fn create(
     };
     Ok((
         StatusCode::CREATED,
-        JsonResponse(documents::create(&state, &access, &principal, upload).await?),
+        JsonResponse(state.documents.create(&access, &principal, upload).await?),
     ))
 }
 
@@ -102,7 +105,10 @@ pub async fn list(
     Path(org_id): Path<Uuid>,
     Query(p): Query<ListParams>,
 ) -> AppResult<JsonResponse<DocumentListResponse>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::DocRead).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::DocRead)
+        .await?;
     let limit = crate::validate::page_limit(p.limit, 50, 200)?;
     let before = p
         .cursor
@@ -123,7 +129,7 @@ pub async fn list(
         before,
         limit,
     };
-    let (documents, next_cursor) = documents::list(&state, access.tenant(), filter).await?;
+    let (documents, next_cursor) = state.documents.list(access.tenant(), filter).await?;
     Ok(JsonResponse(DocumentListResponse {
         documents,
         next_cursor,
@@ -139,9 +145,9 @@ async fn on_document(
     id: Uuid,
     perm: Permission,
 ) -> AppResult<OrgAccess> {
-    let access = OrgAccess::open(state, principal, org_id).await?;
+    let access = state.admission.open(principal, org_id).await?;
     access
-        .check(state, principal, perm, Some(("document", id)))
+        .check(&state.auditor, principal, perm, Some(("document", id)))
         .await?;
     Ok(access)
 }
@@ -154,7 +160,7 @@ pub async fn get(
 ) -> AppResult<JsonResponse<DocumentInfo>> {
     let access = on_document(&state, &principal, org_id, id, Permission::DocRead).await?;
     Ok(JsonResponse(documents::info(
-        &documents::get(&state, access.tenant(), id).await?,
+        &state.documents.get(access.tenant(), id).await?,
     )))
 }
 
@@ -165,7 +171,7 @@ pub async fn versions(
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<JsonResponse<DocumentVersionListResponse>> {
     let access = on_document(&state, &principal, org_id, id, Permission::DocRead).await?;
-    let versions = documents::versions(&state, access.tenant(), id).await?;
+    let versions = state.documents.versions(access.tenant(), id).await?;
     Ok(JsonResponse(DocumentVersionListResponse {
         versions: versions.iter().map(documents::version_info).collect(),
     }))
@@ -207,8 +213,10 @@ pub async fn download(
     Query(p): Query<DownloadParams>,
 ) -> AppResult<Response> {
     let access = on_document(&state, &principal, org_id, id, Permission::DocDownload).await?;
-    let (doc, version, bytes) =
-        documents::download(&state, &principal, access.tenant(), id, p.version).await?;
+    let (doc, version, bytes) = state
+        .documents
+        .download(&principal, access.tenant(), id, p.version)
+        .await?;
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -245,7 +253,7 @@ pub async fn update(
 ) -> AppResult<JsonResponse<DocumentInfo>> {
     let access = on_document(&state, &principal, org_id, id, Permission::DocUpdate).await?;
     Ok(JsonResponse(
-        documents::update(&state, &access, &principal, id, req).await?,
+        state.documents.update(&access, &principal, id, req).await?,
     ))
 }
 
@@ -260,15 +268,10 @@ pub async fn replace(
     let access = on_document(&state, &principal, org_id, id, Permission::DocUpdate).await?;
     let ct = content_type(&headers);
     Ok(JsonResponse(
-        documents::replace(
-            &state,
-            &access,
-            &principal,
-            id,
-            ct.as_deref(),
-            body.to_vec(),
-        )
-        .await?,
+        state
+            .documents
+            .replace(&access, &principal, id, ct.as_deref(), body.to_vec())
+            .await?,
     ))
 }
 
@@ -279,6 +282,6 @@ pub async fn delete(
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<StatusCode> {
     let access = on_document(&state, &principal, org_id, id, Permission::DocDelete).await?;
-    documents::delete(&state, &access, &principal, id).await?;
+    state.documents.delete(&access, &principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

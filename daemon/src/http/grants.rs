@@ -12,7 +12,7 @@ use super::extract::{Json, Path, Query};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::rbac::{grants, OrgAccess};
+use crate::rbac::grants;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -31,7 +31,10 @@ pub async fn list(
     Path(org_id): Path<Uuid>,
     Query(f): Query<GrantFilter>,
 ) -> AppResult<JsonResponse<GrantListResponse>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::GrantRead).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::GrantRead)
+        .await?;
     let resource = match (f.resource_type, f.resource_id) {
         (Some(t), Some(id)) => Some((t, id)),
         (None, None) => None,
@@ -42,7 +45,7 @@ pub async fn list(
             ))
         }
     };
-    let list = grants::list(&state, access.tenant(), resource).await?;
+    let list = state.grants.list(access.tenant(), resource).await?;
     Ok(JsonResponse(GrantListResponse {
         grants: list.iter().map(grants::info).collect(),
     }))
@@ -55,10 +58,13 @@ pub async fn create(
     Path(org_id): Path<Uuid>,
     Json(req): Json<CreateGrantRequest>,
 ) -> AppResult<(StatusCode, JsonResponse<GrantInfo>)> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::GrantCreate).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::GrantCreate)
+        .await?;
     Ok((
         StatusCode::CREATED,
-        JsonResponse(grants::create(&state, &access, &principal, req).await?),
+        JsonResponse(state.grants.create(&access, &principal, req).await?),
     ))
 }
 
@@ -68,7 +74,10 @@ pub async fn revoke(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<StatusCode> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::GrantRevoke).await?;
-    grants::revoke(&state, &access, &principal, id).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::GrantRevoke)
+        .await?;
+    state.grants.revoke(&access, &principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

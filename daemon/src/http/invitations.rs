@@ -17,7 +17,6 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::rbac::OrgAccess;
-use crate::tenancy::invitations;
 
 /// Inviting hands out roles: it needs `member:invite` and `role:assign`.
 pub(crate) async fn admit_inviter(
@@ -25,9 +24,12 @@ pub(crate) async fn admit_inviter(
     principal: &Principal,
     org_id: Uuid,
 ) -> AppResult<OrgAccess> {
-    let access = OrgAccess::require(state, principal, org_id, Permission::MemberInvite).await?;
+    let access = state
+        .admission
+        .require(principal, org_id, Permission::MemberInvite)
+        .await?;
     access
-        .check(state, principal, Permission::RoleAssign, None)
+        .check(&state.auditor, principal, Permission::RoleAssign, None)
         .await?;
     Ok(access)
 }
@@ -42,7 +44,7 @@ pub async fn create(
     let access = admit_inviter(&state, &principal, org_id).await?;
     Ok((
         StatusCode::CREATED,
-        JsonResponse(invitations::create(&state, &access, &principal, req).await?),
+        JsonResponse(state.invitations.create(&access, &principal, req).await?),
     ))
 }
 
@@ -52,9 +54,12 @@ pub async fn list(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<InvitationListResponse>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::MemberRead).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::MemberRead)
+        .await?;
     Ok(JsonResponse(InvitationListResponse {
-        invitations: invitations::list(&state, &access).await?,
+        invitations: state.invitations.list(&access).await?,
     }))
 }
 
@@ -64,8 +69,11 @@ pub async fn revoke(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<StatusCode> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::MemberInvite).await?;
-    invitations::revoke(&state, &access, &principal, id).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::MemberInvite)
+        .await?;
+    state.invitations.revoke(&access, &principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -75,7 +83,7 @@ pub async fn mine(
     principal: Principal,
 ) -> AppResult<JsonResponse<InvitationListResponse>> {
     Ok(JsonResponse(InvitationListResponse {
-        invitations: invitations::mine(&state, &principal).await?,
+        invitations: state.invitations.mine(&principal).await?,
     }))
 }
 
@@ -103,13 +111,13 @@ pub async fn accept(
                     "signed in, accept without a token or password",
                 ));
             }
-            Ok(JsonResponse(invitations::accept(&state, &p, id).await?))
+            Ok(JsonResponse(state.invitations.accept(&p, id).await?))
         }
         Err(AppError::Unauthorized {
             code: "missing_credentials",
             ..
         }) => Ok(JsonResponse(
-            invitations::accept_new(&state, id, req, &client).await?,
+            state.invitations.accept_new(id, req, &client).await?,
         )),
         Err(e) => Err(e),
     }
@@ -121,6 +129,6 @@ pub async fn decline(
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> AppResult<StatusCode> {
-    invitations::decline(&state, &principal, id).await?;
+    state.invitations.decline(&principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

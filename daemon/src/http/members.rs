@@ -14,8 +14,6 @@ use super::extract::{Json, Path};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::rbac::{member_roles, OrgAccess};
-use crate::tenancy::invitations;
 
 #[utoipa::path(get, path = "/orgs/{org_id}/members", tag = "members", summary = "Members", responses((status = 200, description = "OK", body = MemberListResponse)))]
 pub async fn list(
@@ -23,9 +21,12 @@ pub async fn list(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<MemberListResponse>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::MemberRead).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::MemberRead)
+        .await?;
     Ok(JsonResponse(MemberListResponse {
-        members: member_roles::members(&state, access.tenant()).await?,
+        members: state.members.members(access.tenant()).await?,
     }))
 }
 
@@ -35,9 +36,12 @@ pub async fn get(
     principal: Principal,
     Path((org_id, user_id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<JsonResponse<Member>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::MemberRead).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::MemberRead)
+        .await?;
     Ok(JsonResponse(
-        member_roles::member(&state, access.tenant(), user_id).await?,
+        state.members.member(access.tenant(), user_id).await?,
     ))
 }
 
@@ -52,7 +56,7 @@ pub async fn add(
 ) -> AppResult<(StatusCode, JsonResponse<InvitationCreated>)> {
     let access = super::invitations::admit_inviter(&state, &principal, org_id).await?;
     let email = match (req.user_id, req.email) {
-        (Some(id), None) => invitations::email_of(&state, id).await?,
+        (Some(id), None) => state.invitations.email_of(id).await?,
         (None, Some(email)) => email,
         _ => {
             return Err(AppError::validation(
@@ -68,7 +72,12 @@ pub async fn add(
     };
     Ok((
         StatusCode::ACCEPTED,
-        JsonResponse(invitations::create(&state, &access, &principal, invitation).await?),
+        JsonResponse(
+            state
+                .invitations
+                .create(&access, &principal, invitation)
+                .await?,
+        ),
     ))
 }
 
@@ -80,9 +89,15 @@ pub async fn update(
     Path((org_id, user_id)): Path<(Uuid, Uuid)>,
     Json(req): Json<UpdateMemberRequest>,
 ) -> AppResult<JsonResponse<Member>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleAssign).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::RoleAssign)
+        .await?;
     Ok(JsonResponse(
-        member_roles::set(&state, &access, &principal, user_id, req.roles).await?,
+        state
+            .members
+            .set(&access, &principal, user_id, req.roles)
+            .await?,
     ))
 }
 
@@ -92,8 +107,14 @@ pub async fn remove(
     principal: Principal,
     Path((org_id, user_id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<StatusCode> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::MemberRemove).await?;
-    member_roles::remove_member(&state, &access, &principal, user_id).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::MemberRemove)
+        .await?;
+    state
+        .members
+        .remove_member(&access, &principal, user_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -105,9 +126,15 @@ pub async fn assign_role(
     Path((org_id, user_id)): Path<(Uuid, Uuid)>,
     Json(req): Json<AssignRoleRequest>,
 ) -> AppResult<JsonResponse<Member>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleAssign).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::RoleAssign)
+        .await?;
     Ok(JsonResponse(
-        member_roles::assign(&state, &access, &principal, user_id, &req.role).await?,
+        state
+            .members
+            .assign(&access, &principal, user_id, &req.role)
+            .await?,
     ))
 }
 
@@ -118,8 +145,14 @@ pub async fn revoke_role(
     principal: Principal,
     Path((org_id, user_id, role)): Path<(Uuid, Uuid, String)>,
 ) -> AppResult<JsonResponse<Member>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleAssign).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::RoleAssign)
+        .await?;
     Ok(JsonResponse(
-        member_roles::revoke(&state, &access, &principal, user_id, &role).await?,
+        state
+            .members
+            .revoke(&access, &principal, user_id, &role)
+            .await?,
     ))
 }

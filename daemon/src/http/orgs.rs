@@ -14,8 +14,6 @@ use super::extract::{Json, Path, Query};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::AppResult;
-use crate::rbac::OrgAccess;
-use crate::tenancy;
 
 #[utoipa::path(get, path = "/orgs", tag = "organizations", summary = "The caller's organizations", responses((status = 200, description = "OK", body = OrgListResponse)))]
 pub async fn list(
@@ -23,7 +21,7 @@ pub async fn list(
     principal: Principal,
 ) -> AppResult<JsonResponse<OrgListResponse>> {
     Ok(JsonResponse(OrgListResponse {
-        organizations: tenancy::list_mine(&state, &principal).await?,
+        organizations: state.tenancy.list_mine(&principal).await?,
     }))
 }
 
@@ -35,7 +33,7 @@ pub async fn create(
 ) -> AppResult<(StatusCode, JsonResponse<Organization>)> {
     Ok((
         StatusCode::CREATED,
-        JsonResponse(tenancy::create(&state, &principal, req).await?),
+        JsonResponse(state.tenancy.create(&principal, req).await?),
     ))
 }
 
@@ -45,7 +43,10 @@ pub async fn get(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<Organization>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::OrgRead).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::OrgRead)
+        .await?;
     Ok(JsonResponse(access.org().clone()))
 }
 
@@ -56,9 +57,12 @@ pub async fn update(
     Path(org_id): Path<Uuid>,
     Json(req): Json<UpdateOrgRequest>,
 ) -> AppResult<JsonResponse<Organization>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::OrgUpdate).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::OrgUpdate)
+        .await?;
     Ok(JsonResponse(
-        tenancy::update(&state, &access, &principal, req).await?,
+        state.tenancy.update(&access, &principal, req).await?,
     ))
 }
 
@@ -69,9 +73,15 @@ pub async fn set_tier(
     Path(org_id): Path<Uuid>,
     Json(req): Json<ChangeTierRequest>,
 ) -> AppResult<JsonResponse<Organization>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::SystemTiers).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::SystemTiers)
+        .await?;
     Ok(JsonResponse(
-        tenancy::set_tier(&state, &access, &principal, req.tier).await?,
+        state
+            .tenancy
+            .set_tier(&access, &principal, req.tier)
+            .await?,
     ))
 }
 
@@ -96,7 +106,10 @@ pub async fn delete(
     } else {
         Permission::OrgDelete
     };
-    let access = OrgAccess::require(&state, &principal, org_id, perm).await?;
-    tenancy::delete(&state, &access, &principal, params.hard).await?;
+    let access = state.admission.require(&principal, org_id, perm).await?;
+    state
+        .tenancy
+        .delete(&access, &principal, params.hard)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

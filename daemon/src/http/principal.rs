@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 
-use crate::auth::{self, api_keys, CookieRequest, Principal, CSRF_HEADER, SESSION_COOKIE};
+use crate::auth::{api_keys, CookieRequest, Principal, CSRF_HEADER, SESSION_COOKIE};
 use crate::context::ClientInfo;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -49,9 +49,9 @@ impl FromRequestParts<AppState> for Principal {
                     .map_err(|_| AppError::unauthorized("invalid_token", "the Authorization header is not valid text"))?;
                 let token = bearer(value)?;
                 if token.starts_with(api_keys::PREFIX) {
-                    api_keys::authenticate(state, token, &client).await?
+                    state.api_keys.authenticate(token, &client).await?
                 } else {
-                    auth::from_access_token(state, token, &client).await?
+                    state.authenticator.from_access_token(token, &client).await?
                 }
             }
             None => match session_cookie(parts) {
@@ -63,7 +63,7 @@ impl FromRequestParts<AppState> for Principal {
                         path: parts.uri.path(),
                         csrf_token: parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()),
                     };
-                    auth::from_cookie(state, req, &client).await?
+                    state.authenticator.from_cookie(req, &client).await?
                 }
                 None => {
                     return Err(AppError::unauthorized(

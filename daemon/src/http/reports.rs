@@ -12,11 +12,9 @@ use uuid::Uuid;
 
 use super::extract::Path;
 use crate::app::AppState;
-use crate::audit::{self, Outcome};
+use crate::audit::Outcome;
 use crate::auth::Principal;
 use crate::error::AppResult;
-use crate::rbac::OrgAccess;
-use crate::tenancy;
 
 #[utoipa::path(get, path = "/orgs/{org_id}/reports/snapshot", tag = "reports",
     summary = "Current state for a compliance report (members, MFA, roles, API keys, settings)",
@@ -26,14 +24,18 @@ pub async fn snapshot(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<ReportSnapshot>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::ReportGenerate).await?;
-    let snapshot = tenancy::snapshot(&state, &access).await?;
-    audit::record(
-        &state,
-        principal
-            .event(Action::ReportGenerated, Outcome::Success)
-            .meta(serde_json::json!({"snapshot": true, "members": snapshot.members.len()})),
-    )
-    .await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::ReportGenerate)
+        .await?;
+    let snapshot = state.tenancy.snapshot(&access).await?;
+    state
+        .auditor
+        .record(
+            principal
+                .event(Action::ReportGenerated, Outcome::Success)
+                .meta(serde_json::json!({"snapshot": true, "members": snapshot.members.len()})),
+        )
+        .await?;
     Ok(JsonResponse(snapshot))
 }

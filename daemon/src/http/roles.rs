@@ -15,7 +15,6 @@ use super::extract::{Json, Path, Query};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::AppResult;
-use crate::rbac::{roles, OrgAccess};
 
 /// The permission catalogue (any signed-in caller).
 #[utoipa::path(get, path = "/permissions", tag = "roles", summary = "The permission catalogue", responses((status = 200, description = "OK", body = PermissionListResponse)))]
@@ -38,9 +37,12 @@ pub async fn list(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<RoleListResponse>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleRead).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::RoleRead)
+        .await?;
     Ok(JsonResponse(RoleListResponse {
-        roles: roles::list(&state, access.tenant()).await?,
+        roles: state.roles.list(access.tenant()).await?,
     }))
 }
 
@@ -50,10 +52,11 @@ pub async fn get(
     principal: Principal,
     Path((org_id, name)): Path<(Uuid, String)>,
 ) -> AppResult<JsonResponse<RoleInfo>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleRead).await?;
-    Ok(JsonResponse(
-        roles::get(&state, access.tenant(), &name).await?,
-    ))
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::RoleRead)
+        .await?;
+    Ok(JsonResponse(state.roles.get(access.tenant(), &name).await?))
 }
 
 #[utoipa::path(post, path = "/orgs/{org_id}/roles", tag = "roles", summary = "Create a custom role", request_body = CreateRoleRequest, responses((status = 201, description = "OK", body = RoleInfo)))]
@@ -63,10 +66,13 @@ pub async fn create(
     Path(org_id): Path<Uuid>,
     Json(req): Json<CreateRoleRequest>,
 ) -> AppResult<(StatusCode, JsonResponse<RoleInfo>)> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleCreate).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::RoleCreate)
+        .await?;
     Ok((
         StatusCode::CREATED,
-        JsonResponse(roles::create(&state, &access, &principal, req).await?),
+        JsonResponse(state.roles.create(&access, &principal, req).await?),
     ))
 }
 
@@ -77,9 +83,12 @@ pub async fn update(
     Path((org_id, name)): Path<(Uuid, String)>,
     Json(req): Json<UpdateRoleRequest>,
 ) -> AppResult<JsonResponse<RoleInfo>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleUpdate).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::RoleUpdate)
+        .await?;
     Ok(JsonResponse(
-        roles::update(&state, &access, &principal, &name, req).await?,
+        state.roles.update(&access, &principal, &name, req).await?,
     ))
 }
 
@@ -99,14 +108,13 @@ pub async fn delete(
     Path((org_id, name)): Path<(Uuid, String)>,
     Query(params): Query<DeleteRoleParams>,
 ) -> AppResult<StatusCode> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::RoleDelete).await?;
-    roles::delete(
-        &state,
-        &access,
-        &principal,
-        &name,
-        params.reassign_to.as_deref(),
-    )
-    .await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::RoleDelete)
+        .await?;
+    state
+        .roles
+        .delete(&access, &principal, &name, params.reassign_to.as_deref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,9 +9,8 @@ use uuid::Uuid;
 
 use super::extract::Path;
 use crate::app::AppState;
-use crate::auth::{account, Principal};
+use crate::auth::Principal;
 use crate::error::AppResult;
-use crate::rbac::OrgAccess;
 
 #[utoipa::path(get, path = "/orgs/{org_id}/sessions", tag = "sessions", summary = "Sessions in the organization", responses((status = 200, description = "OK", body = SessionListResponse)))]
 pub async fn list(
@@ -19,9 +18,15 @@ pub async fn list(
     principal: Principal,
     Path(org_id): Path<Uuid>,
 ) -> AppResult<JsonResponse<SessionListResponse>> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::SessionRead).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::SessionRead)
+        .await?;
     Ok(JsonResponse(SessionListResponse {
-        sessions: account::org_sessions(&state, access.tenant(), &principal).await?,
+        sessions: state
+            .accounts
+            .org_sessions(access.tenant(), &principal)
+            .await?,
     }))
 }
 
@@ -31,8 +36,14 @@ pub async fn revoke(
     principal: Principal,
     Path((org_id, id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<StatusCode> {
-    let access = OrgAccess::require(&state, &principal, org_id, Permission::SessionRevoke).await?;
-    account::revoke_org_session(&state, &access, &principal, id).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::SessionRevoke)
+        .await?;
+    state
+        .accounts
+        .revoke_org_session(&access, &principal, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -43,9 +54,14 @@ pub async fn reset_password(
     principal: Principal,
     Path((org_id, user_id)): Path<(Uuid, Uuid)>,
 ) -> AppResult<JsonResponse<PasswordResetResponse>> {
-    let access =
-        OrgAccess::require(&state, &principal, org_id, Permission::MemberResetPassword).await?;
+    let access = state
+        .admission
+        .require(&principal, org_id, Permission::MemberResetPassword)
+        .await?;
     Ok(JsonResponse(
-        account::reset_password(&state, &access, &principal, user_id).await?,
+        state
+            .accounts
+            .reset_password(&access, &principal, user_id)
+            .await?,
     ))
 }

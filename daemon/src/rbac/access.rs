@@ -9,12 +9,22 @@ use loki_shared::permissions::{PermSet, Permission};
 use uuid::Uuid;
 
 use super::policy::{Decision, OrgPolicy, Subject};
-use crate::audit::{self, Outcome};
+use crate::audit::Auditor;
+use crate::audit::Outcome;
 use crate::auth::{Credential, Principal};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::rbac::cache::Authorizer;
+use crate::store::DynStore;
 
-/// A caller admitted to one organization. Only [`OrgAccess::open`] makes
+/// Admits a caller to an organization and decides permissions (audits refusals).
+#[derive(Clone)]
+pub struct Admission {
+    pub(crate) store: DynStore,
+    pub(crate) authz: Arc<Authorizer>,
+    pub(crate) auditor: Auditor,
+}
+
+/// A caller admitted to one organization. Only [`Admission::open`] makes
 /// one (after the admission checks), and from it comes the [`Tenant`]
 /// capability the domain needs to reach the organization's data.
 pub struct OrgAccess {
@@ -25,7 +35,7 @@ pub struct OrgAccess {
 
 /// The capability to reach one chain of tenant data: an organization's,
 /// or (for super admins reading the audit trail) the system chain. Only an
-/// access decision hands one out ([`OrgAccess::tenant`], [`admit_chain`]),
+/// access decision hands one out ([`OrgAccess::tenant`], [`Admission::admit_chain`]),
 /// and domain functions take it instead of an organization id, so a
 /// handler cannot reach another organization by passing the wrong id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,51 +54,125 @@ impl Tenant {
     }
 }
 
-/// Which chain a request reads: an organization's (admitted with `perm`),
-/// or the system chain (events with no organization), which only super
-/// admins read, signed in as themselves. A refusal is audited.
-pub async fn admit_chain(
-    state: &AppState,
-    principal: &Principal,
-    org: Option<Uuid>,
-    perm: Permission,
-) -> Result<Tenant, AppError> {
-    match org {
-        Some(org_id) => Ok(OrgAccess::require(state, principal, org_id, perm)
-            .await?
-            .tenant()),
-        None if principal.is_super_admin() && principal.api_key_id().is_none() => {
-            Ok(Tenant(crate::audit::SYSTEM_CHAIN))
-        }
-        None => {
-            audit::record(
-                state,
-                principal
-                    .event(Action::AccessDenied, Outcome::Denied)
-                    .meta(serde_json::json!({"permission": Permission::SystemAudit.name()})),
-            )
-            .await?;
-            Err(AppError::PermissionDenied {
-                permission: Permission::SystemAudit,
-            })
+impl Admission {
+    /// Which chain a request reads: an organization's (admitted with `perm`),
+    /// or the system chain (events with no organization), which only super
+    /// admins read, signed in as themselves. A refusal is audited.
+    pub async fn admit_chain(
+        &self,
+        principal: &Principal,
+        org: Option<Uuid>,
+        perm: Permission,
+    ) -> Result<Tenant, AppError> {
+        match org {
+            Some(org_id) => Ok(self.require(principal, org_id, perm).await?.tenant()),
+            None if principal.is_super_admin() && principal.api_key_id().is_none() => {
+                Ok(Tenant(crate::audit::SYSTEM_CHAIN))
+            }
+            None => {
+                self.auditor
+                    .record(
+                        principal.event(Action::AccessDenied, Outcome::Denied).meta(
+                            serde_json::json!({"permission": Permission::SystemAudit.name()}),
+                        ),
+                    )
+                    .await?;
+                Err(AppError::PermissionDenied {
+                    permission: Permission::SystemAudit,
+                })
+            }
         }
     }
-}
 
-async fn refuse(
-    state: &AppState,
-    principal: &Principal,
-    org: Uuid,
-    err: AppError,
-    reason: &str,
-) -> AppError {
-    let event = principal
-        .event(Action::AccessDenied, Outcome::Denied)
-        .org(Some(org))
-        .meta(serde_json::json!({"reason": reason}));
-    match audit::record(state, event).await {
-        Ok(()) => err,
-        Err(e) => e,
+    async fn refuse(
+        &self,
+        principal: &Principal,
+        org: Uuid,
+        err: AppError,
+        reason: &str,
+    ) -> AppError {
+        let event = principal
+            .event(Action::AccessDenied, Outcome::Denied)
+            .org(Some(org))
+            .meta(serde_json::json!({"reason": reason}));
+        match self.auditor.record(event).await {
+            Ok(()) => err,
+            Err(e) => e,
+        }
+    }
+
+    /// Admits the caller to the organization (scope, membership, MFA
+    /// policy) without checking a permission yet.
+    pub async fn open(&self, principal: &Principal, org_id: Uuid) -> Result<OrgAccess, AppError> {
+        let superuser = principal.is_super_admin();
+        if principal.org != Some(org_id) && !superuser {
+            let e = AppError::forbidden(
+                "wrong_organization",
+                "the credential is not scoped to this organization; switch organization first",
+            );
+            return Err(self
+                .refuse(principal, org_id, e, "wrong_organization")
+                .await);
+        }
+        let org = self
+            .store
+            .org_by_id(org_id)
+            .await?
+            // Super admins still reach soft-deleted organizations (hard delete).
+            .filter(|o| o.deleted_at.is_none() || superuser)
+            .ok_or(AppError::NotFound {
+                what: "organization",
+            })?;
+        let roles = match self.store.member(org_id, principal.user.id).await? {
+            Some(m) => m.roles,
+            None if superuser => Vec::new(),
+            // A super admin's key in an organization they are not a member
+            // of acts as that organization's admin (cut to its scopes),
+            // nothing beyond it.
+            None if principal.user.is_super_admin && principal.api_key_id().is_some() => {
+                vec!["admin".to_owned()]
+            }
+            None => {
+                let e = AppError::forbidden(
+                    "not_a_member",
+                    "you are not a member of this organization",
+                );
+                return Err(self.refuse(principal, org_id, e, "not_a_member").await);
+            }
+        };
+        crate::auth::service::require_mfa_policy(&org, &roles, &principal.user)?;
+        let scopes = match &principal.credential {
+            Credential::ApiKey { scopes, .. } => Some(
+                scopes
+                    .iter()
+                    .filter_map(|s| s.parse::<Permission>().ok())
+                    .fold(PermSet::EMPTY, PermSet::with),
+            ),
+            Credential::Session(_) => None,
+        };
+        let policy = self.authz.policy(org_id).await?;
+        Ok(OrgAccess {
+            org,
+            subject: Subject {
+                user: principal.user.id,
+                roles,
+                super_admin: superuser,
+                scopes,
+            },
+            policy,
+        })
+    }
+
+    /// Admits the caller and requires `perm` organization-wide.
+    pub async fn require(
+        &self,
+        principal: &Principal,
+        org_id: Uuid,
+        perm: Permission,
+    ) -> Result<OrgAccess, AppError> {
+        let access = self.open(principal, org_id).await?;
+        access.check(&self.auditor, principal, perm, None).await?;
+        Ok(access)
     }
 }
 
@@ -113,87 +197,11 @@ impl OrgAccess {
         Tenant(self.org.id)
     }
 
-    /// Admits the caller to the organization (scope, membership, MFA
-    /// policy) without checking a permission yet.
-    pub async fn open(
-        state: &AppState,
-        principal: &Principal,
-        org_id: Uuid,
-    ) -> Result<Self, AppError> {
-        let superuser = principal.is_super_admin();
-        if principal.org != Some(org_id) && !superuser {
-            let e = AppError::forbidden(
-                "wrong_organization",
-                "the credential is not scoped to this organization; switch organization first",
-            );
-            return Err(refuse(state, principal, org_id, e, "wrong_organization").await);
-        }
-        let org = state
-            .store
-            .org_by_id(org_id)
-            .await?
-            // Super admins still reach soft-deleted organizations (hard delete).
-            .filter(|o| o.deleted_at.is_none() || superuser)
-            .ok_or(AppError::NotFound {
-                what: "organization",
-            })?;
-        let roles = match state.store.member(org_id, principal.user.id).await? {
-            Some(m) => m.roles,
-            None if superuser => Vec::new(),
-            // A super admin's key in an organization they are not a member
-            // of acts as that organization's admin (cut to its scopes),
-            // nothing beyond it.
-            None if principal.user.is_super_admin && principal.api_key_id().is_some() => {
-                vec!["admin".to_owned()]
-            }
-            None => {
-                let e = AppError::forbidden(
-                    "not_a_member",
-                    "you are not a member of this organization",
-                );
-                return Err(refuse(state, principal, org_id, e, "not_a_member").await);
-            }
-        };
-        crate::auth::service::require_mfa_policy(&org, &roles, &principal.user)?;
-        let scopes = match &principal.credential {
-            Credential::ApiKey { scopes, .. } => Some(
-                scopes
-                    .iter()
-                    .filter_map(|s| s.parse::<Permission>().ok())
-                    .fold(PermSet::EMPTY, PermSet::with),
-            ),
-            Credential::Session(_) => None,
-        };
-        let policy = state.authz.policy(org_id).await?;
-        Ok(Self {
-            org,
-            subject: Subject {
-                user: principal.user.id,
-                roles,
-                super_admin: superuser,
-                scopes,
-            },
-            policy,
-        })
-    }
-
-    /// Admits the caller and requires `perm` organization-wide.
-    pub async fn require(
-        state: &AppState,
-        principal: &Principal,
-        org_id: Uuid,
-        perm: Permission,
-    ) -> Result<Self, AppError> {
-        let access = Self::open(state, principal, org_id).await?;
-        access.check(state, principal, perm, None).await?;
-        Ok(access)
-    }
-
     /// The decision for `perm` (on `resource`, when given); a denial is
     /// audited and returned as 403 naming the permission.
     pub async fn check(
         &self,
-        state: &AppState,
+        auditor: &Auditor,
         principal: &Principal,
         perm: Permission,
         resource: Option<(&'static str, Uuid)>,
@@ -211,7 +219,7 @@ impl OrgAccess {
         if let Some((kind, id)) = resource {
             event = event.resource(kind, id);
         }
-        audit::record(state, event).await?;
+        auditor.record(event).await?;
         Err(AppError::PermissionDenied { permission: perm })
     }
 

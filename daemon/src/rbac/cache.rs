@@ -1,8 +1,8 @@
 //! The per-organization policy cache and its invalidation across daemons:
 //! every change to an organization's roles or grants bumps
 //! `authz_version:{org}` in the kv store (Redis when shared); each request
-//! reads that counter and rebuilds the snapshot when it moved. Held in
-//! `AppState`; no state here.
+//! reads that counter and rebuilds the snapshot when it moved. Shared by the
+//! services that decide or change permissions.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

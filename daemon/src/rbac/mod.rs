@@ -17,7 +17,7 @@ pub mod roles;
 
 use loki_shared::permissions::{PermSet, Permission};
 
-pub use access::{admit_chain, OrgAccess, Tenant};
+pub use access::{Admission, OrgAccess, Tenant};
 pub use cache::Authorizer;
 
 /// Parses stored permission names, skipping any the catalogue no longer has.

@@ -14,12 +14,23 @@ use uuid::Uuid;
 
 use super::policy::{effective, RoleDef, MAX_ROLE_DEPTH};
 use super::{parse_permissions, OrgAccess};
+use crate::audit::Auditor;
 use crate::audit::{self, Outcome};
 use crate::auth::Principal;
 use crate::error::AppError;
+use crate::rbac::cache::Authorizer;
 use crate::rbac::Tenant;
-use crate::state::AppState;
+use crate::store::DynStore;
 use crate::store::{RolePatch, RoleRecord};
+use std::sync::Arc;
+
+/// Custom roles of an organization.
+#[derive(Clone)]
+pub struct Roles {
+    pub(crate) store: DynStore,
+    pub(crate) authz: Arc<Authorizer>,
+    pub(crate) auditor: Auditor,
+}
 
 fn check_name(name: &str) -> Result<(), AppError> {
     let ok = (2..=64).contains(&name.len())
@@ -77,49 +88,229 @@ fn info(name: &str, own: PermSet, eff: PermSet, r: Option<&RoleRecord>) -> RoleI
     }
 }
 
-pub async fn list(state: &AppState, tenant: Tenant) -> Result<Vec<RoleInfo>, AppError> {
-    let org = tenant.id();
-    let records = state.store.roles(org).await?;
-    let policy = state.authz.policy(org).await?;
-    let mut out: Vec<RoleInfo> = PREDEFINED_ROLES
-        .iter()
-        .map(|n| {
-            let set = predefined_role(n).unwrap_or_default();
-            info(n, set, set, None)
-        })
-        .collect();
-    for r in &records {
-        let own = parse_permissions(&r.permissions);
-        out.push(info(
-            &r.name,
+impl Roles {
+    pub async fn list(&self, tenant: Tenant) -> Result<Vec<RoleInfo>, AppError> {
+        let org = tenant.id();
+        let records = self.store.roles(org).await?;
+        let policy = self.authz.policy(org).await?;
+        let mut out: Vec<RoleInfo> = PREDEFINED_ROLES
+            .iter()
+            .map(|n| {
+                let set = predefined_role(n).unwrap_or_default();
+                info(n, set, set, None)
+            })
+            .collect();
+        for r in &records {
+            let own = parse_permissions(&r.permissions);
+            out.push(info(
+                &r.name,
+                own,
+                policy.role(&r.name).unwrap_or(own),
+                Some(r),
+            ));
+        }
+        Ok(out)
+    }
+
+    pub async fn get(&self, tenant: Tenant, name: &str) -> Result<RoleInfo, AppError> {
+        self.list(tenant)
+            .await?
+            .into_iter()
+            .find(|r| r.name == name)
+            .ok_or(AppError::NotFound { what: "role" })
+    }
+
+    /// The custom roles as the policy sees them, with `change` applied.
+    async fn defs_with(
+        &self,
+        org: Uuid,
+        change: Option<RoleDef>,
+    ) -> Result<Vec<RoleDef>, AppError> {
+        let mut defs = super::role_defs(&self.store, org).await?;
+        if let Some(c) = change {
+            defs.retain(|d| d.name != c.name);
+            defs.push(c);
+        }
+        Ok(defs)
+    }
+
+    pub async fn create(
+        &self,
+        access: &OrgAccess,
+        principal: &Principal,
+        req: CreateRoleRequest,
+    ) -> Result<RoleInfo, AppError> {
+        check_name(&req.name)?;
+        let own = parse_names("permissions", &req.permissions)?;
+        let description = req
+            .description
+            .as_deref()
+            .map(|d| crate::validate::name("description", d, 500))
+            .transpose()?
+            .unwrap_or_default();
+        let def = RoleDef {
+            name: req.name.clone(),
             own,
-            policy.role(&r.name).unwrap_or(own),
-            Some(r),
-        ));
+            parent: req.parent.clone(),
+        };
+        let eff = resolve(
+            &self.defs_with(access.org().id, Some(def)).await?,
+            &req.name,
+        )?;
+        access.require_at_least(eff, "this role")?;
+        let now = Utc::now();
+        let mut audit = audit::batch(
+        principal
+            .event(Action::RoleCreated, Outcome::Success)
+            .resource("role", &req.name)
+            .meta(serde_json::json!({"after": {"permissions": own.names(), "parent": req.parent}})),
+    );
+        self.store
+            .create_role(
+                RoleRecord {
+                    id: Uuid::now_v7(),
+                    org_id: access.org().id,
+                    name: req.name.clone(),
+                    description,
+                    permissions: serde_json::to_string(&own.names())
+                        .map_err(|e| AppError::Internal(e.into()))?,
+                    parent: req.parent.clone(),
+                    created_at: now,
+                    updated_at: now,
+                },
+                &mut audit,
+            )
+            .await?;
+        self.auditor.committed(&audit).await?;
+        self.authz.invalidate(access.org().id).await?;
+        self.get(access.tenant(), &req.name).await
     }
-    Ok(out)
-}
 
-pub async fn get(state: &AppState, tenant: Tenant, name: &str) -> Result<RoleInfo, AppError> {
-    list(state, tenant)
-        .await?
-        .into_iter()
-        .find(|r| r.name == name)
-        .ok_or(AppError::NotFound { what: "role" })
-}
-
-/// The custom roles as the policy sees them, with `change` applied.
-async fn defs_with(
-    state: &AppState,
-    org: Uuid,
-    change: Option<RoleDef>,
-) -> Result<Vec<RoleDef>, AppError> {
-    let mut defs = super::role_defs(&state.store, org).await?;
-    if let Some(c) = change {
-        defs.retain(|d| d.name != c.name);
-        defs.push(c);
+    pub async fn update(
+        &self,
+        access: &OrgAccess,
+        principal: &Principal,
+        name: &str,
+        req: UpdateRoleRequest,
+    ) -> Result<RoleInfo, AppError> {
+        let org = access.org().id;
+        let defs = self.defs_with(org, None).await?;
+        let current = defs
+            .iter()
+            .find(|d| d.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                if predefined_role(name).is_some() {
+                    AppError::forbidden(
+                        "predefined_role",
+                        "predefined roles cannot be changed; create a custom role",
+                    )
+                } else {
+                    AppError::NotFound { what: "role" }
+                }
+            })?;
+        let before = resolve(&defs, name)?;
+        let own = match &req.permissions {
+            Some(p) => parse_names("permissions", p)?,
+            None => current.own,
+        };
+        let parent = if req.clear_parent {
+            None
+        } else {
+            req.parent.clone().or(current.parent.clone())
+        };
+        let changed = RoleDef {
+            name: name.to_owned(),
+            own,
+            parent: parent.clone(),
+        };
+        let after = resolve(&self.defs_with(org, Some(changed)).await?, name)?;
+        // Neither a role stronger than you, nor the result, may be touched.
+        access.require_at_least(before.union(after), "changing this role")?;
+        let description = req
+            .description
+            .as_deref()
+            .map(|d| crate::validate::name("description", d, 500))
+            .transpose()?;
+        let mut audit = audit::batch(principal
+            .event(Action::RoleUpdated, Outcome::Success)
+            .resource("role", name)
+            .meta(serde_json::json!({
+                "before": {"permissions": current.own.names(), "parent": current.parent, "effective": before.names()},
+                "after": {"permissions": own.names(), "parent": parent, "effective": after.names()},
+            })),
+    );
+        self.store
+            .update_role(
+                org,
+                name,
+                RolePatch {
+                    description,
+                    permissions: req
+                        .permissions
+                        .as_ref()
+                        .map(|_| serde_json::to_string(&own.names()))
+                        .transpose()
+                        .map_err(|e| AppError::Internal(e.into()))?,
+                    parent: (req.clear_parent || req.parent.is_some()).then_some(parent.clone()),
+                },
+                &mut audit,
+            )
+            .await?;
+        self.auditor.committed(&audit).await?;
+        self.authz.invalidate(org).await?;
+        self.get(access.tenant(), name).await
     }
-    Ok(defs)
+
+    pub async fn delete(
+        &self,
+        access: &OrgAccess,
+        principal: &Principal,
+        name: &str,
+        reassign_to: Option<&str>,
+    ) -> Result<(), AppError> {
+        let org = access.org().id;
+        if predefined_role(name).is_some() {
+            return Err(AppError::forbidden(
+                "predefined_role",
+                "predefined roles cannot be deleted",
+            ));
+        }
+        let defs = self.defs_with(org, None).await?;
+        if !defs.iter().any(|d| d.name == name) {
+            return Err(AppError::NotFound { what: "role" });
+        }
+        if let Some(child) = defs.iter().find(|d| d.parent.as_deref() == Some(name)) {
+            return Err(AppError::conflict(
+                "role_has_children",
+                format!(
+                    "role `{}` inherits from this role; change it first",
+                    child.name
+                ),
+            ));
+        }
+        access.require_at_least(resolve(&defs, name)?, "deleting this role")?;
+        if let Some(to) = reassign_to {
+            if to == name {
+                return Err(AppError::validation("reassign_to", "must be another role"));
+            }
+            let target = access.policy().role(to).ok_or_else(|| {
+                AppError::validation("reassign_to", format!("no role named `{to}`"))
+            })?;
+            access.require_at_least(target, "reassigning to that role")?;
+        }
+        let mut audit = audit::batch(
+            principal
+                .event(Action::RoleDeleted, Outcome::Success)
+                .resource("role", name)
+                .meta(serde_json::json!({"reassigned_to": reassign_to})),
+        );
+        self.store
+            .delete_role(org, name, reassign_to, &mut audit)
+            .await?;
+        self.auditor.committed(&audit).await?;
+        self.authz.invalidate(org).await
+    }
 }
 
 /// Effective permissions of `name` after the change; refuses unknown
@@ -140,186 +331,4 @@ fn resolve(defs: &[RoleDef], name: &str) -> Result<PermSet, AppError> {
             format!("the parent chain would form a cycle or exceed {MAX_ROLE_DEPTH} levels"),
         )
     })
-}
-
-pub async fn create(
-    state: &AppState,
-    access: &OrgAccess,
-    principal: &Principal,
-    req: CreateRoleRequest,
-) -> Result<RoleInfo, AppError> {
-    check_name(&req.name)?;
-    let own = parse_names("permissions", &req.permissions)?;
-    let description = req
-        .description
-        .as_deref()
-        .map(|d| crate::validate::name("description", d, 500))
-        .transpose()?
-        .unwrap_or_default();
-    let def = RoleDef {
-        name: req.name.clone(),
-        own,
-        parent: req.parent.clone(),
-    };
-    let eff = resolve(
-        &defs_with(state, access.org().id, Some(def)).await?,
-        &req.name,
-    )?;
-    access.require_at_least(eff, "this role")?;
-    let now = Utc::now();
-    let mut audit = audit::batch(
-        principal
-            .event(Action::RoleCreated, Outcome::Success)
-            .resource("role", &req.name)
-            .meta(serde_json::json!({"after": {"permissions": own.names(), "parent": req.parent}})),
-    );
-    state
-        .store
-        .create_role(
-            RoleRecord {
-                id: Uuid::now_v7(),
-                org_id: access.org().id,
-                name: req.name.clone(),
-                description,
-                permissions: serde_json::to_string(&own.names())
-                    .map_err(|e| AppError::Internal(e.into()))?,
-                parent: req.parent.clone(),
-                created_at: now,
-                updated_at: now,
-            },
-            &mut audit,
-        )
-        .await?;
-    audit::committed(state, &audit).await?;
-    state.authz.invalidate(access.org().id).await?;
-    get(state, access.tenant(), &req.name).await
-}
-
-pub async fn update(
-    state: &AppState,
-    access: &OrgAccess,
-    principal: &Principal,
-    name: &str,
-    req: UpdateRoleRequest,
-) -> Result<RoleInfo, AppError> {
-    let org = access.org().id;
-    let defs = defs_with(state, org, None).await?;
-    let current = defs
-        .iter()
-        .find(|d| d.name == name)
-        .cloned()
-        .ok_or_else(|| {
-            if predefined_role(name).is_some() {
-                AppError::forbidden(
-                    "predefined_role",
-                    "predefined roles cannot be changed; create a custom role",
-                )
-            } else {
-                AppError::NotFound { what: "role" }
-            }
-        })?;
-    let before = resolve(&defs, name)?;
-    let own = match &req.permissions {
-        Some(p) => parse_names("permissions", p)?,
-        None => current.own,
-    };
-    let parent = if req.clear_parent {
-        None
-    } else {
-        req.parent.clone().or(current.parent.clone())
-    };
-    let changed = RoleDef {
-        name: name.to_owned(),
-        own,
-        parent: parent.clone(),
-    };
-    let after = resolve(&defs_with(state, org, Some(changed)).await?, name)?;
-    // Neither a role stronger than you, nor the result, may be touched.
-    access.require_at_least(before.union(after), "changing this role")?;
-    let description = req
-        .description
-        .as_deref()
-        .map(|d| crate::validate::name("description", d, 500))
-        .transpose()?;
-    let mut audit = audit::batch(principal
-            .event(Action::RoleUpdated, Outcome::Success)
-            .resource("role", name)
-            .meta(serde_json::json!({
-                "before": {"permissions": current.own.names(), "parent": current.parent, "effective": before.names()},
-                "after": {"permissions": own.names(), "parent": parent, "effective": after.names()},
-            })),
-    );
-    state
-        .store
-        .update_role(
-            org,
-            name,
-            RolePatch {
-                description,
-                permissions: req
-                    .permissions
-                    .as_ref()
-                    .map(|_| serde_json::to_string(&own.names()))
-                    .transpose()
-                    .map_err(|e| AppError::Internal(e.into()))?,
-                parent: (req.clear_parent || req.parent.is_some()).then_some(parent.clone()),
-            },
-            &mut audit,
-        )
-        .await?;
-    audit::committed(state, &audit).await?;
-    state.authz.invalidate(org).await?;
-    get(state, access.tenant(), name).await
-}
-
-pub async fn delete(
-    state: &AppState,
-    access: &OrgAccess,
-    principal: &Principal,
-    name: &str,
-    reassign_to: Option<&str>,
-) -> Result<(), AppError> {
-    let org = access.org().id;
-    if predefined_role(name).is_some() {
-        return Err(AppError::forbidden(
-            "predefined_role",
-            "predefined roles cannot be deleted",
-        ));
-    }
-    let defs = defs_with(state, org, None).await?;
-    if !defs.iter().any(|d| d.name == name) {
-        return Err(AppError::NotFound { what: "role" });
-    }
-    if let Some(child) = defs.iter().find(|d| d.parent.as_deref() == Some(name)) {
-        return Err(AppError::conflict(
-            "role_has_children",
-            format!(
-                "role `{}` inherits from this role; change it first",
-                child.name
-            ),
-        ));
-    }
-    access.require_at_least(resolve(&defs, name)?, "deleting this role")?;
-    if let Some(to) = reassign_to {
-        if to == name {
-            return Err(AppError::validation("reassign_to", "must be another role"));
-        }
-        let target = access
-            .policy()
-            .role(to)
-            .ok_or_else(|| AppError::validation("reassign_to", format!("no role named `{to}`")))?;
-        access.require_at_least(target, "reassigning to that role")?;
-    }
-    let mut audit = audit::batch(
-        principal
-            .event(Action::RoleDeleted, Outcome::Success)
-            .resource("role", name)
-            .meta(serde_json::json!({"reassigned_to": reassign_to})),
-    );
-    state
-        .store
-        .delete_role(org, name, reassign_to, &mut audit)
-        .await?;
-    audit::committed(state, &audit).await?;
-    state.authz.invalidate(org).await
 }

@@ -12,9 +12,11 @@ use loki_shared::api::Organization;
 use serde::{Deserialize, Serialize};
 
 use super::rate_limit::{Decision, Rule, Strategy};
-use crate::audit::{self, Outcome};
+use crate::audit::Outcome;
 use crate::auth::{Credential, Principal};
+use crate::config::Config;
 use crate::error::AppError;
+use crate::kv::DynKv;
 use crate::state::AppState;
 
 /// What to do when the kv store cannot decide.
@@ -59,19 +61,19 @@ const MINUTE_MS: u64 = 60_000;
 /// Spends one request from the budget of `key`; `Ok(None)` when the store
 /// failed and the fail mode is open.
 pub async fn spend(
-    state: &AppState,
+    kv: &DynKv,
+    config: &Config,
     key: &str,
     limit: u32,
     window_ms: u64,
     on_error: FailMode,
 ) -> Result<Option<Decision>, AppError> {
     let rule = Rule {
-        strategy: state.config.rate_limit.strategy,
+        strategy: config.rate_limit.strategy,
         limit,
         window_ms,
     };
-    match state
-        .kv
+    match kv
         .rate_limit(&format!("rl:{key}"), &rule, Utc::now().timestamp_millis())
         .await
     {
@@ -120,13 +122,20 @@ pub async fn check_request(
         budgets.push(("credential", id, cfg.per_credential_per_minute, MINUTE_MS));
     }
     for (scope, key, limit, window) in budgets {
-        let Some(d) = spend(state, &key, limit, window, cfg.on_store_error).await? else {
+        let Some(d) = spend(
+            &state.kv,
+            &state.config,
+            &key,
+            limit,
+            window,
+            cfg.on_store_error,
+        )
+        .await?
+        else {
             continue;
         };
         if !d.allowed {
-            audit::record(
-                state,
-                principal
+            state.auditor.record(principal
                     .event(Action::RequestRateLimited, Outcome::Denied)
                     .meta(serde_json::json!({"limit": scope, "requests": limit, "window_secs": window / 1000})),
             )

@@ -22,7 +22,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{Event, Outcome};
 use crate::auth::Principal;
 use crate::context::ClientInfo;
 use crate::error::AppError;
@@ -139,7 +139,7 @@ async fn ip_denied(
         "method": parts.method.as_str(),
         "path": parts.uri.path(),
     }));
-    if let Err(e) = audit::record(state, event).await {
+    if let Err(e) = state.auditor.record(event).await {
         return e;
     }
     AppError::forbidden(

@@ -20,9 +20,9 @@ use hmac::{Hmac, Mac};
 use loki_shared::api::Organization;
 use sha2::Sha256;
 
-use crate::audit::{self, Outcome};
+use crate::audit::Outcome;
 use crate::auth::keys::hex_encode;
-use crate::auth::{api_keys, Credential, Principal};
+use crate::auth::{Credential, Principal};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -140,7 +140,7 @@ pub async fn verify(
             .api_key_by_key_id(key_id)
             .await?
             .ok_or_else(bad_signature)?;
-        let secrets = api_keys::signing_secrets(state, &record)?;
+        let secrets = state.api_keys.signing_secrets(&record)?;
         if secrets.is_empty() {
             return Err(AppError::unauthorized(
                 "signature_unavailable",
@@ -184,17 +184,18 @@ pub async fn verify(
         Ok(body) => Ok(body),
         Err(e) => {
             if let AppError::Unauthorized { code, .. } = &e {
-                audit::record(
-                    state,
-                    principal
-                        .event(Action::RequestSignatureRejected, Outcome::Denied)
-                        .meta(serde_json::json!({
-                            "reason": code,
-                            "method": parts.method.as_str(),
-                            "path": parts.uri.path(),
-                        })),
-                )
-                .await?;
+                state
+                    .auditor
+                    .record(
+                        principal
+                            .event(Action::RequestSignatureRejected, Outcome::Denied)
+                            .meta(serde_json::json!({
+                                "reason": code,
+                                "method": parts.method.as_str(),
+                                "path": parts.uri.path(),
+                            })),
+                    )
+                    .await?;
             }
             Err(e)
         }

@@ -6,8 +6,6 @@
 pub mod invitations;
 pub mod snapshot;
 
-pub use snapshot::snapshot;
-
 use loki_shared::api::{
     CreateOrgRequest, MyOrganization, OrgSettings, Organization, UpdateOrgRequest,
 };
@@ -15,74 +13,206 @@ use loki_shared::audit::actions::Action;
 use loki_shared::Tier;
 use uuid::Uuid;
 
+use crate::audit::Auditor;
 use crate::audit::{self, Outcome};
+use crate::auth::api_keys::ApiKeys;
 use crate::auth::Principal;
 use crate::error::AppError;
+use crate::rbac::member_roles::Members;
+use crate::rbac::roles::Roles;
 use crate::rbac::OrgAccess;
-use crate::state::AppState;
+use crate::store::DynStore;
 use crate::store::{NewOrg, OrgPatch, StoreError};
 use crate::validate;
 
+/// Organizations: creation, settings, tiers, deletion, the report snapshot.
+#[derive(Clone)]
+pub struct Tenancy {
+    pub(crate) store: DynStore,
+    pub(crate) auditor: Auditor,
+    pub(crate) api_keys: ApiKeys,
+    pub(crate) members: Members,
+    pub(crate) roles: Roles,
+}
+
 const NAME_MAX: usize = 200;
 
-pub async fn create(
-    state: &AppState,
-    principal: &Principal,
-    req: CreateOrgRequest,
-) -> Result<Organization, AppError> {
-    principal.require_session()?;
-    let name = validate::name("name", &req.name, NAME_MAX)?;
-    let given = req
-        .slug
-        .as_deref()
-        .map(|s| validate::slug("slug", s))
-        .transpose()?;
-    let base = given.clone().unwrap_or_else(|| validate::slugify(&name));
-    // A derived slug that is taken gets a short random suffix; a slug the
-    // caller chose is theirs to change, so that conflict is reported.
-    let mut attempt = 0;
-    loop {
-        let slug = if attempt == 0 {
-            base.clone()
-        } else {
-            format!("{base}-{:04x}", rand::random::<u16>())
-        };
-        let new = NewOrg {
-            id: Uuid::now_v7(),
-            slug,
-            name: name.clone(),
-        };
-        let id = new.id;
-        let mut audit = audit::batch(principal
+impl Tenancy {
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        req: CreateOrgRequest,
+    ) -> Result<Organization, AppError> {
+        principal.require_session()?;
+        let name = validate::name("name", &req.name, NAME_MAX)?;
+        let given = req
+            .slug
+            .as_deref()
+            .map(|s| validate::slug("slug", s))
+            .transpose()?;
+        let base = given.clone().unwrap_or_else(|| validate::slugify(&name));
+        // A derived slug that is taken gets a short random suffix; a slug the
+        // caller chose is theirs to change, so that conflict is reported.
+        let mut attempt = 0;
+        loop {
+            let slug = if attempt == 0 {
+                base.clone()
+            } else {
+                format!("{base}-{:04x}", rand::random::<u16>())
+            };
+            let new = NewOrg {
+                id: Uuid::now_v7(),
+                slug,
+                name: name.clone(),
+            };
+            let id = new.id;
+            let mut audit = audit::batch(principal
                 .event(Action::OrgCreated, Outcome::Success)
                 .org(Some(id))
                 .resource("organization", id)
                 .meta(serde_json::json!({"after": {"name": new.name, "slug": new.slug, "tier": Tier::Free}})),
         );
-        match state
-            .store
-            .create_org(new, principal.user.id, &mut audit)
-            .await
-        {
-            Err(StoreError::Conflict {
-                code: "slug_taken", ..
-            }) if given.is_none() && attempt < 5 => {
-                attempt += 1; // the batch went with the failed write
-            }
-            other => {
-                let created = other?;
-                audit::committed(state, &audit).await?;
-                return Ok(created);
+            match self
+                .store
+                .create_org(new, principal.user.id, &mut audit)
+                .await
+            {
+                Err(StoreError::Conflict {
+                    code: "slug_taken", ..
+                }) if given.is_none() && attempt < 5 => {
+                    attempt += 1; // the batch went with the failed write
+                }
+                other => {
+                    let created = other?;
+                    self.auditor.committed(&audit).await?;
+                    return Ok(created);
+                }
             }
         }
     }
-}
 
-pub async fn list_mine(
-    state: &AppState,
-    principal: &Principal,
-) -> Result<Vec<MyOrganization>, AppError> {
-    Ok(state.store.orgs_of_user(principal.user.id).await?)
+    pub async fn list_mine(&self, principal: &Principal) -> Result<Vec<MyOrganization>, AppError> {
+        Ok(self.store.orgs_of_user(principal.user.id).await?)
+    }
+
+    /// Renames and changes settings. Settings are security settings: they need
+    /// `security:update` on top of `org:update`.
+    pub async fn update(
+        &self,
+        access: &OrgAccess,
+        principal: &Principal,
+        req: UpdateOrgRequest,
+    ) -> Result<Organization, AppError> {
+        let org = access.org().id;
+        if req.settings.is_some() {
+            access
+                .check(
+                    &self.auditor,
+                    principal,
+                    loki_shared::Permission::SecurityUpdate,
+                    None,
+                )
+                .await?;
+        }
+        let patch = OrgPatch {
+            name: req
+                .name
+                .as_deref()
+                .map(|n| validate::name("name", n, NAME_MAX))
+                .transpose()?,
+            slug: req
+                .slug
+                .as_deref()
+                .map(|s| validate::slug("slug", s))
+                .transpose()?,
+            settings: req
+                .settings
+                .map(|s| check_settings(s, principal))
+                .transpose()?,
+        };
+        if patch.name.is_none() && patch.slug.is_none() && patch.settings.is_none() {
+            return Err(AppError::validation(
+                "body",
+                "nothing to update: give name, slug or settings",
+            ));
+        }
+        let action = if patch.settings.is_some() {
+            Action::SecuritySettingsChanged
+        } else {
+            Action::OrgUpdated
+        };
+        let before = &access.org();
+        let mut audit = audit::batch(
+        principal
+            .event(action, Outcome::Success)
+            .resource("organization", org)
+            .meta(serde_json::json!({
+                "before": {"name": before.name, "slug": before.slug, "settings": before.settings},
+                "after": {
+                    "name": patch.name.as_ref().unwrap_or(&before.name),
+                    "slug": patch.slug.as_ref().unwrap_or(&before.slug),
+                    "settings": patch.settings.as_ref().unwrap_or(&before.settings),
+                },
+            })),
+    );
+        let updated = self.store.update_org(org, patch, &mut audit).await?;
+        self.auditor.committed(&audit).await?;
+        Ok(updated)
+    }
+
+    pub async fn set_tier(
+        &self,
+        access: &OrgAccess,
+        principal: &Principal,
+        tier: Tier,
+    ) -> Result<Organization, AppError> {
+        let mut audit = audit::batch(
+        principal
+            .event(Action::OrgTierChanged, Outcome::Success)
+            .org(Some(access.org().id))
+            .resource("organization", access.org().id)
+            .meta(
+                serde_json::json!({"before": {"tier": access.org().tier}, "after": {"tier": tier}}),
+            ),
+    );
+        let updated = self
+            .store
+            .set_org_tier(access.org().id, tier, &mut audit)
+            .await?;
+        self.auditor.committed(&audit).await?;
+        Ok(updated)
+    }
+
+    pub async fn delete(
+        &self,
+        access: &OrgAccess,
+        principal: &Principal,
+        hard: bool,
+    ) -> Result<(), AppError> {
+        let org = access.org().id;
+        let mut audit = audit::batch(
+            principal
+                .event(
+                    if hard {
+                        Action::OrgPurged
+                    } else {
+                        Action::OrgDeleted
+                    },
+                    Outcome::Success,
+                )
+                // A purged organization's chain is gone with it: the system
+                // chain keeps the record of the purge.
+                .org(if hard { None } else { Some(org) })
+                .resource("organization", org)
+                .meta(serde_json::json!({"before": access.org()})),
+        );
+        if hard {
+            self.store.hard_delete_org(org, &mut audit).await?;
+        } else {
+            self.store.soft_delete_org(org, &mut audit).await?;
+        }
+        self.auditor.committed(&audit).await
+    }
 }
 
 /// Most networks in one IP list of an organization.
@@ -134,123 +264,4 @@ fn check_settings(mut s: OrgSettings, principal: &Principal) -> Result<OrgSettin
         }
     }
     Ok(s)
-}
-
-/// Renames and changes settings. Settings are security settings: they need
-/// `security:update` on top of `org:update`.
-pub async fn update(
-    state: &AppState,
-    access: &OrgAccess,
-    principal: &Principal,
-    req: UpdateOrgRequest,
-) -> Result<Organization, AppError> {
-    let org = access.org().id;
-    if req.settings.is_some() {
-        access
-            .check(
-                state,
-                principal,
-                loki_shared::Permission::SecurityUpdate,
-                None,
-            )
-            .await?;
-    }
-    let patch = OrgPatch {
-        name: req
-            .name
-            .as_deref()
-            .map(|n| validate::name("name", n, NAME_MAX))
-            .transpose()?,
-        slug: req
-            .slug
-            .as_deref()
-            .map(|s| validate::slug("slug", s))
-            .transpose()?,
-        settings: req
-            .settings
-            .map(|s| check_settings(s, principal))
-            .transpose()?,
-    };
-    if patch.name.is_none() && patch.slug.is_none() && patch.settings.is_none() {
-        return Err(AppError::validation(
-            "body",
-            "nothing to update: give name, slug or settings",
-        ));
-    }
-    let action = if patch.settings.is_some() {
-        Action::SecuritySettingsChanged
-    } else {
-        Action::OrgUpdated
-    };
-    let before = &access.org();
-    let mut audit = audit::batch(
-        principal
-            .event(action, Outcome::Success)
-            .resource("organization", org)
-            .meta(serde_json::json!({
-                "before": {"name": before.name, "slug": before.slug, "settings": before.settings},
-                "after": {
-                    "name": patch.name.as_ref().unwrap_or(&before.name),
-                    "slug": patch.slug.as_ref().unwrap_or(&before.slug),
-                    "settings": patch.settings.as_ref().unwrap_or(&before.settings),
-                },
-            })),
-    );
-    let updated = state.store.update_org(org, patch, &mut audit).await?;
-    audit::committed(state, &audit).await?;
-    Ok(updated)
-}
-
-pub async fn set_tier(
-    state: &AppState,
-    access: &OrgAccess,
-    principal: &Principal,
-    tier: Tier,
-) -> Result<Organization, AppError> {
-    let mut audit = audit::batch(
-        principal
-            .event(Action::OrgTierChanged, Outcome::Success)
-            .org(Some(access.org().id))
-            .resource("organization", access.org().id)
-            .meta(
-                serde_json::json!({"before": {"tier": access.org().tier}, "after": {"tier": tier}}),
-            ),
-    );
-    let updated = state
-        .store
-        .set_org_tier(access.org().id, tier, &mut audit)
-        .await?;
-    audit::committed(state, &audit).await?;
-    Ok(updated)
-}
-
-pub async fn delete(
-    state: &AppState,
-    access: &OrgAccess,
-    principal: &Principal,
-    hard: bool,
-) -> Result<(), AppError> {
-    let org = access.org().id;
-    let mut audit = audit::batch(
-        principal
-            .event(
-                if hard {
-                    Action::OrgPurged
-                } else {
-                    Action::OrgDeleted
-                },
-                Outcome::Success,
-            )
-            // A purged organization's chain is gone with it: the system
-            // chain keeps the record of the purge.
-            .org(if hard { None } else { Some(org) })
-            .resource("organization", org)
-            .meta(serde_json::json!({"before": access.org()})),
-    );
-    if hard {
-        state.store.hard_delete_org(org, &mut audit).await?;
-    } else {
-        state.store.soft_delete_org(org, &mut audit).await?;
-    }
-    audit::committed(state, &audit).await
 }

@@ -5,34 +5,38 @@
 use chrono::Utc;
 use loki_shared::api::{ReportSnapshot, SnapshotMember};
 
+use super::Tenancy;
 use crate::auth::api_keys;
 use crate::error::AppError;
-use crate::rbac::{member_roles, roles, OrgAccess};
-use crate::state::AppState;
+use crate::rbac::OrgAccess;
 
-pub async fn snapshot(state: &AppState, access: &OrgAccess) -> Result<ReportSnapshot, AppError> {
-    let mut members = Vec::new();
-    for m in member_roles::members(state, access.tenant()).await? {
-        let user = state.store.user_by_id(m.user_id).await?;
-        members.push(SnapshotMember {
-            user_id: m.user_id,
-            email: m.email,
-            roles: m.roles,
-            mfa_enabled: user.as_ref().is_some_and(|u| u.mfa_enabled),
-            is_super_admin: user.as_ref().is_some_and(|u| u.is_super_admin),
-            joined_at: m.joined_at,
-        });
+impl Tenancy {
+    pub async fn snapshot(&self, access: &OrgAccess) -> Result<ReportSnapshot, AppError> {
+        let mut members = Vec::new();
+        for m in self.members.members(access.tenant()).await? {
+            let user = self.store.user_by_id(m.user_id).await?;
+            members.push(SnapshotMember {
+                user_id: m.user_id,
+                email: m.email,
+                roles: m.roles,
+                mfa_enabled: user.as_ref().is_some_and(|u| u.mfa_enabled),
+                is_super_admin: user.as_ref().is_some_and(|u| u.is_super_admin),
+                joined_at: m.joined_at,
+            });
+        }
+        let snapshot = ReportSnapshot {
+            taken_at: Utc::now(),
+            organization: access.org().clone(),
+            members,
+            roles: self.roles.list(access.tenant()).await?,
+            api_keys: self
+                .api_keys
+                .list(access.tenant())
+                .await?
+                .iter()
+                .map(api_keys::info)
+                .collect(),
+        };
+        Ok(snapshot)
     }
-    let snapshot = ReportSnapshot {
-        taken_at: Utc::now(),
-        organization: access.org().clone(),
-        members,
-        roles: roles::list(state, access.tenant()).await?,
-        api_keys: api_keys::list(state, access.tenant())
-            .await?
-            .iter()
-            .map(api_keys::info)
-            .collect(),
-    };
-    Ok(snapshot)
 }
