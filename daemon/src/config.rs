@@ -54,6 +54,9 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Password hashes computed at once (each takes 19 MiB and a core).
     pub password_hash_concurrency: usize,
+    /// Password checks allowed to wait for a hashing slot; past that a
+    /// sign-in is answered 429 `signin_busy` with `Retry-After` at once.
+    pub password_hash_queue: usize,
     /// Whether `POST /api/v1/auth/register` is open.
     pub allow_registration: bool,
     /// Sign-in attempts allowed per client IP in 5 minutes.
@@ -130,6 +133,7 @@ impl Default for Config {
             password_hash_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            password_hash_queue: 32,
             allow_registration: true,
             signin_ip_limit: 30,
             lockout_threshold: 5,

@@ -69,6 +69,7 @@ fn signed_in(user: &User, org: Option<Uuid>) -> Principal {
             csrf_hash: None,
         }),
         client: client(),
+        org_version: None,
     }
 }
 

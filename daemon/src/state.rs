@@ -21,6 +21,7 @@ use crate::auth::tokens::TokenIssuer;
 use crate::auth::Authenticator;
 use crate::config::{redact_url, Config};
 use crate::documents::Documents;
+use crate::kv::versions::VersionedCache;
 use crate::kv::{self, DynKv};
 use crate::rbac::access::Admission;
 use crate::rbac::cache::Authorizer;
@@ -31,9 +32,21 @@ use crate::store::{self, DynStore};
 use crate::tenancy::invitations::Invitations;
 use crate::tenancy::Tenancy;
 
-/// Everything a handler may use. Cheap to clone.
+/// Everything a handler may use: the [`Services`] behind one `Arc`, so the
+/// clone axum makes for every extractor and middleware is one counter bump.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// Storage, kv, keys and the domain services, built once.
+pub struct Services {
     pub config: Arc<Config>,
     pub store: DynStore,
     pub kv: DynKv,
@@ -102,8 +115,10 @@ impl AppState {
             issuer: config.token_issuer.clone(),
             audience: config.token_audience.clone(),
             ttl_secs: config.access_token_ttl_secs,
+            verified: Default::default(),
         };
-        let passwords = PasswordHasherPool::new(config.password_hash_concurrency)?;
+        let passwords =
+            PasswordHasherPool::new(config.password_hash_concurrency, config.password_hash_queue)?;
         tracing::info!(backend = ?store.backend(), kv = kv.kind(), "storage ready");
         let authz = Arc::new(Authorizer::new(store.clone(), kv.clone()));
         let config = Arc::new(config);
@@ -128,6 +143,7 @@ impl AppState {
     ) -> Self {
         let auditor = Auditor {
             store: store.clone(),
+            kv: kv.clone(),
             config: config.clone(),
             keys: Arc::new(AuditKeys::new(store.clone(), master.clone())),
             touched: Arc::default(),
@@ -144,7 +160,6 @@ impl AppState {
             throttle: throttle.clone(),
         };
         let admission = Admission {
-            store: store.clone(),
             authz: authz.clone(),
             auditor: auditor.clone(),
         };
@@ -225,8 +240,9 @@ impl AppState {
             kv: kv.clone(),
             tokens: tokens.clone(),
             auditor: auditor.clone(),
+            users: Arc::new(VersionedCache::new(crate::auth::USERS_MAX)),
         };
-        Self {
+        Self(Arc::new(Services {
             config,
             store,
             kv,
@@ -250,6 +266,6 @@ impl AppState {
             renewal,
             accounts,
             authenticator,
-        }
+        }))
     }
 }

@@ -89,4 +89,67 @@ async fn sign_in_is_limited_per_ip(b: Backend) {
     app.stop().await;
 }
 
-backend_tests!(accounts_lock_after_five_failures, sign_in_is_limited_per_ip);
+/// A flood beyond hashing capacity: the sign-ins that cannot get a slot are
+/// answered at once with 429 `signin_busy` and `Retry-After` (never a 5xx,
+/// never a wait towards the timeout), each refusal audited; the rest sign in.
+async fn sign_ins_beyond_capacity_are_refused_fast(b: Backend) {
+    let env = Arc::new(TestEnv::new(b).await);
+    let mut config = env.config();
+    config.password_hash_concurrency = 1;
+    config.password_hash_queue = 0;
+    let app = TestApp::spawn_with(env, config).await;
+    app.register("crowd@example.com").await;
+    let body = json!({"email": "crowd@example.com", "password": PASSWORD});
+    let replies = futures_util::future::join_all(
+        (0..16).map(|_| app.post("/api/v1/auth/login", None, body.clone())),
+    )
+    .await;
+    let mut busy = 0;
+    for r in &replies {
+        match r.status.as_u16() {
+            200 => {}
+            429 => {
+                r.assert_error(429, "signin_busy");
+                assert_eq!(
+                    r.headers.get("retry-after").and_then(|v| v.to_str().ok()),
+                    Some("1")
+                );
+                busy += 1;
+            }
+            other => panic!("a sign-in answered {other}: {:?}", r.body),
+        }
+    }
+    assert!(
+        busy >= 1,
+        "16 concurrent sign-ins on one slot and no queue: none refused"
+    );
+    assert!(busy < 16, "every sign-in refused");
+    let admin = app.super_admin("auditor@example.com").await;
+    let events = app
+        .get(
+            "/api/v1/system/audit/events?action=auth.signin_rate_limited&limit=100",
+            &admin,
+        )
+        .await;
+    let refused: u64 = events.assert_status(200)["events"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| e["metadata"]["reason"] == "capacity")
+                .map(|e| e["count"].as_u64().unwrap_or(1))
+                .sum()
+        })
+        .unwrap_or(0);
+    assert!(
+        refused >= 1,
+        "no capacity refusal on the system chain: {:?}",
+        events.body
+    );
+    app.stop().await;
+}
+
+backend_tests!(
+    accounts_lock_after_five_failures,
+    sign_in_is_limited_per_ip,
+    sign_ins_beyond_capacity_are_refused_fast
+);

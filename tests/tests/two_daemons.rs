@@ -146,6 +146,66 @@ async fn a_role_change_on_one_daemon_applies_on_the_other() {
     b.stop().await;
 }
 
+/// The request path serves the organization row, memberships and account
+/// rows from per-daemon caches; a change committed on A bumps their
+/// counters, so B's very next request decides on the new rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(loki_postgres, loki_redis)),
+    ignore = "set LOKI_TEST_DATABASE_URL and LOKI_TEST_REDIS_URL to run"
+)]
+async fn cached_rows_follow_a_change_made_on_the_other_daemon() {
+    let Some((a, b)) = pair().await else { return };
+    let (org, admin) = a.user_with_org("cache-owner@example.com", "Cached").await;
+    let member = a.register("cache-m@example.com").await;
+    a.join(org, &admin, json!({"user_id": member, "role": "admin"}))
+        .await;
+    let token = b.login("cache-m@example.com", Some("cached")).await;
+    let members = format!("/api/v1/orgs/{org}/members");
+    // B caches the membership (admin) and the account (no super admin).
+    b.get(&members, &token).await.assert_status(200);
+    let me = b.get("/api/v1/auth/me", &token).await;
+    assert_eq!(me.assert_status(200)["user"]["is_super_admin"], false);
+
+    // A demotes the member: B's next request is decided on the new roles.
+    a.patch(
+        &format!("{members}/{member}"),
+        &admin,
+        json!({"roles": ["viewer"]}),
+    )
+    .await
+    .assert_status(200);
+    b.post(
+        &format!("/api/v1/orgs/{org}/roles"),
+        Some(&token),
+        json!({"name": "sneaky", "permissions": ["org:read"]}),
+    )
+    .await
+    .assert_error(403, "permission_denied");
+
+    // A promotes the account (as `lokid admin create-super-admin` does): B
+    // sees the new account row.
+    a.super_admin("cache-m@example.com").await;
+    let me = b.get("/api/v1/auth/me", &token).await;
+    assert_eq!(me.assert_status(200)["user"]["is_super_admin"], true);
+
+    // A renames the organization: B answers with the new row.
+    let path = format!("/api/v1/orgs/{org}");
+    assert_eq!(
+        b.get(&path, &admin).await.assert_status(200)["name"],
+        "Cached"
+    );
+    a.patch(&path, &admin, json!({"name": "Renamed"}))
+        .await
+        .assert_status(200);
+    assert_eq!(
+        b.get(&path, &admin).await.assert_status(200)["name"],
+        "Renamed"
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(all(loki_postgres, loki_redis)),

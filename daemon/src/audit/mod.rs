@@ -25,6 +25,7 @@ use crate::audit::keys::Touched;
 use crate::auth::throttle::Throttle;
 use crate::config::Config;
 use crate::context::ClientInfo;
+use crate::kv::{versions, DynKv};
 use crate::store::DynStore;
 use std::sync::Arc;
 
@@ -32,6 +33,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Auditor {
     pub(crate) store: DynStore,
+    /// Where changes are announced to caches (`kv::versions`).
+    pub(crate) kv: DynKv,
     pub(crate) config: Arc<Config>,
     pub(crate) keys: Arc<AuditKeys>,
     pub(crate) touched: Arc<Touched>,
@@ -191,10 +194,27 @@ impl Auditor {
         self.after_append(org, stored.seq).await
     }
 
-    /// After the change committed: signs the checkpoints that are due.
+    /// After the change committed: signs the checkpoints that are due and
+    /// announces the change to every daemon's caches — the counters of each
+    /// organization whose chain it wrote to and of each user it names
+    /// (`kv::versions`). Every audited change passes here, so no cache of
+    /// the request path can miss one.
     pub async fn committed(&self, audit: &AuditBatch) -> Result<(), crate::error::AppError> {
+        let mut orgs: Vec<Uuid> = Vec::new();
         for &(org, seq) in audit.appended() {
             self.after_append(org, seq).await?;
+            if org != SYSTEM_CHAIN && !orgs.contains(&org) {
+                orgs.push(org);
+            }
+        }
+        let keys = orgs
+            .into_iter()
+            .map(versions::org)
+            .chain(audit.users().iter().copied().map(versions::user));
+        for key in keys {
+            versions::bump(self.kv.as_ref(), &key)
+                .await
+                .map_err(|e| crate::error::AppError::Unavailable(e.to_string()))?;
         }
         Ok(())
     }

@@ -333,6 +333,7 @@ impl ApiKeys {
                 require_signature: record.require_signature,
             },
             client: client.clone(),
+            org_version: None,
         })
     }
 }

@@ -258,6 +258,15 @@ impl TokenKeys {
             .clone()
     }
 
+    /// Whether `kid` is a loaded verification key (no reload).
+    pub fn knows(&self, kid: &str) -> bool {
+        self.set
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .verifiers
+            .contains_key(kid)
+    }
+
     /// The verification key for `kid`, reloading (rate-limited) if unknown —
     /// another daemon may have rotated.
     pub async fn decoding_key(&self, kid: &str) -> Option<DecodingKey> {

@@ -23,6 +23,7 @@ use crate::audit::{Event, Outcome};
 use crate::auth::tokens::TokenIssuer;
 use crate::context::ClientInfo;
 use crate::error::AppError;
+use crate::kv::versions::{self, VersionedCache};
 use crate::kv::DynKv;
 use crate::store::DynStore;
 use sessions::Session;
@@ -35,7 +36,12 @@ pub struct Authenticator {
     pub(crate) kv: DynKv,
     pub(crate) tokens: Arc<TokenIssuer>,
     pub(crate) auditor: Auditor,
+    /// Account rows by user counter (`kv::versions::user`).
+    pub(crate) users: Arc<VersionedCache<Uuid, Option<User>>>,
 }
+
+/// Account rows kept at most.
+pub const USERS_MAX: usize = 100_000;
 
 /// Name of the browser session cookie.
 pub const SESSION_COOKIE: &str = "loki_session";
@@ -65,6 +71,9 @@ pub struct Principal {
     pub org: Option<Uuid>,
     pub credential: Credential,
     pub client: ClientInfo,
+    /// That organization's change counter, read with the session (so the
+    /// request decides on one consistent version without reading it again).
+    pub org_version: Option<i64>,
 }
 
 impl Principal {
@@ -120,28 +129,50 @@ fn revoked() -> AppError {
 }
 
 impl Authenticator {
-    async fn live_session(&self, id: Uuid, user: Uuid) -> Result<Session, AppError> {
-        sessions::get(self.kv.as_ref(), id)
-            .await?
-            .filter(|s| s.user_id == user)
-            .ok_or_else(revoked)
-    }
-
-    async fn user(&self, id: Uuid) -> Result<User, AppError> {
-        // Read fresh so removals and super-admin changes apply on the next request.
-        self.store.user_by_id(id).await?.ok_or_else(|| {
+    /// The account as of its counter `version` (read fresh after any change,
+    /// so removals and super-admin changes apply on the next request).
+    pub(crate) async fn user_at(&self, id: Uuid, version: i64) -> Result<User, AppError> {
+        let row = match self.users.get(&id, version) {
+            Some(row) => row,
+            None => {
+                let row = self.store.user_by_id(id).await?;
+                self.users.put(id, version, row.clone());
+                row
+            }
+        };
+        row.ok_or_else(|| {
             AppError::unauthorized("invalid_token", "the credential's user no longer exists")
         })
     }
 
-    /// The caller behind an access token.
+    async fn user(&self, id: Uuid) -> Result<User, AppError> {
+        let version = versions::read(self.kv.as_ref(), &versions::user(id))
+            .await
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        self.user_at(id, version).await
+    }
+
+    /// The caller behind an access token: the session, the user's and the
+    /// organization's counters in one kv round trip; the rest from caches.
     pub async fn from_access_token(
         &self,
         token: &str,
         client: &ClientInfo,
     ) -> Result<Principal, AppError> {
         let claims = self.tokens.verify(token).await?;
-        let session = self.live_session(claims.sid, claims.sub).await?;
+        let mut keys = vec![sessions::key(claims.sid), versions::user(claims.sub)];
+        if let Some(org) = claims.org {
+            keys.push(versions::org(org));
+        }
+        let values = self
+            .kv
+            .get_many(&keys)
+            .await
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        let value = |i: usize| values.get(i).and_then(|v| v.as_deref());
+        let session = sessions::decode(value(0))
+            .filter(|s| s.user_id == claims.sub)
+            .ok_or_else(revoked)?;
         if session.kind != SessionKind::Token {
             return Err(revoked());
         }
@@ -154,13 +185,14 @@ impl Authenticator {
                 "the session switched organization; use the token switch-org returned",
             ));
         }
-        let user = self.user(claims.sub).await?;
+        let user = self.user_at(claims.sub, versions::parse(value(1))).await?;
         sessions::touch(self.kv.as_ref(), session.clone(), client).await?;
         Ok(Principal {
             user,
             org: claims.org,
             credential: Credential::Session(session),
             client: client.clone(),
+            org_version: claims.org.map(|_| versions::parse(value(2))),
         })
     }
 
@@ -217,6 +249,7 @@ impl Authenticator {
             org: session.org_id,
             credential: Credential::Session(session),
             client: client.clone(),
+            org_version: None,
         })
     }
 }

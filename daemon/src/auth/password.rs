@@ -1,7 +1,10 @@
 //! Password hashing: Argon2id with the OWASP parameters (m = 19 MiB, t = 2,
 //! p = 1), on the blocking pool behind a semaphore so a sign-in flood cannot
-//! starve the async workers or exhaust memory.
+//! starve the async workers or exhaust memory. Past a bounded queue, a hash
+//! is refused at once (429 `signin_busy`, `Retry-After`) instead of waiting
+//! towards a timeout.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
@@ -17,6 +20,9 @@ pub const MAX_LENGTH: usize = 256;
 #[derive(Clone)]
 pub struct PasswordHasherPool {
     permits: Arc<Semaphore>,
+    /// Hashes allowed to wait for a permit; one more is refused.
+    queue: usize,
+    waiting: Arc<AtomicUsize>,
     /// A real hash of a random password: verifying against it when the user
     /// does not exist costs the same as a real check (no timing oracle).
     dummy_hash: Arc<String>,
@@ -47,11 +53,13 @@ fn verify_blocking(password: &str, hash: &str) -> bool {
 }
 
 impl PasswordHasherPool {
-    pub fn new(concurrency: usize) -> anyhow::Result<Self> {
+    pub fn new(concurrency: usize, queue: usize) -> anyhow::Result<Self> {
         let random: [u8; 16] = rand::random();
         let dummy = hash_blocking(&super::keys::hex_encode(&random))?;
         Ok(Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            queue,
+            waiting: Arc::default(),
             dummy_hash: Arc::new(dummy),
         })
     }
@@ -60,11 +68,21 @@ impl PasswordHasherPool {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?;
+        let _permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                // Counted while waiting, uncounted when done or cancelled.
+                let _waiting = Waiting::join(&self.waiting);
+                if self.waiting.load(Ordering::Relaxed) > self.queue {
+                    return Err(busy());
+                }
+                self.permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| AppError::Internal(e.into()))?
+            }
+        };
         tokio::task::spawn_blocking(f)
             .await
             .map_err(|e| AppError::Internal(e.into()))
@@ -84,6 +102,43 @@ impl PasswordHasherPool {
         let ok = self.run(move || verify_blocking(&password, &hash)).await?;
         Ok(ok && known)
     }
+}
+
+/// One hash waiting for a permit (the count drops when this does).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn join(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::Relaxed);
+        Self(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The answer past capacity: fast, with a time to come back.
+fn busy() -> AppError {
+    AppError::TooManyRequests {
+        code: "signin_busy",
+        message: "too many passwords are being checked right now; retry in a moment".into(),
+        retry_after_secs: 1,
+        rate: None,
+    }
+}
+
+/// True for the refusal past capacity.
+pub fn is_busy(e: &AppError) -> bool {
+    matches!(
+        e,
+        AppError::TooManyRequests {
+            code: "signin_busy",
+            ..
+        }
+    )
 }
 
 /// Length and strength policy. Length is what matters (NIST 800-63B); we also
@@ -127,7 +182,7 @@ mod tests {
 
     #[tokio::test]
     async fn hash_then_verify() {
-        let pool = PasswordHasherPool::new(2).expect("pool");
+        let pool = PasswordHasherPool::new(2, 8).expect("pool");
         let h = pool
             .hash("correct horse battery".into())
             .await
@@ -145,6 +200,33 @@ mod tests {
             .verify("anything at all".into(), None)
             .await
             .unwrap_or(true));
+    }
+
+    /// Past the queue a check is refused at once, not queued: with one slot
+    /// taken and no room to wait, the next check answers `signin_busy`.
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let pool = PasswordHasherPool::new(1, 0).expect("pool");
+        let busy_pool = pool.clone();
+        let running =
+            tokio::spawn(
+                async move { busy_pool.verify("correct horse battery".into(), None).await },
+            );
+        while pool.permits.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let refused = pool.verify("another one here".into(), None).await;
+        assert!(matches!(&refused, Err(e) if is_busy(e)), "{refused:?}");
+        assert!(!running
+            .await
+            .expect("join")
+            .expect("the running check finishes"));
+        // The slot is free again: the next check runs.
+        assert!(!pool
+            .verify("a third one now".into(), None)
+            .await
+            .expect("runs"));
+        assert_eq!(pool.waiting.load(Ordering::Relaxed), 0);
     }
 
     #[test]

@@ -153,7 +153,19 @@ impl Identity {
             Some(c) => (Some(c.user), Some(c.password_hash)),
             None => (None, None),
         };
-        let ok = self.passwords.verify(password, hash).await?;
+        let ok = match self.passwords.verify(password, hash).await {
+            Ok(ok) => ok,
+            Err(e) if super::password::is_busy(&e) => {
+                self.auditor
+                    .record(
+                        event(Action::AuthSigninRateLimited, Outcome::Denied)
+                            .meta(serde_json::json!({"reason": "capacity"})),
+                    )
+                    .await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         match (ok, user) {
             // Failures are forgotten when the whole sign-in succeeds: after the
             // second factor, when there is one.

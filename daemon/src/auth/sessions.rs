@@ -86,7 +86,7 @@ impl Session {
     }
 }
 
-fn key(id: Uuid) -> String {
+pub(crate) fn key(id: Uuid) -> String {
     format!("session:{id}")
 }
 fn user_index(user: Uuid) -> String {
@@ -164,13 +164,15 @@ pub async fn create(
 }
 
 pub async fn get(kv: &dyn Kv, id: Uuid) -> Result<Option<Session>, AppError> {
-    let Some(bytes) = kv.get(&key(id)).await.map_err(kv_err)? else {
-        return Ok(None);
-    };
-    // A record we cannot read is treated as no session (fail closed).
-    Ok(serde_json::from_slice::<Session>(&bytes)
+    Ok(decode(kv.get(&key(id)).await.map_err(kv_err)?.as_deref()))
+}
+
+/// A stored session record, if live. A record we cannot read is treated as
+/// no session (fail closed).
+pub(crate) fn decode(bytes: Option<&[u8]>) -> Option<Session> {
+    serde_json::from_slice::<Session>(bytes?)
         .ok()
-        .filter(|s| s.expires_at > Utc::now()))
+        .filter(|s| s.expires_at > Utc::now())
 }
 
 /// Updates `last_seen_at` (rate-limited, so reads stay reads).

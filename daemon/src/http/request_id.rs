@@ -49,11 +49,15 @@ pub async fn middleware(req: Request, next: Next) -> Response {
         .instrument(span.clone())
         .await;
     let _entered = span.enter();
-    tracing::info!(
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "request finished"
-    );
+    // Refusals and faults are logged at info and above; every request only
+    // at debug (a line per request would cost more than serving most of them).
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match status {
+        500.. => tracing::error!(status, elapsed_ms, "request failed"),
+        400.. => tracing::info!(status, elapsed_ms, "request refused"),
+        _ => tracing::debug!(status, elapsed_ms, "request finished"),
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, v);
     }

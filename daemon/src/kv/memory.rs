@@ -10,11 +10,14 @@ use async_trait::async_trait;
 use super::{Kv, KvResult};
 use crate::security::rate_limit::{self, Decision, Rule, State};
 
+/// Rate-limit state by key (with its expiry) and the size of the next sweep.
+type Limits = (HashMap<String, (State, i64)>, usize);
+
 #[derive(Default)]
 pub struct MemoryKv {
-    map: Mutex<HashMap<String, Entry>>,
+    map: Mutex<Map>,
     // Rate-limit state runs on the callers' clock (milliseconds), not Instant.
-    limits: Mutex<HashMap<String, (State, i64)>>,
+    limits: Mutex<Limits>,
 }
 
 struct Entry {
@@ -44,16 +47,26 @@ impl Entry {
 
 const SWEEP_AT: usize = 10_000;
 
+/// The entries and the size at which expired ones are swept next: twice
+/// what survived the last sweep, so many live entries do not make every
+/// access a full scan.
+#[derive(Default)]
+struct Map {
+    entries: HashMap<String, Entry>,
+    sweep_at: usize,
+}
+
 impl MemoryKv {
     fn with<R>(&self, f: impl FnOnce(&mut HashMap<String, Entry>, Instant) -> R) -> R {
         // A poisoned lock only means another thread panicked mid-operation;
         // every operation leaves the map consistent, so keep using it.
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        if map.len() >= SWEEP_AT {
-            map.retain(|_, e| e.live(now));
+        if map.entries.len() >= map.sweep_at.max(SWEEP_AT) {
+            map.entries.retain(|_, e| e.live(now));
+            map.sweep_at = map.entries.len() * 2;
         }
-        f(&mut map, now)
+        f(&mut map.entries, now)
     }
 }
 
@@ -175,9 +188,11 @@ impl Kv for MemoryKv {
     }
 
     async fn rate_limit(&self, key: &str, rule: &Rule, now_ms: i64) -> KvResult<Decision> {
-        let mut map = self.limits.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= SWEEP_AT {
+        let mut guard = self.limits.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, sweep_at) = &mut *guard;
+        if map.len() >= (*sweep_at).max(SWEEP_AT) {
             map.retain(|_, (_, expires)| *expires > now_ms);
+            *sweep_at = map.len() * 2;
         }
         let mut state = map
             .get(key)

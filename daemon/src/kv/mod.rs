@@ -4,6 +4,7 @@
 
 pub mod memory;
 pub mod redis;
+pub mod versions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +42,29 @@ pub trait Kv: Send + Sync + 'static {
     /// Decides one request against a rate-limit rule and records it,
     /// atomically (see [`crate::security::rate_limit`]).
     async fn rate_limit(&self, key: &str, rule: &Rule, now_ms: i64) -> KvResult<Decision>;
+
+    /// Several values at once (Redis: one MGET), in the order asked.
+    async fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            out.push(self.get(k).await?);
+        }
+        Ok(out)
+    }
+
+    /// Several rate-limit decisions, each recorded, in one call (Redis: one
+    /// script run). Every budget is charged, even when an earlier one refuses.
+    async fn rate_limit_many(
+        &self,
+        budgets: &[(String, Rule)],
+        now_ms: i64,
+    ) -> KvResult<Vec<Decision>> {
+        let mut out = Vec::with_capacity(budgets.len());
+        for (k, rule) in budgets {
+            out.push(self.rate_limit(k, rule, now_ms).await?);
+        }
+        Ok(out)
+    }
 }
 
 pub type DynKv = Arc<dyn Kv>;

@@ -152,24 +152,69 @@ impl Kv for RedisKv {
     }
 
     async fn rate_limit(&self, key: &str, rule: &Rule, now_ms: i64) -> KvResult<Decision> {
+        let budget = [(key.to_owned(), *rule)];
+        let mut d = self.rate_limit_many(&budget, now_ms).await?;
+        d.pop()
+            .ok_or_else(|| KvError::Unavailable("rate limit: empty reply".into()))
+    }
+
+    async fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut c = self.conn.clone();
-        let (allowed, remaining, reset_ms, retry_after_ms): (i64, i64, i64, i64) = self
-            .rate_limit_script
-            .key(self.key(key))
-            .arg(rule.strategy.as_str())
-            .arg(rule.limit)
-            .arg(rule.window_ms.max(1))
-            .arg(now_ms)
-            .invoke_async(&mut c)
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        // MGET of one key answers a bare value, not a list: ask for a list.
+        redis::cmd("MGET")
+            .arg(&keys)
+            .query_async::<Vec<Option<Vec<u8>>>>(&mut c)
             .await
-            .map_err(unavailable)?;
+            .map_err(unavailable)
+    }
+
+    async fn rate_limit_many(
+        &self,
+        budgets: &[(String, Rule)],
+        now_ms: i64,
+    ) -> KvResult<Vec<Decision>> {
+        let Some(strategy) = budgets.first().map(|(_, r)| r.strategy) else {
+            return Ok(Vec::new());
+        };
+        if budgets.iter().any(|(_, r)| r.strategy != strategy) {
+            // One script run decides budgets of one strategy.
+            let mut out = Vec::with_capacity(budgets.len());
+            for b in budgets {
+                out.extend(
+                    self.rate_limit_many(std::slice::from_ref(b), now_ms)
+                        .await?,
+                );
+            }
+            return Ok(out);
+        }
+        let mut c = self.conn.clone();
+        let mut run = self.rate_limit_script.prepare_invoke();
+        for (k, _) in budgets {
+            run.key(self.key(k));
+        }
+        run.arg(strategy.as_str()).arg(now_ms);
+        for (_, r) in budgets {
+            run.arg(r.limit).arg(r.window_ms.max(1));
+        }
+        let rows: Vec<(i64, i64, i64, i64)> =
+            run.invoke_async(&mut c).await.map_err(unavailable)?;
         let ms = |v: i64| u64::try_from(v).unwrap_or(0);
-        Ok(Decision {
-            allowed: allowed == 1,
-            limit: rule.limit,
-            remaining: u32::try_from(remaining).unwrap_or(0),
-            reset_ms: ms(reset_ms),
-            retry_after_ms: ms(retry_after_ms),
-        })
+        Ok(rows
+            .into_iter()
+            .zip(budgets)
+            .map(
+                |((allowed, remaining, reset_ms, retry_after_ms), (_, rule))| Decision {
+                    allowed: allowed == 1,
+                    limit: rule.limit,
+                    remaining: u32::try_from(remaining).unwrap_or(0),
+                    reset_ms: ms(reset_ms),
+                    retry_after_ms: ms(retry_after_ms),
+                },
+            )
+            .collect())
     }
 }

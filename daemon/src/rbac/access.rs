@@ -14,12 +14,10 @@ use crate::audit::Outcome;
 use crate::auth::{Credential, Principal};
 use crate::error::AppError;
 use crate::rbac::cache::Authorizer;
-use crate::store::DynStore;
 
 /// Admits a caller to an organization and decides permissions (audits refusals).
 #[derive(Clone)]
 pub struct Admission {
-    pub(crate) store: DynStore,
     pub(crate) authz: Arc<Authorizer>,
     pub(crate) auditor: Auditor,
 }
@@ -114,17 +112,27 @@ impl Admission {
                 .refuse(principal, org_id, e, "wrong_organization")
                 .await);
         }
+        // One version of the organization for the whole decision: the one
+        // read with the session when the credential is scoped here.
+        let version = match principal.org_version {
+            Some(v) if principal.org == Some(org_id) => v,
+            _ => self.authz.version(org_id).await?,
+        };
         let org = self
-            .store
-            .org_by_id(org_id)
+            .authz
+            .org_at(org_id, version)
             .await?
             // Super admins still reach soft-deleted organizations (hard delete).
             .filter(|o| o.deleted_at.is_none() || superuser)
             .ok_or(AppError::NotFound {
                 what: "organization",
             })?;
-        let roles = match self.store.member(org_id, principal.user.id).await? {
-            Some(m) => m.roles,
+        let member = self
+            .authz
+            .member_roles_at(org_id, principal.user.id, version)
+            .await?;
+        let roles = match member {
+            Some(roles) => roles,
             None if superuser => Vec::new(),
             // A super admin's key in an organization they are not a member
             // of acts as that organization's admin (cut to its scopes),
@@ -150,7 +158,7 @@ impl Admission {
             ),
             Credential::Session(_) => None,
         };
-        let policy = self.authz.policy(org_id).await?;
+        let policy = self.authz.policy_at(org_id, version).await?;
         Ok(OrgAccess {
             org,
             subject: Subject {

@@ -1,34 +1,34 @@
-//! The per-organization policy cache and its invalidation across daemons:
-//! every change to an organization's roles or grants bumps
-//! `authz_version:{org}` in the kv store (Redis when shared); each request
-//! reads that counter and rebuilds the snapshot when it moved. Shared by the
+//! The per-organization cache of what access decisions read, and its
+//! invalidation across daemons: every committed change in an organization
+//! bumps its counter (`kv::versions`); each request reads that counter and
+//! reloads what moved. Shared by the
 //! services that decide or change permissions.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
+use loki_shared::api::Organization;
 use loki_shared::permissions::Permission;
 use uuid::Uuid;
 
 use super::policy::{GrantEntry, GrantSubject, OrgPolicy};
 use crate::error::AppError;
+use crate::kv::versions::{self, VersionedCache};
 use crate::kv::DynKv;
 use crate::store::DynStore;
 
-/// Even without an invalidation, snapshots are rebuilt this often (a safety
-/// net should the kv store lose its counters).
-const MAX_AGE: Duration = Duration::from_secs(300);
-const VERSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Membership entries kept at most (then all are dropped and reloaded).
+const MEMBERS_MAX: usize = 100_000;
 
+/// What a request needs to decide about an organization, cached per
+/// version of its counter: the policy (roles and grants), the organization
+/// row (tier, settings, deletion) and each member's roles.
 pub struct Authorizer {
     store: DynStore,
     kv: DynKv,
-    cache: RwLock<HashMap<Uuid, (Arc<OrgPolicy>, Instant)>>,
-}
-
-fn version_key(org: Uuid) -> String {
-    format!("authz_version:{org}")
+    policies: VersionedCache<Uuid, Arc<OrgPolicy>>,
+    orgs: VersionedCache<Uuid, Option<Organization>>,
+    members: VersionedCache<(Uuid, Uuid), Option<Vec<String>>>,
 }
 
 fn kv_err(e: crate::kv::KvError) -> AppError {
@@ -40,50 +40,86 @@ impl Authorizer {
         Self {
             store,
             kv,
-            cache: RwLock::default(),
+            policies: VersionedCache::new(usize::MAX),
+            orgs: VersionedCache::new(usize::MAX),
+            members: VersionedCache::new(MEMBERS_MAX),
         }
+    }
+
+    /// The organization's counter now. Read it before the data: an entry is
+    /// never labelled newer than what it holds.
+    pub async fn version(&self, org: Uuid) -> Result<i64, AppError> {
+        versions::read(self.kv.as_ref(), &versions::org(org))
+            .await
+            .map_err(kv_err)
     }
 
     /// The organization's policy, rebuilt when another change was announced.
     pub async fn policy(&self, org: Uuid) -> Result<Arc<OrgPolicy>, AppError> {
-        // Read the counter before the data: a snapshot is never newer-labelled
-        // than what it holds.
-        let version = self
-            .kv
-            .get(&version_key(org))
-            .await
-            .map_err(kv_err)?
-            .and_then(|v| std::str::from_utf8(&v).ok()?.parse::<i64>().ok())
-            .unwrap_or(0);
-        if let Some((p, at)) = self
-            .cache
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&org)
-        {
-            if p.version == version && at.elapsed() < MAX_AGE {
-                return Ok(p.clone());
-            }
+        let version = self.version(org).await?;
+        self.policy_at(org, version).await
+    }
+
+    /// The policy as of `version` (read with [`Self::version`] first).
+    pub async fn policy_at(&self, org: Uuid, version: i64) -> Result<Arc<OrgPolicy>, AppError> {
+        if let Some(p) = self.policies.get(&org, version) {
+            return Ok(p);
         }
         let policy = Arc::new(load(&self.store, org, version).await?);
-        self.cache
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(org, (policy.clone(), Instant::now()));
+        self.policies.put(org, version, policy.clone());
         Ok(policy)
     }
 
-    /// Announces a change of the organization's roles or grants.
+    /// The organization's row as of `version` (soft-deleted ones included).
+    pub async fn org_at(&self, org: Uuid, version: i64) -> Result<Option<Organization>, AppError> {
+        if let Some(o) = self.orgs.get(&org, version) {
+            return Ok(o);
+        }
+        let row = self.store.org_by_id(org).await?;
+        self.orgs.put(org, version, row.clone());
+        Ok(row)
+    }
+
+    /// The organization's row, at `known` (the version read with the
+    /// caller's session) or at the version read now. Without the kv store
+    /// the row is read from the database, uncached: the request path's
+    /// limits and IP rules need it, and it is never stale that way.
+    pub async fn org(
+        &self,
+        org: Uuid,
+        known: Option<i64>,
+    ) -> Result<Option<Organization>, AppError> {
+        let version = match known {
+            Some(v) => v,
+            None => match self.version(org).await {
+                Ok(v) => v,
+                Err(_) => return Ok(self.store.org_by_id(org).await?),
+            },
+        };
+        self.org_at(org, version).await
+    }
+
+    /// The roles `user` holds in `org` as of `version`; `None`: not a member.
+    pub async fn member_roles_at(
+        &self,
+        org: Uuid,
+        user: Uuid,
+        version: i64,
+    ) -> Result<Option<Vec<String>>, AppError> {
+        if let Some(r) = self.members.get(&(org, user), version) {
+            return Ok(r);
+        }
+        let roles = self.store.member(org, user).await?.map(|m| m.roles);
+        self.members.put((org, user), version, roles.clone());
+        Ok(roles)
+    }
+
+    /// Announces a change of the organization (its row, members, roles or
+    /// grants): every daemon reloads on its next request.
     pub async fn invalidate(&self, org: Uuid) -> Result<(), AppError> {
-        self.cache
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&org);
-        self.kv
-            .incr(&version_key(org), 1, VERSION_TTL)
+        versions::bump(self.kv.as_ref(), &versions::org(org))
             .await
-            .map_err(kv_err)?;
-        Ok(())
+            .map_err(kv_err)
     }
 }
 

@@ -121,19 +121,33 @@ pub async fn check_request(
         };
         budgets.push(("credential", id, cfg.per_credential_per_minute, MINUTE_MS));
     }
-    for (scope, key, limit, window) in budgets {
-        let Some(d) = spend(
-            &state.kv,
-            &state.config,
-            &key,
-            limit,
-            window,
-            cfg.on_store_error,
-        )
-        .await?
-        else {
-            continue;
-        };
+    // One kv call decides every budget (one round trip with Redis).
+    let rules: Vec<(String, Rule)> = budgets
+        .iter()
+        .map(|(_, key, limit, window)| {
+            let rule = Rule {
+                strategy: cfg.strategy,
+                limit: *limit,
+                window_ms: *window,
+            };
+            (format!("rl:{key}"), rule)
+        })
+        .collect();
+    let decisions = match state
+        .kv
+        .rate_limit_many(&rules, Utc::now().timestamp_millis())
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => match cfg.on_store_error {
+            FailMode::Open => {
+                warn_unenforced(&e);
+                return Ok(None);
+            }
+            FailMode::Closed => return Err(AppError::Unavailable(format!("rate limiter: {e}"))),
+        },
+    };
+    for ((scope, _, limit, window), d) in budgets.into_iter().zip(decisions) {
         if !d.allowed {
             state.auditor.record(principal
                     .event(Action::RequestRateLimited, Outcome::Denied)

@@ -102,7 +102,9 @@ async fn admit(
     // Super admins operate the deployment: an organization's rules and
     // budget bind its own members and keys.
     let org = match principal.org {
-        Some(id) if !principal.is_super_admin() => state.store.org_by_id(id).await?,
+        Some(id) if !principal.is_super_admin() => {
+            state.authz.org(id, principal.org_version).await?
+        }
         _ => None,
     };
     if let Some(org) = &org {

@@ -92,6 +92,7 @@ pub trait AuditStore: Send + Sync {
 pub struct AuditBatch {
     events: Vec<AuditEvent>,
     appended: Vec<(Uuid, u64)>,
+    users: Vec<Uuid>,
 }
 
 impl AuditBatch {
@@ -99,6 +100,7 @@ impl AuditBatch {
         Self {
             events: vec![event],
             appended: Vec::new(),
+            users: Vec::new(),
         }
     }
 
@@ -111,6 +113,12 @@ impl AuditBatch {
     /// (chain, seq) of each event, once committed.
     pub fn appended(&self) -> &[(Uuid, u64)] {
         &self.appended
+    }
+
+    /// The users the committed events name (as actor or as the resource):
+    /// whose cached account rows the change may have made stale.
+    pub fn users(&self) -> &[Uuid] {
+        &self.users
     }
 }
 
@@ -177,8 +185,13 @@ macro_rules! audit_sql {
             /// opened for (row-level security follows each event's chain).
             pub async fn commit(mut tx: sqlx::Transaction<'static, $db>, scope: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
                 let mut appended = Vec::with_capacity(audit.events.len());
+                let mut users = Vec::new();
                 for e in std::mem::take(&mut audit.events) {
                     let chain = e.org_id;
+                    users.extend(e.actor.user_id);
+                    if e.resource_type.as_deref() == Some("user") {
+                        users.extend(e.resource_id.as_deref().and_then(|r| r.parse::<Uuid>().ok()));
+                    }
                     if chain != scope {
                         Self::enter_chain(&mut tx, chain).await?;
                     }
@@ -190,6 +203,9 @@ macro_rules! audit_sql {
                 }
                 tx.commit().await.map_err(map_err)?;
                 audit.appended = appended;
+                users.sort_unstable();
+                users.dedup();
+                audit.users = users;
                 Ok(())
             }
 

@@ -52,7 +52,7 @@ actions! {
     AuthLoginFailed = "auth.login_failed", "Sign-in refused: wrong email or password";
     AuthLoginLocked = "auth.login_locked", "Sign-in refused: the account is locked";
     AuthAccountLocked = "auth.account_locked", "Repeated failures locked an account";
-    AuthSigninRateLimited = "auth.signin_rate_limited", "Sign-in refused: too many attempts from the address";
+    AuthSigninRateLimited = "auth.signin_rate_limited", "Sign-in refused: too many attempts from the address, or (reason capacity) no password-hashing slot free";
     AuthMfaFailed = "auth.mfa_failed", "A second factor was wrong or reused";
     AuthTokenRefreshed = "auth.token_refreshed", "A refresh token was rotated";
     AuthRefreshTokenReused = "auth.refresh_token_reused", "A used refresh token came back: its session was revoked";

@@ -1,7 +1,7 @@
 //! The authorization decision with a warm policy snapshot: 1,000 custom
 //! roles (inheriting in chains) and 100,000 resource grants.
 //!
-//! `cargo bench -p loki-daemon --bench decide`
+//! `cargo bench -p loki-bench --bench decide`
 
 use std::collections::HashMap;
 use std::hint::black_box;
