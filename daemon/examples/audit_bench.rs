@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
+use loki_daemon::store::group_commit::AuditAppender;
 use loki_daemon::store::{self, AuditFilter, Backend, DynStore};
 use loki_shared::audit::{Actor, AuditEvent, SCHEMA_VERSION};
 use uuid::Uuid;
@@ -16,6 +17,7 @@ use uuid::Uuid;
 const ORGS: u64 = 200;
 const INGEST: u64 = 4_000;
 const WRITERS: u64 = 8;
+const GROUPED: u64 = 40_000;
 
 fn event(action: &str) -> AuditEvent {
     AuditEvent {
@@ -44,6 +46,28 @@ fn event(action: &str) -> AuditEvent {
         prev_hash: String::new(),
         hash: String::new(),
     }
+}
+
+/// The record path: every writer appends through the group-commit writer.
+async fn ingest_grouped(store: &DynStore, orgs: &[Uuid], writers: u64) -> anyhow::Result<f64> {
+    let appender = AuditAppender::start(store.clone());
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let appender = appender.clone();
+        let orgs = orgs.to_vec();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..GROUPED / writers {
+                let org = orgs[((w * 7 + i) % orgs.len() as u64) as usize];
+                appender.append(org, event("access.denied")).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(GROUPED as f64 / start.elapsed().as_secs_f64())
 }
 
 async fn ingest(store: &DynStore, orgs: &[Uuid]) -> anyhow::Result<f64> {
@@ -150,6 +174,10 @@ async fn main() -> anyhow::Result<()> {
     if !search_only {
         let rate = ingest(&store, &orgs[..20]).await?;
         println!("{backend:?}: ingest {rate:.0} events/s ({INGEST} appends, {WRITERS} writers, 20 orgs, one transaction each)");
+        for writers in [WRITERS, 64] {
+            let rate = ingest_grouped(&store, &orgs[..20], writers).await?;
+            println!("{backend:?}: ingest {rate:.0} events/s ({GROUPED} appends, {writers} writers, 20 orgs, group commit: the record path)");
+        }
         let start = Instant::now();
         bulk(&url, backend, &orgs, total / ORGS).await?;
         println!(

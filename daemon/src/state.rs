@@ -28,6 +28,7 @@ use crate::rbac::cache::Authorizer;
 use crate::rbac::grants::Grants;
 use crate::rbac::member_roles::Members;
 use crate::rbac::roles::Roles;
+use crate::store::group_commit::AuditAppender;
 use crate::store::{self, DynStore};
 use crate::tenancy::invitations::Invitations;
 use crate::tenancy::Tenancy;
@@ -144,6 +145,7 @@ impl AppState {
         let auditor = Auditor {
             store: store.clone(),
             kv: kv.clone(),
+            appender: AuditAppender::start(store.clone()),
             config: config.clone(),
             keys: Arc::new(AuditKeys::new(store.clone(), master.clone())),
             touched: Arc::default(),

@@ -16,7 +16,7 @@ impl Auditor {
     pub async fn flush(&self, all: bool) {
         for e in self.aggregator.due(all) {
             let org = e.org_id;
-            if let Err(err) = self.store.append_audit(org, e.clone()).await {
+            if let Err(err) = self.appender.append(org, e.clone()).await {
                 tracing::error!(error = %err, action = %e.action, count = e.count, "could not write an aggregated audit event");
             } else {
                 self.touched.touch(org);

@@ -26,6 +26,7 @@ use crate::auth::throttle::Throttle;
 use crate::config::Config;
 use crate::context::ClientInfo;
 use crate::kv::{versions, DynKv};
+use crate::store::group_commit::AuditAppender;
 use crate::store::DynStore;
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ pub struct Auditor {
     pub(crate) store: DynStore,
     /// Where changes are announced to caches (`kv::versions`).
     pub(crate) kv: DynKv,
+    /// Events without a change of their own, group-committed.
+    pub(crate) appender: AuditAppender,
     pub(crate) config: Arc<Config>,
     pub(crate) keys: Arc<AuditKeys>,
     pub(crate) touched: Arc<Touched>,
@@ -190,7 +193,7 @@ impl Auditor {
         if d.outcome != "success" && !window.is_zero() && self.aggregator.fold(&d, window) {
             return Ok(()); // counted; written when the window closes
         }
-        let stored = self.store.append_audit(org, d).await?;
+        let stored = self.appender.append(org, d).await?;
         self.after_append(org, stored.seq).await
     }
 

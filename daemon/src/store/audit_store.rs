@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use loki_shared::audit::{AuditEvent, GENESIS_HASH};
+use loki_shared::audit::AuditEvent;
 use uuid::Uuid;
 
 use super::models::SigningKeyRecord;
@@ -41,6 +41,12 @@ pub trait AuditStore: Send + Sync {
     /// Appends `event` (its seq, prev_hash and hash are assigned here) and
     /// returns it as stored.
     async fn append_audit(&self, org: Uuid, event: AuditEvent) -> StoreResult<AuditEvent>;
+    /// Appends many events, each to its chain (`(chain, event)`), in one
+    /// transaction: all or none (group commit). Returned as stored, in order.
+    async fn append_audit_many(
+        &self,
+        events: Vec<(Uuid, AuditEvent)>,
+    ) -> StoreResult<Vec<AuditEvent>>;
     /// (seq, hash) of the newest event, if any.
     async fn audit_head(&self, org: Uuid) -> StoreResult<Option<(i64, String)>>;
     /// Stored event bodies (JSON), newest first.
@@ -90,9 +96,9 @@ pub trait AuditStore: Send + Sync {
 #[derive(Debug)]
 #[must_use = "an audit batch records nothing until a store write commits it"]
 pub struct AuditBatch {
-    events: Vec<AuditEvent>,
-    appended: Vec<(Uuid, u64)>,
-    users: Vec<Uuid>,
+    pub(super) events: Vec<AuditEvent>,
+    pub(super) appended: Vec<(Uuid, u64)>,
+    pub(super) users: Vec<Uuid>,
 }
 
 impl AuditBatch {
@@ -122,114 +128,7 @@ impl AuditBatch {
     }
 }
 
-pub(crate) struct AuditSql<DB>(std::marker::PhantomData<DB>);
-
-macro_rules! audit_sql {
-    ($db:ty, $enter_chain:expr) => {
-        impl AuditSql<$db> {
-            /// Appends one event to the chain of `org` on this transaction.
-            pub async fn append(conn: &mut <$db as sqlx::Database>::Connection, org: Uuid, mut e: AuditEvent) -> StoreResult<AuditEvent> {
-                // The first statement writes: it takes SQLite's write lock,
-                // and the UPDATE below holds PostgreSQL's row lock until commit.
-                sqlx::query::<$db>("INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING")
-                    .bind(org)
-                    .bind(GENESIS_HASH)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(map_err)?;
-                let (seq, prev): (i64, String) = sqlx::query_as::<$db, (i64, String)>(
-                    "UPDATE audit_heads SET seq = seq + 1 WHERE org_id = $1 RETURNING seq, hash",
-                )
-                .bind(org)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(map_err)?;
-                e.org_id = org;
-                e.seq = u64::try_from(seq).unwrap_or(0);
-                e.prev_hash = prev;
-                let e = e.seal().map_err(|x| StoreError::Other(x.into()))?;
-                let body = serde_json::to_string(&e).map_err(|x| StoreError::Other(x.into()))?;
-                let time = DateTime::parse_from_rfc3339(&e.time)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|x| StoreError::Other(x.into()))?;
-                sqlx::query::<$db>("UPDATE audit_heads SET hash = $2 WHERE org_id = $1")
-                    .bind(org)
-                    .bind(e.hash.clone())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(map_err)?;
-                sqlx::query::<$db>(
-                    "INSERT INTO audit_events (org_id, seq, id, time, action, outcome, actor_user, resource_type, resource_id, hash, body) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(org)
-                .bind(seq)
-                .bind(e.id)
-                .bind(time)
-                .bind(e.action.clone())
-                .bind(e.outcome.clone())
-                .bind(e.actor.user_id)
-                .bind(e.resource_type.clone())
-                .bind(e.resource_id.clone())
-                .bind(e.hash.clone())
-                .bind(body)
-                .execute(&mut *conn)
-                .await
-                .map_err(map_err)?;
-                Ok(e)
-            }
-
-            /// Writes the batch's events into the transaction, each on its
-            /// own chain, then commits: the change and its audit record stand
-            /// or fall together. `scope` is the chain the transaction was
-            /// opened for (row-level security follows each event's chain).
-            pub async fn commit(mut tx: sqlx::Transaction<'static, $db>, scope: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
-                let mut appended = Vec::with_capacity(audit.events.len());
-                let mut users = Vec::new();
-                for e in std::mem::take(&mut audit.events) {
-                    let chain = e.org_id;
-                    users.extend(e.actor.user_id);
-                    if e.resource_type.as_deref() == Some("user") {
-                        users.extend(e.resource_id.as_deref().and_then(|r| r.parse::<Uuid>().ok()));
-                    }
-                    if chain != scope {
-                        Self::enter_chain(&mut tx, chain).await?;
-                    }
-                    let stored = Self::append(&mut tx, chain, e).await?;
-                    if chain != scope {
-                        Self::enter_chain(&mut tx, scope).await?;
-                    }
-                    appended.push((chain, stored.seq));
-                }
-                tx.commit().await.map_err(map_err)?;
-                audit.appended = appended;
-                users.sort_unstable();
-                users.dedup();
-                audit.users = users;
-                Ok(())
-            }
-
-            /// Points row-level security at `chain` (PostgreSQL); nothing to
-            /// do where there is none (SQLite).
-            async fn enter_chain(conn: &mut <$db as sqlx::Database>::Connection, chain: Uuid) -> StoreResult<()> {
-                if let Some(sql) = $enter_chain {
-                    sqlx::query::<$db>(sql)
-                        .bind(chain.to_string())
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(map_err)?;
-                }
-                Ok(())
-            }
-        }
-    };
-}
-
-audit_sql!(sqlx::Sqlite, None::<&str>);
-audit_sql!(
-    sqlx::Postgres,
-    Some("SELECT set_config('app.org_id', $1, true)")
-);
+pub(crate) use super::audit_append::AuditSql;
 
 macro_rules! audit_store {
     ($store:ty, $db:ty) => {
@@ -240,6 +139,14 @@ macro_rules! audit_store {
                 let e = AuditSql::<$db>::append(&mut tx, org, e).await?;
                 tx.commit().await.map_err(map_err)?;
                 Ok(e)
+            }
+
+            async fn append_audit_many(&self, events: Vec<(Uuid, AuditEvent)>) -> StoreResult<Vec<AuditEvent>> {
+                let Some(scope) = events.first().map(|(org, _)| *org) else {
+                    return Ok(Vec::new());
+                };
+                let tx = self.scope(scope).await?;
+                AuditSql::<$db>::append_many(tx, scope, events).await
             }
 
             async fn audit_head(&self, org: Uuid) -> StoreResult<Option<(i64, String)>> {

@@ -7,10 +7,12 @@
 //! `app.org_id` (and `app.user_id` for the "my organizations" queries).
 
 mod account_store;
+mod audit_append;
 pub mod audit_store;
 mod common;
 mod conflicts;
 mod documents_sql;
+pub mod group_commit;
 mod hygiene;
 pub mod invitation_store;
 mod models;

@@ -22,7 +22,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-pub use verify::{verify_str, BundleVerifier, Failure, FailureKind, VerifyReport};
+pub use verify::{
+    prepare, prepare_all, verify_str, BundleVerifier, Failure, FailureKind, Prepared, VerifyReport,
+};
 pub use writer::BundleWriter;
 
 /// Version of the event schema written into every event (`schema`).
@@ -99,10 +101,14 @@ pub fn canonical(v: &Value) -> Result<Vec<u8>, AuditFormatError> {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 /// The hash of an event given as a JSON object (its `hash` field ignored).

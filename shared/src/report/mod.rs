@@ -164,6 +164,15 @@ impl ReportBuilder {
         self.evidence.line(line);
     }
 
+    /// Feeds lines in order; the verification's parsing and hashing run on
+    /// up to `threads` threads (same result as [`Self::line`] on each).
+    pub fn lines(&mut self, lines: &[String], threads: usize) {
+        self.verifier.lines(lines, threads);
+        for l in lines {
+            self.evidence.line(l);
+        }
+    }
+
     /// The report, with current state when a snapshot is given.
     pub fn finish(self, snapshot: Option<&ReportSnapshot>) -> Report {
         let verify = self.verifier.finish();
