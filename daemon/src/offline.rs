@@ -21,7 +21,7 @@ fn open(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
 }
 
 /// Lines read and prepared (parsed, hashed) together, on every core.
-const BLOCK: usize = 16 * 1024;
+const BLOCK: usize = 4 * 1024;
 
 /// Streams a bundle in blocks of lines into `f` (memory stays bounded).
 fn each_block(path: &Path, mut f: impl FnMut(&[String])) -> anyhow::Result<()> {

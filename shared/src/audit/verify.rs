@@ -12,8 +12,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
-    canonical, event_hash, sha256_hex, AuditFormatError, BundleKey, Checkpoint, Manifest,
-    BUNDLE_FORMAT, GENESIS_HASH,
+    canonical, sha256_hex, AuditFormatError, BundleKey, Checkpoint, Manifest, BUNDLE_FORMAT,
+    GENESIS_HASH,
 };
 
 /// Why verification failed.
@@ -137,7 +137,7 @@ impl BundleVerifier {
     /// Feeds one line as [`prepare`] left it.
     pub fn feed(&mut self, p: Prepared) {
         self.line_no += 1;
-        let (v, hash) = match p {
+        let v = match p {
             Prepared::Blank => return,
             Prepared::Malformed(e) => {
                 let at = self.next_seq();
@@ -147,7 +147,8 @@ impl BundleVerifier {
                     format!("line {}: {e}", self.line_no),
                 );
             }
-            Prepared::Parsed { value, hash } => (value, hash),
+            Prepared::Event(d) => return self.event(d),
+            Prepared::Parsed(value) => value,
         };
         let at = self.next_seq();
         let kind = v
@@ -186,7 +187,7 @@ impl BundleVerifier {
                 }
                 Err(e) => self.fail(0, FailureKind::Malformed, format!("key: {e}")),
             },
-            "event" => self.event(body, hash),
+            "event" => self.event(EventDigest::of(body)),
             "checkpoint" => match serde_json::from_value::<Checkpoint>(body) {
                 Ok(c) => self.checkpoints.push(c),
                 Err(e) => self.fail(at, FailureKind::Malformed, format!("checkpoint: {e}")),
@@ -199,22 +200,18 @@ impl BundleVerifier {
         }
     }
 
-    fn event(&mut self, v: Value, hash: Option<Result<String, AuditFormatError>>) {
+    fn event(&mut self, d: EventDigest) {
         self.events += 1;
         let expected = self.next_seq();
-        let Some(seq) = v.get("seq").and_then(Value::as_u64) else {
+        let EventDigest {
+            seq,
+            stored,
+            prev,
+            computed,
+        } = d;
+        let Some(seq) = seq else {
             return self.fail(expected, FailureKind::Malformed, "event without a seq");
         };
-        let stored = v
-            .get("hash")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let prev = v
-            .get("prev_hash")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
         match self.last_seq {
             None => {
                 self.first_seq = Some(seq);
@@ -251,7 +248,7 @@ impl BundleVerifier {
                 }
             }
         }
-        match hash.unwrap_or_else(|| event_hash(&v)) {
+        match computed {
             Ok(h) if h == stored => {}
             Ok(_) => self.fail(
                 seq,
@@ -407,32 +404,58 @@ pub fn verify_str(bundle: &str) -> VerifyReport {
 mod tests;
 
 /// A bundle line after the work that does not depend on the lines before
-/// it: parsed, and for an event its hash computed.
+/// it: parsed, and an event reduced to what the chain check needs (its
+/// seq, hashes and recomputed hash), so the parsed event is dropped on the
+/// thread that parsed it.
 pub enum Prepared {
     Blank,
     Malformed(String),
-    Parsed {
-        value: Value,
-        hash: Option<Result<String, AuditFormatError>>,
-    },
+    Event(EventDigest),
+    Parsed(Value),
 }
 
-/// Parses a line and, for an event, computes its hash.
+/// What the chain check needs of one event.
+pub struct EventDigest {
+    seq: Option<u64>,
+    stored: String,
+    prev: String,
+    computed: Result<String, AuditFormatError>,
+}
+
+impl EventDigest {
+    fn of(mut event: Value) -> Self {
+        let text = |v: &Value, k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Self {
+            seq: event.get("seq").and_then(Value::as_u64),
+            stored: text(&event, "hash"),
+            prev: text(&event, "prev_hash"),
+            computed: owned_event_hash(&mut event),
+        }
+    }
+}
+
+/// Parses a line; an event is reduced to its [`EventDigest`].
 pub fn prepare(line: &str) -> Prepared {
     if line.trim().is_empty() {
         return Prepared::Blank;
     }
-    let value: Value = match serde_json::from_str(line) {
+    let mut value: Value = match serde_json::from_str(line) {
         Ok(v) => v,
         Err(e) => return Prepared::Malformed(e.to_string()),
     };
-    let mut value = value;
-    let hash = if value.get("type").and_then(Value::as_str) == Some("event") {
-        value.get_mut("event").map(owned_event_hash)
-    } else {
-        None
-    };
-    Prepared::Parsed { value, hash }
+    if value.get("type").and_then(Value::as_str) == Some("event") {
+        let body = value
+            .get_mut("event")
+            .map(Value::take)
+            .unwrap_or(Value::Null);
+        return Prepared::Event(EventDigest::of(body));
+    }
+    Prepared::Parsed(value)
 }
 
 /// [`event_hash`] without copying the event: its `hash` is taken out for
