@@ -21,22 +21,25 @@ async fn measure(kv: DynKv, strategy: Strategy, callers: usize) -> (f64, Duratio
         window_ms: 60_000,
     };
     let started = Instant::now();
-    let tasks = (0..callers).map(|c| {
-        let kv = kv.clone();
-        tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut i = c;
-            while started.elapsed() < RUN {
-                let key = format!("bench:{}:{}", strategy.as_str(), i % KEYS);
-                let now = chrono::Utc::now().timestamp_millis();
-                let t = Instant::now();
-                kv.rate_limit(&key, &rule, now).await.expect("decide");
-                latencies.push(t.elapsed());
-                i += callers;
-            }
-            latencies
+    // Collected, so every caller is spawned before the first is awaited.
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let kv = kv.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut i = c;
+                while started.elapsed() < RUN {
+                    let key = format!("bench:{}:{}", strategy.as_str(), i % KEYS);
+                    let now = chrono::Utc::now().timestamp_millis();
+                    let t = Instant::now();
+                    kv.rate_limit(&key, &rule, now).await.expect("decide");
+                    latencies.push(t.elapsed());
+                    i += callers;
+                }
+                latencies
+            })
         })
-    });
+        .collect();
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await.expect("task"));
