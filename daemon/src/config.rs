@@ -133,7 +133,7 @@ impl Default for Config {
             password_hash_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
-            password_hash_queue: 32,
+            password_hash_queue: 128,
             allow_registration: true,
             signin_ip_limit: 30,
             lockout_threshold: 5,

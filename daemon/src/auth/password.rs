@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 use crate::error::AppError;
@@ -23,6 +24,8 @@ pub struct PasswordHasherPool {
     /// Hashes allowed to wait for a permit; one more is refused.
     queue: usize,
     waiting: Arc<AtomicUsize>,
+    slots: usize,
+    arena: Arc<Arena>,
     /// A real hash of a random password: verifying against it when the user
     /// does not exist costs the same as a real check (no timing oracle).
     dummy_hash: Arc<String>,
@@ -42,14 +45,82 @@ fn hash_blocking(password: &str) -> anyhow::Result<String> {
         .to_string())
 }
 
-fn verify_blocking(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            argon2()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
+/// [`hash_blocking`] in memory from `arena`: the same PHC string.
+fn hash_in(password: &str, arena: &Arena, keep: usize) -> anyhow::Result<String> {
+    let fail = |e: &dyn std::fmt::Display| anyhow::anyhow!("hashing failed: {e}");
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt.decode_b64(&mut salt_bytes).map_err(|e| fail(&e))?;
+    let argon = argon2();
+    let mut out = [0u8; 32];
+    arena
+        .with(argon.params().block_count(), keep, |memory| {
+            argon.hash_password_into_with_memory(password.as_bytes(), raw_salt, &mut out, memory)
         })
-        .unwrap_or(false)
+        .map_err(|e| fail(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: argon.params().try_into().map_err(|e| fail(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(argon2::password_hash::Output::new(&out).map_err(|e| fail(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Argon2's working memory (19 MiB a check), kept and reused: allocated
+/// and freed per check, glibc kept hundreds of MiB after a sign-in flood.
+/// Holds at most one buffer per hashing slot.
+#[derive(Default)]
+struct Arena(std::sync::Mutex<Vec<Vec<Block>>>);
+
+impl Arena {
+    fn with<T>(&self, blocks: usize, keep: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        let reused = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut memory = reused
+            .filter(|m| m.len() == blocks)
+            .unwrap_or_else(|| vec![Block::default(); blocks]);
+        let out = f(&mut memory);
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() < keep {
+            kept.push(memory);
+        }
+        out
+    }
+}
+
+/// Checks `password` against a PHC string in memory from `arena`; the
+/// comparison is constant-time.
+fn verify_blocking(password: &str, hash: &str, arena: &Arena, keep: usize) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm), Some(expected), Some(salt)) = (
+        Params::try_from(&parsed),
+        Algorithm::try_from(parsed.algorithm),
+        parsed.hash,
+        parsed.salt,
+    ) else {
+        return false;
+    };
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .unwrap_or(Ok(Version::V0x13));
+    let Ok(version) = version else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    let computed = arena.with(blocks, keep, |memory| {
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory)
+    });
+    computed.is_ok() && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
 impl PasswordHasherPool {
@@ -60,6 +131,8 @@ impl PasswordHasherPool {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             queue,
             waiting: Arc::default(),
+            slots: concurrency.max(1),
+            arena: Arc::default(),
             dummy_hash: Arc::new(dummy),
         })
     }
@@ -68,9 +141,14 @@ impl PasswordHasherPool {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        let _permit = match self.permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
+        // The fast path only when nobody waits: queued checks go first.
+        let free = match self.waiting.load(Ordering::Relaxed) {
+            0 => self.permits.clone().try_acquire_owned().ok(),
+            _ => None,
+        };
+        let _permit = match free {
+            Some(p) => p,
+            None => {
                 // Counted while waiting, uncounted when done or cancelled.
                 let _waiting = Waiting::join(&self.waiting);
                 if self.waiting.load(Ordering::Relaxed) > self.queue {
@@ -88,8 +166,20 @@ impl PasswordHasherPool {
             .map_err(|e| AppError::Internal(e.into()))
     }
 
+    /// Refuses now (as `signin_busy`) when a check would be refused for want
+    /// of a slot, so a sign-in past capacity costs no database work.
+    pub fn admit(&self) -> Result<(), AppError> {
+        let full = self.permits.available_permits() == 0
+            && self.waiting.load(Ordering::Relaxed) >= self.queue;
+        if full {
+            return Err(busy());
+        }
+        Ok(())
+    }
+
     pub async fn hash(&self, password: String) -> Result<String, AppError> {
-        self.run(move || hash_blocking(&password))
+        let (arena, keep) = (self.arena.clone(), self.slots);
+        self.run(move || hash_in(&password, &arena, keep))
             .await?
             .map_err(AppError::Internal)
     }
@@ -99,7 +189,10 @@ impl PasswordHasherPool {
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, AppError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
-        let ok = self.run(move || verify_blocking(&password, &hash)).await?;
+        let (arena, keep) = (self.arena.clone(), self.slots);
+        let ok = self
+            .run(move || verify_blocking(&password, &hash, &arena, keep))
+            .await?;
         Ok(ok && known)
     }
 }
@@ -188,6 +281,12 @@ mod tests {
             .await
             .expect("hash");
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        // The same PHC string as argon2's own hashing: its verifier agrees.
+        use argon2::password_hash::PasswordVerifier;
+        let parsed = PasswordHash::new(&h).expect("phc");
+        assert!(argon2()
+            .verify_password(b"correct horse battery", &parsed)
+            .is_ok());
         assert!(pool
             .verify("correct horse battery".into(), Some(h.clone()))
             .await

@@ -136,6 +136,15 @@ impl Identity {
                 .await?;
             return Err(e);
         }
+        if let Err(e) = self.passwords.admit() {
+            self.auditor
+                .record(
+                    event(Action::AuthSigninRateLimited, Outcome::Denied)
+                        .meta(serde_json::json!({"reason": "capacity"})),
+                )
+                .await?;
+            return Err(e);
+        }
         if let Err(e) = self.throttle.check_account(email).await {
             self.auditor
                 .record(event(Action::AuthLoginLocked, Outcome::Denied))
