@@ -19,7 +19,9 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 base="http://127.0.0.1:$port"
 # Generous budgets: the fuzzer sends thousands of requests from one address
 # (429s would still conform, but would hide the operations behind them).
+# Every request's status is logged (at debug) for the summary below.
 cat >"$data/lokid.toml" <<TOML
+log_level = "info,loki_daemon::http::request_id=debug"
 signin_ip_limit = 1000000
 [rate_limit]
 per_credential_per_minute = 0
