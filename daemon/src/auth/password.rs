@@ -161,9 +161,12 @@ impl PasswordHasherPool {
                     .map_err(|e| AppError::Internal(e.into()))?
             }
         };
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| AppError::Internal(e.into()))
+        tokio::task::spawn_blocking(move || {
+            lower_priority();
+            f()
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.into()))
     }
 
     /// Refuses now (as `signin_busy`) when a check would be refused for want
@@ -196,6 +199,30 @@ impl PasswordHasherPool {
         Ok(ok && known)
     }
 }
+
+/// Password checks yield the CPU to request handling: the blocking thread
+/// that runs one is niced (once per thread, Linux), so a sign-in flood
+/// slows sign-ins rather than every other request.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        thread_local! {
+            static NICED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        }
+        NICED.with(|niced| {
+            if !niced.replace(true) {
+                // On Linux a thread id names one thread for setpriority. A
+                // refusal leaves the thread at its priority: not an error.
+                let tid = rustix::thread::gettid();
+                let _ = rustix::process::setpriority_process(Some(tid), HASH_NICE);
+            }
+        });
+    }
+}
+
+/// The nice value of hashing threads (0 is the default, 19 the lowest).
+#[cfg(target_os = "linux")]
+const HASH_NICE: i32 = 10;
 
 /// One hash waiting for a permit (the count drops when this does).
 struct Waiting<'a>(&'a AtomicUsize);
