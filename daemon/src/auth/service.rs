@@ -136,13 +136,11 @@ impl Identity {
                 .await?;
             return Err(e);
         }
+        // No hashing slot free: refused before any database work.
+        let busy = event(Action::AuthSigninRateLimited, Outcome::Denied)
+            .meta(serde_json::json!({"reason": "capacity"}));
         if let Err(e) = self.passwords.admit() {
-            self.auditor
-                .record(
-                    event(Action::AuthSigninRateLimited, Outcome::Denied)
-                        .meta(serde_json::json!({"reason": "capacity"})),
-                )
-                .await?;
+            self.auditor.record(busy).await?;
             return Err(e);
         }
         if let Err(e) = self.throttle.check_account(email).await {
@@ -165,12 +163,7 @@ impl Identity {
         let ok = match self.passwords.verify(password, hash).await {
             Ok(ok) => ok,
             Err(e) if super::password::is_busy(&e) => {
-                self.auditor
-                    .record(
-                        event(Action::AuthSigninRateLimited, Outcome::Denied)
-                            .meta(serde_json::json!({"reason": "capacity"})),
-                    )
-                    .await?;
+                self.auditor.record(busy).await?;
                 return Err(e);
             }
             Err(e) => return Err(e),
