@@ -176,12 +176,10 @@ impl AppState {
         };
         let grants = Grants {
             store: store.clone(),
-            authz: authz.clone(),
             auditor: auditor.clone(),
         };
         let documents = Documents {
             store: store.clone(),
-            authz: authz.clone(),
             config: config.clone(),
             auditor: auditor.clone(),
         };

@@ -16,7 +16,6 @@ use crate::auth::secrets::sha256_hex;
 use crate::auth::Principal;
 use crate::config::Config;
 use crate::error::AppError;
-use crate::rbac::cache::Authorizer;
 use crate::rbac::OrgAccess;
 use crate::rbac::Tenant;
 use crate::store::DynStore;
@@ -28,7 +27,6 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Documents {
     pub(crate) store: DynStore,
-    pub(crate) authz: Arc<Authorizer>,
     pub(crate) config: Arc<Config>,
     pub(crate) auditor: Auditor,
 }
@@ -378,8 +376,8 @@ impl Documents {
             .meta(serde_json::json!({"before": {"name": before.name, "sha256": before.sha256, "version": before.version}})),
     );
         self.store.delete_document(org, id, &mut audit).await?;
-        self.auditor.committed(&audit).await?;
-        self.authz.invalidate(org).await // its grants are gone
+        // Committing announces the change to every daemon's caches.
+        self.auditor.committed(&audit).await
     }
 
     pub async fn download(

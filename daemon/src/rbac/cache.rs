@@ -113,14 +113,6 @@ impl Authorizer {
         self.members.put((org, user), version, roles.clone());
         Ok(roles)
     }
-
-    /// Announces a change of the organization (its row, members, roles or
-    /// grants): every daemon reloads on its next request.
-    pub async fn invalidate(&self, org: Uuid) -> Result<(), AppError> {
-        versions::bump(self.kv.as_ref(), &versions::org(org))
-            .await
-            .map_err(kv_err)
-    }
 }
 
 async fn load(store: &DynStore, org: Uuid, version: i64) -> Result<OrgPolicy, AppError> {

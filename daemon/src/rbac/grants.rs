@@ -12,16 +12,13 @@ use crate::audit::Auditor;
 use crate::audit::{self, Outcome};
 use crate::auth::Principal;
 use crate::error::AppError;
-use crate::rbac::cache::Authorizer;
 use crate::store::DynStore;
 use crate::store::GrantRecord;
-use std::sync::Arc;
 
 /// Resource grants.
 #[derive(Clone)]
 pub struct Grants {
     pub(crate) store: DynStore,
-    pub(crate) authz: Arc<Authorizer>,
     pub(crate) auditor: Auditor,
 }
 
@@ -130,7 +127,6 @@ impl Grants {
         );
         self.store.create_grant(record, &mut audit).await?;
         self.auditor.committed(&audit).await?;
-        self.authz.invalidate(org).await?;
         Ok(out)
     }
 
@@ -155,7 +151,7 @@ impl Grants {
                 .meta(serde_json::json!({"before": info(&before)})),
         );
         self.store.delete_grant(org, id, &mut audit).await?;
-        self.auditor.committed(&audit).await?;
-        self.authz.invalidate(org).await
+        // Committing announces the change to every daemon's caches.
+        self.auditor.committed(&audit).await
     }
 }

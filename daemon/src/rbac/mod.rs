@@ -2,11 +2,11 @@
 //! per-organization policy cache and its invalidation across daemons, the
 //! per-request access check (`access`), and role and grant management.
 //!
-//! Cache invalidation: every change to an organization's roles or grants
-//! bumps `authz_version:{org}` in the kv store (Redis when shared). Each
-//! request reads that counter and rebuilds the cached snapshot when it
-//! moved, so a change made through one daemon applies to the next request
-//! on every daemon. Memberships are read from the database per request.
+//! Cache invalidation: every audited change in an organization (roles,
+//! grants, members, its settings) bumps its counter in the kv store (Redis
+//! when shared) as the change commits (`Auditor::committed`). Each request
+//! reads that counter and reloads what moved, so a change made through one
+//! daemon applies to the next request on every daemon.
 
 pub mod access;
 pub mod cache;

@@ -182,7 +182,6 @@ impl Roles {
             )
             .await?;
         self.auditor.committed(&audit).await?;
-        self.authz.invalidate(access.org().id).await?;
         self.get(access.tenant(), &req.name).await
     }
 
@@ -258,7 +257,6 @@ impl Roles {
             )
             .await?;
         self.auditor.committed(&audit).await?;
-        self.authz.invalidate(org).await?;
         self.get(access.tenant(), name).await
     }
 
@@ -308,8 +306,8 @@ impl Roles {
         self.store
             .delete_role(org, name, reassign_to, &mut audit)
             .await?;
-        self.auditor.committed(&audit).await?;
-        self.authz.invalidate(org).await
+        // Committing announces the change to every daemon's caches.
+        self.auditor.committed(&audit).await
     }
 }
 
