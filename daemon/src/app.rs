@@ -91,7 +91,8 @@ impl Application {
 }
 
 /// Re-reads the signing keys now and then, so a key rotated by
-/// `lokid admin rotate-signing-key` (or another daemon) signs new tokens here too.
+/// `lokid admin rotate-signing-key` (or another daemon) signs new tokens here too;
+/// the same for the audit key (`lokid admin rotate-audit-key`).
 async fn refresh_signing_keys(state: AppState) {
     let every = Duration::from_secs(state.config.signing_key_refresh_secs.max(1));
     let mut tick = tokio::time::interval(every);
@@ -100,6 +101,9 @@ async fn refresh_signing_keys(state: AppState) {
         tick.tick().await;
         if let Err(e) = state.tokens.keys.reload().await {
             tracing::warn!(error = %e, "reloading signing keys failed");
+        }
+        if let Err(e) = state.auditor.keys.reload().await {
+            tracing::warn!(error = %e, "reloading the audit key failed");
         }
     }
 }

@@ -84,6 +84,8 @@ enum AuditCommand {
     Verify {
         /// The bundle (JSON Lines), or `-` for standard input.
         bundle: PathBuf,
+        #[command(flatten)]
+        trust: crate::offline::TrustArgs,
     },
 }
 
@@ -105,14 +107,21 @@ enum AdminCommand {
     /// pick it up within `signing_key_refresh_secs`); tokens signed by the
     /// previous key stay valid until they expire.
     RotateSigningKey(DaemonArgs),
+    /// Print the audit public keys with their fingerprints (JSON, as
+    /// `GET /api/v1/audit/keys` serves them): what an auditor pins.
+    AuditKeys(DaemonArgs),
+    /// Create a new audit key introduced by the current one: the current
+    /// key first signs every chain's head, then signs the successor's
+    /// introduction, so trust pinned on it carries over.
+    RotateAuditKey(DaemonArgs),
 }
 
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Offline tools need no configuration at all.
     match &cli.command {
-        Some(Command::Audit(AuditCommand::Verify { bundle })) => {
-            return crate::offline::verify_bundle(bundle)
+        Some(Command::Audit(AuditCommand::Verify { bundle, trust })) => {
+            return crate::offline::verify_bundle(bundle, trust)
         }
         Some(Command::Report(args)) => return crate::offline::report(args),
         Some(Command::Openapi) => {
@@ -131,6 +140,8 @@ pub async fn run() -> anyhow::Result<()> {
             daemon,
         }) => (Daemon::CreateSuperAdmin(email, password_file), daemon),
         Command::Admin(AdminCommand::RotateSigningKey(a)) => (Daemon::RotateSigningKey, a),
+        Command::Admin(AdminCommand::AuditKeys(a)) => (Daemon::AuditKeys, a),
+        Command::Admin(AdminCommand::RotateAuditKey(a)) => (Daemon::RotateAuditKey, a),
         Command::Audit(_) | Command::Report(_) | Command::Openapi => {
             unreachable!("offline commands run before configuration")
         }
@@ -158,6 +169,19 @@ pub async fn run() -> anyhow::Result<()> {
             create_super_admin(config, &email, password_file).await
         }
         Daemon::RotateSigningKey => rotate_signing_key(config).await,
+        Daemon::AuditKeys => {
+            let state = AppState::open(config).await?;
+            let keys = loki_shared::api::AuditKeyList {
+                keys: state
+                    .auditor
+                    .published_keys()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            };
+            println!("{}", serde_json::to_string_pretty(&keys)?);
+            Ok(())
+        }
+        Daemon::RotateAuditKey => rotate_audit_key(config).await,
     }
 }
 
@@ -167,6 +191,28 @@ enum Daemon {
     Migrate,
     CreateSuperAdmin(String, Option<PathBuf>),
     RotateSigningKey,
+    AuditKeys,
+    RotateAuditKey,
+}
+
+async fn rotate_audit_key(config: Config) -> anyhow::Result<()> {
+    let state = AppState::open(config).await?;
+    let (old, new) = state
+        .auditor
+        .rotate_key()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    state
+        .auditor
+        .record(
+            crate::audit::Event::new(Action::AuditKeyRotated, crate::audit::Outcome::Success)
+                .resource("audit_key", &new)
+                .meta(serde_json::json!({"predecessor": old})),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("new audit key {new}, introduced by {old}");
+    Ok(())
 }
 
 async fn rotate_signing_key(config: Config) -> anyhow::Result<()> {

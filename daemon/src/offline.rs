@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use loki_shared::api::ReportSnapshot;
+use loki_shared::audit::{Checks, Pinned, VerifyReport, Witness};
 use loki_shared::report::{ReportBuilder, ReportOptions};
 use loki_shared::Framework;
 
@@ -41,14 +42,100 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// `lokid audit verify`: prints the JSON report; exit 1 when it fails.
-pub fn verify_bundle(path: &Path) -> anyhow::Result<()> {
+/// Pinned keys and witnessed heads (`lokid audit verify`, `lokid report`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TrustArgs {
+    /// Pin the audit keys: a file saved from `GET /api/v1/audit/keys` (or
+    /// `lokid admin audit-keys`), or a fingerprint `SHA256:…`. Repeatable.
+    /// Without it, authenticity is not established.
+    #[arg(long, value_name = "KEYS")]
+    pub trust: Vec<String>,
+    /// A witness file of signed heads seen before: the bundle must still
+    /// contain each of them (a rewritten history fails).
+    #[arg(long, value_name = "FILE")]
+    pub witness: Option<PathBuf>,
+    /// After a successful check, append the bundle's signed head to the
+    /// witness file.
+    #[arg(long, requires = "witness")]
+    pub witness_update: bool,
+}
+
+impl TrustArgs {
+    /// What the reader brings to the verification.
+    pub fn checks(&self) -> anyhow::Result<Checks> {
+        let pinned = if self.trust.is_empty() {
+            None
+        } else {
+            let mut p = Pinned::default();
+            for t in &self.trust {
+                let text = if t.starts_with("SHA256:") {
+                    t.clone()
+                } else {
+                    std::fs::read_to_string(t)
+                        .with_context(|| format!("--trust: cannot read {t}"))?
+                };
+                p.add(&text)
+                    .map_err(|e| anyhow::anyhow!("--trust {t}: {e}"))?;
+            }
+            Some(p)
+        };
+        let witness = match &self.witness {
+            Some(w) if w.exists() => {
+                let text = std::fs::read_to_string(w)
+                    .with_context(|| format!("--witness: cannot read {}", w.display()))?;
+                Witness::parse(&text).map_err(|e| anyhow::anyhow!("--witness: {e}"))?
+            }
+            _ => Witness::default(),
+        };
+        Ok(Checks { pinned, witness })
+    }
+
+    /// Whether the verification passed what was asked: the chain, and the
+    /// pinned keys when some were given.
+    pub fn passed(&self, report: &VerifyReport) -> bool {
+        report.ok && (self.trust.is_empty() || report.trusted)
+    }
+
+    /// `--witness-update`: appends the new head (when the check passed and
+    /// the head is not already there).
+    pub fn update(&self, report: &VerifyReport, checks: &Checks) -> anyhow::Result<()> {
+        let (Some(path), true, Some(head)) = (
+            &self.witness,
+            self.witness_update && self.passed(report),
+            &report.head_checkpoint,
+        ) else {
+            return Ok(());
+        };
+        let known = checks
+            .witness
+            .heads
+            .iter()
+            .any(|h| h.body.org_id == head.body.org_id && h.body.seq == head.body.seq);
+        if !known {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("--witness: cannot write {}", path.display()))?;
+            writeln!(f, "{}", Witness::line(head)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// `lokid audit verify`: prints the JSON report; exit 1 when it fails (or,
+/// with `--trust`, when a signer is not trusted).
+pub fn verify_bundle(path: &Path, trust: &TrustArgs) -> anyhow::Result<()> {
+    let checks = trust.checks()?;
     let mut verifier = loki_shared::audit::BundleVerifier::new();
     let threads = cores();
     each_block(path, |block| verifier.lines(block, threads))?;
-    let report = verifier.finish();
+    let report = verifier.finish_with(&checks);
     println!("{}", serde_json::to_string_pretty(&report)?);
-    if report.ok {
+    eprintln!("{}", report.authenticity);
+    trust.update(&report, &checks)?;
+    if trust.passed(&report) {
         Ok(())
     } else {
         std::process::exit(1)
@@ -95,6 +182,8 @@ pub struct ReportArgs {
     /// Output file: `.pdf` or `.json`.
     #[arg(short, long)]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 /// `lokid report`: builds the report while the bundle streams through.
@@ -132,7 +221,9 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<()> {
     let mut builder = ReportBuilder::new(options);
     let threads = cores();
     each_block(&a.bundle, |block| builder.lines(block, threads))?;
-    let report = builder.finish(snapshot.as_ref());
+    let checks = a.trust.checks()?;
+    let (report, verify) = builder.finish_with(snapshot.as_ref(), &checks);
+    a.trust.update(&verify, &checks)?;
     let ext = a
         .output
         .extension()
@@ -149,10 +240,10 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<()> {
         "{}: {} controls, integrity {}",
         a.output.display(),
         report.sections.len(),
-        if report.integrity.verified {
-            "verified"
-        } else {
-            "FAILED"
+        match (report.integrity.verified, report.integrity.trusted) {
+            (true, true) => "verified and trusted",
+            (true, false) => "verified, signer not pinned",
+            _ => "FAILED",
         }
     );
     Ok(())

@@ -2,22 +2,25 @@
 //! shared by every daemon through the database), and the chains that moved
 //! since the last periodic checkpoint. Held by the `Auditor`.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::Utc;
 use ed25519_dalek::SigningKey;
-use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::auth::keys::MasterKey;
 use crate::error::AppError;
-use crate::store::{DynStore, SigningKeyRecord};
+use crate::store::{AuditKeyRecord, DynStore};
 
-/// The current audit key (loaded once; created on first use).
+/// The current audit key: the newest, loaded on first use (created when
+/// there is none) and re-read by [`AuditKeys::reload`], so a key rotated
+/// elsewhere signs here too.
 pub struct AuditKeys {
     store: DynStore,
     master: Arc<MasterKey>,
-    current: OnceCell<(String, SigningKey)>,
+    current: RwLock<Option<Arc<(String, SigningKey)>>>,
 }
 
 impl std::fmt::Debug for AuditKeys {
@@ -30,47 +33,86 @@ fn context(kid: &str) -> Vec<u8> {
     format!("audit:{kid}").into_bytes()
 }
 
+fn new_kid() -> String {
+    format!("audit-{}", Uuid::now_v7().simple())
+}
+
 impl AuditKeys {
     pub fn new(store: DynStore, master: Arc<MasterKey>) -> Self {
         Self {
             store,
             master,
-            current: OnceCell::new(),
+            current: RwLock::new(None),
         }
     }
 
-    async fn load(
-        store: &DynStore,
-        master: &Arc<MasterKey>,
-    ) -> anyhow::Result<(String, SigningKey)> {
-        let mut keys = store.audit_keys().await?;
-        if keys.is_empty() {
-            let key = SigningKey::generate(&mut rand::rngs::OsRng);
-            let kid = format!("audit-{}", Uuid::now_v7().simple());
-            store
-                .insert_audit_key(SigningKeyRecord {
-                    kid: kid.clone(),
-                    public_key: key.verifying_key().as_bytes().to_vec(),
-                    private_key_enc: master.seal(key.as_bytes(), &context(&kid))?,
-                    created_at: Utc::now(),
-                })
-                .await?;
-            // Another daemon may have raced us: use whatever is first.
-            keys = store.audit_keys().await?;
-        }
-        let r = keys
-            .first()
-            .ok_or_else(|| anyhow::anyhow!("no audit key"))?;
-        let seed = master.open(&r.private_key_enc, &context(&r.kid))?;
+    fn open(&self, r: &AuditKeyRecord) -> anyhow::Result<(String, SigningKey)> {
+        let seed = self.master.open(&r.private_key_enc, &context(&r.kid))?;
         let seed: [u8; 32] = seed.as_slice().try_into()?;
         Ok((r.kid.clone(), SigningKey::from_bytes(&seed)))
     }
 
-    pub async fn current(&self) -> Result<&(String, SigningKey), AppError> {
-        self.current
-            .get_or_try_init(|| Self::load(&self.store, &self.master))
-            .await
-            .map_err(AppError::Internal)
+    async fn load(&self) -> anyhow::Result<Arc<(String, SigningKey)>> {
+        let mut keys = self.store.audit_keys().await?;
+        if keys.is_empty() {
+            let key = SigningKey::generate(&mut rand::rngs::OsRng);
+            let kid = new_kid();
+            self.store
+                .insert_audit_key(AuditKeyRecord {
+                    kid: kid.clone(),
+                    public_key: key.verifying_key().as_bytes().to_vec(),
+                    private_key_enc: self.master.seal(key.as_bytes(), &context(&kid))?,
+                    created_at: Utc::now(),
+                    predecessor: None,
+                    introduction: None,
+                })
+                .await?;
+            // Another daemon may have raced us: every daemon takes the same last one.
+            keys = self.store.audit_keys().await?;
+        }
+        let r = keys.last().ok_or_else(|| anyhow::anyhow!("no audit key"))?;
+        let loaded = Arc::new(self.open(r)?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    pub async fn current(&self) -> Result<Arc<(String, SigningKey)>, AppError> {
+        let cached = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match cached {
+            Some(k) => Ok(k),
+            None => self.load().await.map_err(AppError::Internal),
+        }
+    }
+
+    /// Re-reads the newest key (a rotation by another process).
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        self.load().await.map(|_| ())
+    }
+
+    /// Creates a successor of the current key, introduced by a signature of
+    /// the current key, and makes it current. Returns (old, new) key ids.
+    pub async fn rotate(&self) -> anyhow::Result<(String, String)> {
+        let old = self.load().await?;
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let kid = new_kid();
+        let public = URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
+        let intro = loki_shared::audit::trust::introduce(&old.0, &old.1, &kid, &public)?;
+        self.store
+            .insert_audit_key(AuditKeyRecord {
+                kid: kid.clone(),
+                public_key: key.verifying_key().as_bytes().to_vec(),
+                private_key_enc: self.master.seal(key.as_bytes(), &context(&kid))?,
+                created_at: Utc::now(),
+                predecessor: Some(old.0.clone()),
+                introduction: Some(intro.signature),
+            })
+            .await?;
+        self.load().await?;
+        Ok((old.0.clone(), kid))
     }
 }
 

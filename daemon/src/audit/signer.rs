@@ -5,7 +5,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::Utc;
-use loki_shared::audit::{BundleKey, CheckpointBody};
+use loki_shared::audit::{BundleKey, CheckpointBody, KeyIntroduction};
 use uuid::Uuid;
 
 use crate::audit::Auditor;
@@ -13,22 +13,51 @@ use crate::error::AppError;
 use crate::store::CheckpointRecord;
 
 impl Auditor {
-    /// Every audit public key, for bundles.
+    /// Every audit public key, for bundles and `GET /api/v1/audit/keys`
+    /// (oldest first; a key's validity ends where its successor's begins).
     pub async fn bundle_keys(&self) -> Result<Vec<BundleKey>, AppError> {
-        Ok(self
-            .store
-            .audit_keys()
-            .await?
-            .into_iter()
+        let keys = self.store.audit_keys().await?;
+        let time =
+            |t: &chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        Ok(keys
+            .iter()
             .map(|k| BundleKey {
-                key_id: k.kid,
+                key_id: k.kid.clone(),
                 public_key: URL_SAFE_NO_PAD.encode(&k.public_key),
-                valid_from: k
-                    .created_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                valid_until: None,
+                valid_from: time(&k.created_at),
+                valid_until: keys
+                    .iter()
+                    .find(|n| n.predecessor.as_deref() == Some(k.kid.as_str()))
+                    .map(|n| time(&n.created_at)),
+                fingerprint: Some(loki_shared::audit::fingerprint(&k.public_key)),
+                introduced_by: match (&k.predecessor, &k.introduction) {
+                    (Some(key_id), Some(signature)) => Some(KeyIntroduction {
+                        key_id: key_id.clone(),
+                        signature: signature.clone(),
+                    }),
+                    _ => None,
+                },
             })
             .collect())
+    }
+
+    /// The keys to publish: the current one is created first if there is none
+    /// yet, so there is always a key to pin before the first checkpoint.
+    pub async fn published_keys(&self) -> Result<Vec<BundleKey>, AppError> {
+        self.keys.current().await?;
+        self.bundle_keys().await
+    }
+
+    /// Rotates the audit key: first the old key signs a checkpoint at every
+    /// chain's head (it vouches for all history up to the rotation), then
+    /// the successor it introduces becomes current.
+    pub async fn rotate_key(&self) -> Result<(String, String), AppError> {
+        let mut chains = self.store.org_ids().await?;
+        chains.push(super::SYSTEM_CHAIN);
+        for org in chains {
+            self.checkpoint(org).await?;
+        }
+        self.keys.rotate().await.map_err(AppError::Internal)
     }
 
     /// Signs a checkpoint at `seq` (the event there must exist) and stores it.
@@ -40,7 +69,8 @@ impl Auditor {
         let Some(hash) = self.store.audit_hash_at(org, seq).await? else {
             return Ok(None);
         };
-        let (kid, key) = self.keys.current().await?;
+        let current = self.keys.current().await?;
+        let (kid, key) = &*current;
         let cp = CheckpointBody {
             org_id: org,
             seq: u64::try_from(seq).unwrap_or(0),

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json as JsonResponse;
 use chrono::Utc;
 use loki_shared::api::AuditEventList;
+use loki_shared::api::AuditKeyList;
 use loki_shared::audit::actions::Action;
 use loki_shared::audit::{AuditEvent, VerifyReport};
 use loki_shared::Permission;
@@ -339,4 +340,13 @@ pub async fn purge(
             .purge(access.tenant(), days, event)
             .await?,
     ))
+}
+
+#[utoipa::path(get, path = "/audit/keys", tag = "audit",
+    summary = "The audit public keys with fingerprints, to pin for offline verification (no sign-in needed; no secrets)",
+    responses((status = 200, description = "OK", body = AuditKeyList)))]
+pub async fn keys(State(state): State<AppState>) -> AppResult<JsonResponse<AuditKeyList>> {
+    Ok(JsonResponse(AuditKeyList {
+        keys: state.auditor.published_keys().await?,
+    }))
 }

@@ -90,6 +90,7 @@ pub fn routes(doc_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(audit::system_get))
         .routes(routes!(audit::system_export))
         .routes(routes!(audit::system_verify))
+        .routes(routes!(audit::keys))
         .routes(routes!(reports::snapshot));
     OpenApiRouter::new()
         .routes(routes!(health::healthz))

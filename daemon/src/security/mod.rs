@@ -33,6 +33,7 @@ pub const PUBLIC: &[&str] = &[
     "/healthz",
     "/readyz",
     "/.well-known/jwks.json",
+    "/api/v1/audit/keys",
     "/api/v1/openapi.json",
     "/api/v1/auth/register",
     "/api/v1/auth/login",

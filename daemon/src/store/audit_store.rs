@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use loki_shared::audit::AuditEvent;
 use uuid::Uuid;
 
-use super::models::SigningKeyRecord;
+use super::models::AuditKeyRecord;
 use super::{map_err, StoreError, StoreResult};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -84,8 +84,9 @@ pub trait AuditStore: Send + Sync {
     async fn purge_audit(&self, org: Uuid, upto: i64, audit: &mut AuditBatch) -> StoreResult<u64>;
     /// Every live organization's id (for maintenance jobs).
     async fn org_ids(&self) -> StoreResult<Vec<Uuid>>;
-    async fn audit_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
-    async fn insert_audit_key(&self, key: SigningKeyRecord) -> StoreResult<()>;
+    /// Oldest first: the last is the current key.
+    async fn audit_keys(&self) -> StoreResult<Vec<AuditKeyRecord>>;
+    async fn insert_audit_key(&self, key: AuditKeyRecord) -> StoreResult<()>;
 }
 
 /// The audit events of one change: written in the change's transaction,
@@ -329,21 +330,23 @@ macro_rules! audit_store {
                 Ok(rows.into_iter().map(|r| r.0).collect())
             }
 
-            async fn audit_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-                sqlx::query_as::<$db, SigningKeyRecord>(
-                    "SELECT key_id AS kid, public_key, private_key_enc, created_at FROM audit_keys ORDER BY created_at",
+            async fn audit_keys(&self) -> StoreResult<Vec<AuditKeyRecord>> {
+                sqlx::query_as::<$db, AuditKeyRecord>(
+                    "SELECT key_id AS kid, public_key, private_key_enc, created_at, predecessor, introduction FROM audit_keys ORDER BY created_at, key_id",
                 )
                 .fetch_all(&self.pool)
                 .await
                 .map_err(map_err)
             }
 
-            async fn insert_audit_key(&self, k: SigningKeyRecord) -> StoreResult<()> {
-                sqlx::query::<$db>("INSERT INTO audit_keys (key_id, public_key, private_key_enc, created_at) VALUES ($1, $2, $3, $4)")
+            async fn insert_audit_key(&self, k: AuditKeyRecord) -> StoreResult<()> {
+                sqlx::query::<$db>("INSERT INTO audit_keys (key_id, public_key, private_key_enc, created_at, predecessor, introduction) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(k.kid)
                     .bind(k.public_key)
                     .bind(k.private_key_enc)
                     .bind(k.created_at)
+                    .bind(k.predecessor)
+                    .bind(k.introduction)
                     .execute(&self.pool)
                     .await
                     .map_err(map_err)?;

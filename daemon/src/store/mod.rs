@@ -36,9 +36,9 @@ pub use account_store::AccountStore;
 pub use audit_store::{AuditBatch, AuditFilter, AuditStore, CheckpointRecord};
 pub use invitation_store::{Accepting, InvitationRecord, InvitationStore};
 pub use models::{
-    ApiKeyRecord, DocumentFilter, DocumentPatch, DocumentRecord, GrantRecord, MfaState, NewContent,
-    NewOrg, NewRefreshToken, NewUser, OrgPatch, RefreshTokenRecord, RolePatch, RoleRecord,
-    SigningKeyRecord, UserCredentials, VersionRecord,
+    ApiKeyRecord, AuditKeyRecord, DocumentFilter, DocumentPatch, DocumentRecord, GrantRecord,
+    MfaState, NewContent, NewOrg, NewRefreshToken, NewUser, OrgPatch, RefreshTokenRecord,
+    RolePatch, RoleRecord, SigningKeyRecord, UserCredentials, VersionRecord,
 };
 pub use tenant_store::TenantStore;
 

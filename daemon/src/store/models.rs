@@ -71,6 +71,28 @@ impl std::fmt::Debug for SigningKeyRecord {
     }
 }
 
+/// An audit signing key; a successor names its predecessor and carries the
+/// predecessor's signature over the succession statement.
+#[derive(Clone, sqlx::FromRow)]
+pub struct AuditKeyRecord {
+    pub kid: String,
+    pub public_key: Vec<u8>,
+    pub private_key_enc: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub predecessor: Option<String>,
+    pub introduction: Option<String>,
+}
+
+impl std::fmt::Debug for AuditKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditKeyRecord")
+            .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .field("predecessor", &self.predecessor)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
     pub id: Uuid,

@@ -39,3 +39,12 @@ pub struct ReportSnapshot {
     pub roles: Vec<RoleInfo>,
     pub api_keys: Vec<ApiKeyInfo>,
 }
+
+/// The audit public keys (`GET /api/v1/audit/keys`), oldest first: save this
+/// to pin them (`lokid audit verify --trust FILE`). Each carries its
+/// fingerprint; a successor carries its predecessor's signed introduction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditKeyList {
+    pub keys: Vec<crate::audit::BundleKey>,
+}

@@ -103,6 +103,7 @@ actions! {
     AuditExported = "audit.exported", "The audit trail was exported";
     AuditVerified = "audit.verified", "The audit trail was verified on the server";
     AuditPurged = "audit.purged", "Events past retention were purged behind a checkpoint";
+    AuditKeyRotated = "audit.key_rotated", "An operator rotated the audit key: the old key signed every chain's head and introduced its successor";
     SystemSigningKeyRotated = "system.signing_key_rotated", "An operator rotated the token-signing key";
 }
 

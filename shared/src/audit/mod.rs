@@ -11,6 +11,7 @@
 //!   `manifest`, `key`, `event` (seq order), `checkpoint`.
 
 pub mod actions;
+pub mod trust;
 mod verify;
 mod writer;
 
@@ -22,6 +23,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+pub use trust::{fingerprint, fingerprint_of, KeyIntroduction, Pinned, Witness};
+pub use verify::Checks;
 pub use verify::{
     prepare, prepare_all, verify_str, BundleVerifier, Failure, FailureKind, Prepared, VerifyReport,
 };
@@ -181,6 +184,12 @@ pub struct BundleKey {
     pub valid_from: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub valid_until: Option<String>,
+    /// `SHA256:…` of the raw key (informative: a verifier computes its own).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fingerprint: Option<String>,
+    /// For a key that succeeded another: the predecessor's signed introduction.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub introduced_by: Option<KeyIntroduction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

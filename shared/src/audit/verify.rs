@@ -42,6 +42,12 @@ pub enum FailureKind {
     /// A checkpoint covers events the bundle does not contain (the newest
     /// events were removed).
     TruncatedTail,
+    /// A head in the witness file has another hash in the bundle: the
+    /// history seen before was rewritten.
+    WitnessMismatch,
+    /// The bundle ends before a head in the witness file: history seen
+    /// before is missing.
+    WitnessMissing,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,12 +76,37 @@ pub struct VerifyReport {
     pub checkpoints: u64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub failure: Option<Failure>,
+    /// The chain verifies and every checkpoint is signed by a pinned key or
+    /// a successor it introduced. Always false without pinned keys.
+    #[serde(default)]
+    pub trusted: bool,
+    /// Fingerprints of the keys that signed the bundle's checkpoints.
+    #[serde(default)]
+    pub signer_fingerprints: Vec<String>,
+    /// One sentence on who signed and whether that is established.
+    #[serde(default)]
+    pub authenticity: String,
+    /// Heads of the witness file checked against the bundle.
+    #[serde(default)]
+    pub witnessed: u64,
+    /// The newest checkpoint that verified (what `--witness-update` records).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub head_checkpoint: Option<Checkpoint>,
+}
+
+/// What the reader brings to a verification: pinned keys and a witness.
+#[derive(Debug, Clone, Default)]
+pub struct Checks {
+    /// `None`: no keys pinned, authenticity is not established.
+    pub pinned: Option<super::Pinned>,
+    pub witness: super::Witness,
 }
 
 #[derive(Default)]
 pub struct BundleVerifier {
     manifest: Option<Manifest>,
     keys: HashMap<String, VerifyingKey>,
+    key_lines: HashMap<String, BundleKey>,
     first_seq: Option<u64>,
     last_seq: Option<u64>,
     last_hash: Option<String>,
@@ -176,7 +207,8 @@ impl BundleVerifier {
                         .and_then(|r| VerifyingKey::from_bytes(&r).ok());
                     match key {
                         Some(key) => {
-                            self.keys.insert(k.key_id, key);
+                            self.keys.insert(k.key_id.clone(), key);
+                            self.key_lines.insert(k.key_id.clone(), k);
                         }
                         None => self.fail(
                             0,
@@ -274,13 +306,20 @@ impl BundleVerifier {
     }
 
     /// Checks the checkpoints and coverage; returns the report.
-    pub fn finish(mut self) -> VerifyReport {
+    pub fn finish(self) -> VerifyReport {
+        self.finish_with(&Checks::default())
+    }
+
+    /// [`Self::finish`], then the witness heads and the pinned keys.
+    pub fn finish_with(mut self, checks: &Checks) -> VerifyReport {
         if self.manifest.is_none() {
             self.fail(0, FailureKind::Malformed, "the bundle has no manifest");
         }
         let org = self.manifest.as_ref().map(|m| m.org_id);
         let checkpoints = std::mem::take(&mut self.checkpoints);
         let mut signed_head: Option<(u64, String)> = None;
+        let mut head_checkpoint: Option<Checkpoint> = None;
+        let mut signers: Vec<String> = Vec::new();
         for c in &checkpoints {
             let b = &c.body;
             if Some(b.org_id) != org {
@@ -340,8 +379,12 @@ impl BundleVerifier {
             }
             // (A checkpoint just before the first event anchors a range
             // export or a purge; it is matched below.)
+            if !signers.contains(&b.key_id) {
+                signers.push(b.key_id.clone());
+            }
             if signed_head.as_ref().is_none_or(|(s, _)| b.seq > *s) {
                 signed_head = Some((b.seq, b.head_hash.clone()));
+                head_checkpoint = Some(c.clone());
             }
         }
         // A chain that does not start at 1 must be anchored by a checkpoint.
@@ -378,6 +421,49 @@ impl BundleVerifier {
                 "no valid checkpoint covers the events",
             );
         }
+        let witnessed = self.witness(org, &checks.witness, &checkpoints);
+        let signer_fingerprints: Vec<String> = signers
+            .iter()
+            .filter_map(|k| self.key_lines.get(k))
+            .filter_map(|k| super::fingerprint_of(&k.public_key))
+            .collect();
+        let ok = self.failure.is_none();
+        let (trusted, authenticity) = match &checks.pinned {
+            None => (
+                false,
+                "Authenticity not established: no keys pinned (--trust); the bundle's own keys \
+                 prove only that it is self-consistent."
+                    .to_owned(),
+            ),
+            Some(pinned) => {
+                let trusted = super::trust::trusted_key_ids(&self.key_lines, pinned);
+                match signers.iter().find(|k| !trusted.contains(*k)) {
+                    _ if !ok => (false, "Not trusted: the chain does not verify.".to_owned()),
+                    _ if signers.is_empty() => {
+                        (false, "Not trusted: no checkpoint verified.".to_owned())
+                    }
+                    Some(k) => (
+                        false,
+                        format!(
+                            "Not trusted: key `{k}` ({}) is neither pinned nor introduced by a \
+                             pinned key.",
+                            self.key_lines
+                                .get(k)
+                                .and_then(|l| super::fingerprint_of(&l.public_key))
+                                .unwrap_or_default()
+                        ),
+                    ),
+                    None => (
+                        true,
+                        format!(
+                            "Trusted: every checkpoint is signed by a pinned key or its \
+                             successor ({}).",
+                            signer_fingerprints.join(", ")
+                        ),
+                    ),
+                }
+            }
+        };
         VerifyReport {
             ok: self.failure.is_none(),
             org_id: org,
@@ -387,7 +473,69 @@ impl BundleVerifier {
             signed_head,
             checkpoints: checkpoints.len() as u64,
             failure: self.failure,
+            trusted,
+            signer_fingerprints,
+            authenticity,
+            witnessed,
+            head_checkpoint,
         }
+    }
+
+    /// Checks each witnessed head of this chain: the bundle holds its seq
+    /// with the same hash, or starts after it behind a signed anchor (purge
+    /// or range export). Returns how many heads were checked.
+    fn witness(
+        &mut self,
+        org: Option<Uuid>,
+        witness: &super::Witness,
+        checkpoints: &[Checkpoint],
+    ) -> u64 {
+        let ranged = self.manifest.as_ref().is_some_and(|m| m.to.is_some());
+        let mut checked = 0;
+        for h in witness.heads.iter().filter(|h| Some(h.body.org_id) == org) {
+            let seq = h.body.seq;
+            let (Some(first), Some(last)) = (self.first_seq, self.last_seq) else {
+                self.fail(seq, FailureKind::WitnessMissing, "the bundle has no events");
+                continue;
+            };
+            if seq > last {
+                if !ranged {
+                    self.fail(
+                        last + 1,
+                        FailureKind::WitnessMissing,
+                        format!(
+                            "a head seen before at seq {seq} is missing: the bundle ends at {last}"
+                        ),
+                    );
+                    checked += 1;
+                }
+                continue;
+            }
+            checked += 1;
+            if seq >= first {
+                if self.hash_at(seq) != hex32(&h.body.head_hash) {
+                    self.fail(
+                        seq,
+                        FailureKind::WitnessMismatch,
+                        format!(
+                            "seq {seq} differs from the head seen before: history was rewritten"
+                        ),
+                    );
+                }
+            } else {
+                let anchored = checkpoints.iter().any(|c| c.body.seq + 1 == first);
+                if !anchored {
+                    self.fail(
+                        first,
+                        FailureKind::WitnessMissing,
+                        format!(
+                            "a head seen before at seq {seq} precedes the bundle without an anchor"
+                        ),
+                    );
+                }
+            }
+        }
+        checked
     }
 }
 

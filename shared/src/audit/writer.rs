@@ -83,6 +83,8 @@ impl<W: Write> BundleWriter<W> {
             public_key: URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()),
             valid_from: "1970-01-01T00:00:00Z".into(),
             valid_until: None,
+            fingerprint: Some(super::fingerprint(key.verifying_key().as_bytes())),
+            introduced_by: None,
         };
         writeln!(out, "{}", line("manifest", &manifest).map_err(io)?)?;
         writeln!(out, "{}", line("key", &public).map_err(io)?)?;

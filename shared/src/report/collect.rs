@@ -195,7 +195,9 @@ fn action_kinds(action: Action) -> &'static [Kind] {
         | ApiKeyRejected
         | AuthRefreshRefused => &[Refusal],
         SecuritySettingsChanged | OrgTierChanged => &[Configuration, Privileged],
-        OrgUpdated | OrgCreated | OrgDeleted | SystemSigningKeyRotated => &[Configuration],
+        OrgUpdated | OrgCreated | OrgDeleted | SystemSigningKeyRotated | AuditKeyRotated => {
+            &[Configuration]
+        }
         AuthRefreshTokenReused => &[TokenReuse],
         UserPasswordChanged | UserPasswordReset | MfaEnabled | MfaDisabled | ApiKeyCreated
         | ApiKeyRotated | ApiKeyRevoked => &[Credential],

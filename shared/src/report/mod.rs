@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::ReportSnapshot;
-use crate::audit::{BundleVerifier, VerifyReport};
+use crate::audit::{BundleVerifier, Checks, VerifyReport};
 use crate::controls::Framework;
 use collect::Evidence;
 
@@ -107,6 +107,13 @@ pub struct Integrity {
     pub last_seq: Option<u64>,
     /// The newest signed checkpoint that verified: seq and head hash.
     pub signed_head: Option<(u64, String)>,
+    /// Verified, and every checkpoint signed by a pinned key (`--trust`) or
+    /// a successor it introduced.
+    pub trusted: bool,
+    /// Fingerprints (`SHA256:…`) of the keys that signed the checkpoints.
+    pub signer_fingerprints: Vec<String>,
+    /// Heads of a witness file that the bundle was checked against.
+    pub witnessed: u64,
     /// One sentence for the cover page.
     pub statement: String,
 }
@@ -175,7 +182,17 @@ impl ReportBuilder {
 
     /// The report, with current state when a snapshot is given.
     pub fn finish(self, snapshot: Option<&ReportSnapshot>) -> Report {
-        let verify = self.verifier.finish();
+        self.finish_with(snapshot, &Checks::default()).0
+    }
+
+    /// [`Self::finish`] with pinned keys and a witness; also returns the
+    /// verification (its head is what a witness file records).
+    pub fn finish_with(
+        self,
+        snapshot: Option<&ReportSnapshot>,
+        checks: &Checks,
+    ) -> (Report, VerifyReport) {
+        let verify = self.verifier.finish_with(checks);
         let integrity = integrity(&verify);
         let ev = self.evidence;
         let o = &self.options;
@@ -194,7 +211,7 @@ impl ReportBuilder {
             Framework::Iso27001 => "ISO/IEC 27001:2022 Annex A evidence report",
             Framework::Gdpr => "GDPR evidence report",
         };
-        Report {
+        let report = Report {
             title: title.to_owned(),
             framework: o.framework,
             org_id: verify.org_id.or(snapshot.map(|s| s.organization.id)),
@@ -211,7 +228,8 @@ impl ReportBuilder {
                 chart("Refused requests per day", &ev.denials_per_day, &ev.per_day),
             ],
             sections,
-        }
+        };
+        (report, verify)
     }
 }
 
@@ -240,9 +258,18 @@ fn chart(
 }
 
 fn integrity(v: &VerifyReport) -> Integrity {
+    let signers = v.signer_fingerprints.join(", ");
     let statement = match &v.failure {
+        None if v.trusted => format!(
+            "VERIFIED AND TRUSTED: the hash chain of {} events is intact, signed checkpoint seq {} \
+             covers it, and every checkpoint is signed by a pinned key ({signers}).",
+            v.events,
+            v.signed_head.as_ref().map_or(0, |h| h.0)
+        ),
         None => format!(
-            "VERIFIED: the hash chain of {} events is intact and signed checkpoint seq {} covers it.",
+            "VERIFIED, SIGNER NOT PINNED: the hash chain of {} events is intact and signed \
+             checkpoint seq {} covers it, but the signing key ({signers}) was not checked against \
+             a pinned key, so who signed is not established.",
             v.events,
             v.signed_head.as_ref().map_or(0, |h| h.0)
         ),
@@ -258,6 +285,9 @@ fn integrity(v: &VerifyReport) -> Integrity {
         first_seq: v.first_seq,
         last_seq: v.last_seq,
         signed_head: v.signed_head.clone(),
+        trusted: v.trusted,
+        signer_fingerprints: v.signer_fingerprints.clone(),
+        witnessed: v.witnessed,
         statement,
     }
 }

@@ -78,6 +78,8 @@ fn bundle(events: &[Value], checkpoints: &[Checkpoint]) -> String {
         public_key: URL_SAFE_NO_PAD.encode(key().verifying_key().as_bytes()),
         valid_from: "2026-01-01T00:00:00Z".into(),
         valid_until: None,
+        fingerprint: None,
+        introduced_by: None,
     };
     let mut lines = vec![
         line("manifest", &manifest).expect("m"),

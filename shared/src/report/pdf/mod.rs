@@ -65,10 +65,10 @@ fn cover(w: &mut Writer, r: &Report) {
     }
     // The integrity box: the first thing an auditor checks.
     let i = &r.integrity;
-    let (c, label) = if i.verified {
-        (GOOD, "AUDIT TRAIL INTEGRITY: VERIFIED")
-    } else {
-        (BAD, "AUDIT TRAIL INTEGRITY: VERIFICATION FAILED")
+    let (c, label) = match (i.verified, i.trusted) {
+        (true, true) => (GOOD, "AUDIT TRAIL INTEGRITY: VERIFIED AND TRUSTED"),
+        (true, false) => (WARN, "AUDIT TRAIL INTEGRITY: VERIFIED, SIGNER NOT PINNED"),
+        _ => (BAD, "AUDIT TRAIL INTEGRITY: VERIFICATION FAILED"),
     };
     let lines = wrap(&i.statement, BODY, false, CONTENT_W - 24.0);
     let head = i
@@ -77,7 +77,21 @@ fn cover(w: &mut Writer, r: &Report) {
         .map_or("Signed head: none".to_owned(), |(seq, hash)| {
             format!("Signed head: seq {seq}, hash {hash}")
         });
-    let head_lines = wrap(&head, SMALL, false, CONTENT_W - 24.0);
+    let signers = if i.signer_fingerprints.is_empty() {
+        "Signed by: no verified checkpoint".to_owned()
+    } else {
+        format!("Signed by: {}", i.signer_fingerprints.join(", "))
+    };
+    let witness = match i.witnessed {
+        0 => String::new(),
+        n => format!(" Checked against {n} signed head(s) of a witness file."),
+    };
+    let head_lines = wrap(
+        &format!("{head}. {signers}.{witness}"),
+        SMALL,
+        false,
+        CONTENT_W - 24.0,
+    );
     let box_h = 34.0 + lines.len() as f32 * 13.0 + head_lines.len() as f32 * 10.0 + 16.0;
     w.y -= 30.0 + box_h;
     w.rect(MARGIN, w.y, CONTENT_W, box_h, c);
