@@ -8,7 +8,16 @@ seq without gaps; checkpoints sign JCS {org_id, seq, head_hash, issued_at,
 key_id} with Ed25519 (base64url signature, key from the bundle's key lines);
 the newest event is covered by a checkpoint.
 
-Usage: verify_bundle.py BUNDLE   -> prints "ok N" or "fail SEQ REASON", exit 0/1
+Trust (docs/AUDIT-FORMAT.md, "Trust"): --trust FINGERPRINT_OR_KEYS_FILE pins
+keys (SHA256:<base64url of SHA-256 of the raw key>); a key is trusted when
+pinned or introduced (key succession statement signed by a trusted key); every
+checkpoint must be signed by a trusted key. --witness FILE: every signed head
+of the bundle's chain in the file must be in the bundle with the same hash (or
+precede its anchored first event).
+
+Usage: verify_bundle.py BUNDLE [--trust X]... [--witness FILE]
+  -> prints "ok N" (plus " trusted" when keys were pinned and all signers are
+     trusted) or "fail SEQ REASON" / "untrusted KEY_ID", exit 0/1
 Needs the `cryptography` package for Ed25519.
 """
 import base64
@@ -36,8 +45,53 @@ def b64url(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
-def main(path):
-    keys, events, checkpoints, manifest = {}, [], [], None
+def fingerprint(raw):
+    return "SHA256:" + base64.urlsafe_b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
+
+
+def pins(values):
+    out = set()
+    for v in values:
+        if v.startswith("SHA256:"):
+            out.add(v)
+            continue
+        with open(v, encoding="utf-8") as f:
+            doc = json.load(f)
+        for k in doc.get("keys", []):
+            out.add(fingerprint(b64url(k["public_key"])))
+    return out
+
+
+def introduced(key, by):
+    intro = key.get("introduced_by")
+    if not intro or intro["key_id"] != by["key_id"]:
+        return False
+    statement = {"type": "loki-audit-key-succession", "predecessor": by["key_id"],
+                 "key_id": key["key_id"], "public_key": key["public_key"]}
+    try:
+        Ed25519PublicKey.from_public_bytes(b64url(by["public_key"])).verify(
+            b64url(intro["signature"]), jcs(statement).encode("utf-8"))
+        return True
+    except Exception:
+        return False
+
+
+def trusted_keys(lines, pinned):
+    trusted = {k for k, b in lines.items() if fingerprint(b64url(b["public_key"])) in pinned}
+    grew = True
+    while grew:
+        grew = False
+        for k, b in lines.items():
+            intro = b.get("introduced_by")
+            if k not in trusted and intro and intro["key_id"] in trusted \
+                    and introduced(b, lines[intro["key_id"]]):
+                trusted.add(k)
+                grew = True
+    return trusted
+
+
+def main(path, trust=(), witness=None):
+    keys, key_lines, events, checkpoints, manifest = {}, {}, [], [], None
     with open(path, encoding="utf-8") as f:
         for line in f:
             if not line.strip():
@@ -49,6 +103,7 @@ def main(path):
                 manifest = body
             elif kind == "key":
                 keys[body["key_id"]] = Ed25519PublicKey.from_public_bytes(b64url(body["public_key"]))
+                key_lines[body["key_id"]] = body
             elif kind == "event":
                 events.append(body)
             elif kind == "checkpoint":
@@ -88,6 +143,35 @@ def main(path):
             return fail(last + 1, "truncated tail")
         if not any(s == last for s in signed):
             return fail(last, "uncovered tail")
+    if witness:
+        hashes = {e["seq"]: e["hash"] for e in events}
+        first = events[0]["seq"] if events else None
+        last = events[-1]["seq"] if events else 0
+        ranged = "to" in manifest
+        with open(witness, encoding="utf-8") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                head = json.loads(line)["checkpoint"]
+                if head["org_id"] != manifest["org_id"]:
+                    continue
+                seq = head["seq"]
+                if seq > last:
+                    if not ranged:
+                        return fail(last + 1, "witness missing")
+                elif first is not None and seq >= first:
+                    if hashes.get(seq) != head["head_hash"]:
+                        return fail(seq, "witness mismatch")
+                elif first is None or (first - 1) not in signed:
+                    return fail(first or 0, "witness missing")
+    if trust:
+        good = trusted_keys(key_lines, pins(trust))
+        for c in checkpoints:
+            if c["key_id"] not in good:
+                print(f"untrusted {c['key_id']}")
+                return 1
+        print(f"ok {len(events)} trusted")
+        return 0
     print(f"ok {len(events)}")
     return 0
 
@@ -98,4 +182,10 @@ def fail(seq, why):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    import argparse
+    ap = argparse.ArgumentParser(description="Verify a LOKI audit bundle.")
+    ap.add_argument("bundle")
+    ap.add_argument("--trust", action="append", default=[])
+    ap.add_argument("--witness")
+    a = ap.parse_args()
+    sys.exit(main(a.bundle, a.trust, a.witness))

@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use loki_shared::api::ReportSnapshot;
 use loki_shared::audit::{Checks, Pinned, VerifyReport, Witness};
-use loki_shared::report::{ReportBuilder, ReportOptions};
+use loki_shared::report::{snapshot, ReportBuilder, ReportOptions};
 use loki_shared::Framework;
 
 fn open(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
@@ -172,9 +172,14 @@ pub struct ReportArgs {
     /// GDPR Art. 33: when the breach became known (RFC 3339).
     #[arg(long)]
     pub awareness: Option<String>,
-    /// Current state from `GET /api/v1/orgs/{id}/reports/snapshot` (JSON).
+    /// Current state from `GET /api/v1/orgs/{id}/reports/snapshot` (signed
+    /// JSON). Refused when the signature fails, it describes another
+    /// organization, or it was taken outside the period.
     #[arg(long)]
     pub snapshot: Option<PathBuf>,
+    /// Accept a snapshot taken outside --from/--to.
+    #[arg(long, requires = "snapshot")]
+    pub snapshot_any_time: bool,
     /// The generation time stated in the report (default: now); the same
     /// bundle and time give a byte-identical PDF.
     #[arg(long)]
@@ -209,20 +214,36 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<()> {
         awareness: time("awareness", a.awareness.as_deref())?,
         generated_at: time("generated-at", a.generated_at.as_deref())?.unwrap_or_else(Utc::now),
     };
-    let snapshot: Option<ReportSnapshot> = match &a.snapshot {
+    let snapshot_text = match &a.snapshot {
         Some(p) => Some(
-            serde_json::from_slice(
-                &std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
-            )
-            .with_context(|| format!("{} is not a report snapshot", p.display()))?,
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
         ),
         None => None,
     };
+    let checks = a.trust.checks()?;
     let mut builder = ReportBuilder::new(options);
     let threads = cores();
     each_block(&a.bundle, |block| builder.lines(block, threads))?;
-    let checks = a.trust.checks()?;
-    let (report, verify) = builder.finish_with(snapshot.as_ref(), &checks);
+    let checked = match (&snapshot_text, &a.snapshot) {
+        (Some(text), Some(p)) => Some(
+            snapshot::check(
+                text,
+                &snapshot::Expect {
+                    keys: builder.keys(),
+                    pinned: checks.pinned.as_ref(),
+                    org: builder.org(),
+                    from,
+                    to,
+                    any_time: a.snapshot_any_time,
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("--snapshot {} refused: {e}", p.display()))?,
+        ),
+        _ => None,
+    };
+    let snap: Option<&ReportSnapshot> = checked.as_ref().map(|c| &c.snapshot);
+    let (mut report, verify) = builder.finish_with(snap, &checks);
+    report.snapshot_sha256 = checked.as_ref().map(|c| c.sha256.clone());
     a.trust.update(&verify, &checks)?;
     let ext = a
         .output

@@ -29,6 +29,27 @@ fn verify(bundle: &Path, extra: &[&str]) -> (Output, Value) {
     (out, report)
 }
 
+/// The independent verifier (tools/verify_bundle.py) on the same input:
+/// its first word, or `None` (with a visible SKIPPED line) without Python.
+fn python(bundle: &Path, extra: &[&str]) -> Option<String> {
+    let Ok(python) = std::env::var("LOKI_TEST_PYTHON") else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED: LOKI_TEST_PYTHON is not set: tools/verify_bundle.py was not checked on trust and witness"
+        );
+        return None;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/verify_bundle.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(bundle)
+        .args(extra)
+        .output()
+        .expect("LOKI_TEST_PYTHON is set but cannot run");
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -126,7 +147,7 @@ fn resign(events: Vec<AuditEvent>, org: uuid::Uuid, key: [u8; 32], kid: &str) ->
 }
 
 #[tokio::test]
-async fn a_resigned_forgery_fails_under_pinned_keys_and_a_rotated_key_stays_trusted() {
+async fn pinned_keys_refuse_a_resigned_forgery_and_an_edited_or_foreign_snapshot_and_follow_a_rotation() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (child, base, token, org) = daemon_with_org(dir.path()).await;
     for i in 0..4 {
@@ -150,6 +171,28 @@ async fn a_resigned_forgery_fails_under_pinned_keys_and_a_rotated_key_stays_trus
     assert!(!keys_text.contains("private"), "{keys_text}");
     let keys_file = dir.path().join("keys.json");
     std::fs::write(&keys_file, &keys_text).expect("write keys");
+    // Signed snapshots: this organization's, and another's.
+    let snapshot = get_text(&base, &token, &format!("/orgs/{org}/reports/snapshot")).await;
+    let snap_file = write(dir.path(), "snapshot.json", &snapshot);
+    let other = reqwest::Client::new()
+        .post(format!("{base}/orgs"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Other"}))
+        .send()
+        .await
+        .expect("org")
+        .json::<Value>()
+        .await
+        .expect("json");
+    let other_id = other["id"].as_str().unwrap_or_default().to_owned();
+    let other_token = relogin(&base, &other_id).await;
+    let foreign = get_text(
+        &base,
+        &other_token,
+        &format!("/orgs/{other_id}/reports/snapshot"),
+    )
+    .await;
+    let foreign_file = write(dir.path(), "foreign.json", &foreign);
     let bundle_path = dir.path().join("genuine.jsonl");
     let genuine = export(&base, &token, &org, &bundle_path).await;
     sigterm(&child);
@@ -164,6 +207,15 @@ async fn a_resigned_forgery_fails_under_pinned_keys_and_a_rotated_key_stays_trus
     assert!(out.status.success(), "{}", stderr(&out));
     let printed: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(printed["keys"][0]["fingerprint"], json!(fp));
+
+    snapshots_are_checked(
+        dir.path(),
+        &bundle_path,
+        &genuine,
+        &snap_file,
+        &foreign_file,
+        &keys_file,
+    );
 
     // Without pins: intact, but authenticity is said not to be established.
     let (out, report) = verify(&bundle_path, &[]);
@@ -200,6 +252,11 @@ async fn a_resigned_forgery_fails_under_pinned_keys_and_a_rotated_key_stays_trus
     assert!(report["authenticity"]
         .as_str()
         .is_some_and(|a| a.contains("audit-forged")));
+    if let Some(verdict) = python(&forged, &["--trust", &keys_arg]) {
+        assert_eq!(verdict, "untrusted audit-forged");
+        let genuine_verdict = python(&bundle_path, &["--trust", &keys_arg]).unwrap_or_default();
+        assert!(genuine_verdict.ends_with(" trusted"), "{genuine_verdict}");
+    }
     // The report's cover says the same.
     let pdf_json = dir.path().join("forged.json");
     let out = Command::new(LOKID)
@@ -236,6 +293,9 @@ async fn a_resigned_forgery_fails_under_pinned_keys_and_a_rotated_key_stays_trus
     let (out, report) = verify(&rotated_path, &["--trust", &keys_arg]);
     assert!(out.status.success(), "{report}");
     assert_eq!(report["trusted"], true, "{report}");
+    if let Some(verdict) = python(&rotated_path, &["--trust", &keys_arg]) {
+        assert!(verdict.ends_with(" trusted"), "succession: {verdict}");
+    }
     let signers = report["signer_fingerprints"]
         .as_array()
         .cloned()
@@ -330,6 +390,9 @@ fn a_history_rewritten_with_the_signing_key_fails_against_the_witness() {
     let (out, report) = verify(&cut, &["--witness", &w]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(report["failure"]["kind"], "witness_missing", "{report}");
+    if let Some(verdict) = python(&cut, &["--witness", &w]) {
+        assert_eq!(verdict, "fail 5 witness missing");
+    }
 
     // The same history grown: passes, and the new head is appended.
     let grown = write(dir.path(), "grown.jsonl", &bundle(8, None));
@@ -339,6 +402,9 @@ fn a_history_rewritten_with_the_signing_key_fails_against_the_witness() {
     );
     assert!(out.status.success(), "{report}");
     assert_eq!(report["witnessed"], 1);
+    if let Some(verdict) = python(&grown, &["--trust", &fp, "--witness", &w]) {
+        assert_eq!(verdict, "ok 8 trusted");
+    }
     assert_eq!(
         std::fs::read_to_string(&witness)
             .expect("read")
@@ -355,4 +421,114 @@ fn a_history_rewritten_with_the_signing_key_fails_against_the_witness() {
             .count(),
         2
     );
+}
+
+async fn get_text(base: &str, token: &str, path: &str) -> String {
+    let r = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get");
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.text().await.expect("body")
+}
+
+fn report_with(bundle: &Path, out: &Path, extra: &[&str]) -> Output {
+    Command::new(LOKID)
+        .args(["report", "--framework", "soc2", "-o"])
+        .arg(out)
+        .arg(bundle)
+        .args(extra)
+        .output()
+        .expect("run lokid report")
+}
+
+/// A signed snapshot is accepted and its hash is the one recorded when it
+/// was taken; an edited one, another organization's, or one taken outside
+/// the period is refused with the reason.
+fn snapshots_are_checked(
+    dir: &Path,
+    bundle: &Path,
+    bundle_text: &str,
+    snap: &Path,
+    foreign: &Path,
+    keys: &Path,
+) {
+    let out_file = dir.join("with-snapshot.json");
+    let s = snap.to_string_lossy().into_owned();
+    let k = keys.to_string_lossy().into_owned();
+    let out = report_with(bundle, &out_file, &["--snapshot", &s, "--trust", &k]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: Value = serde_json::from_slice(&std::fs::read(&out_file).expect("read")).expect("json");
+    let sha = r["snapshot_sha256"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(sha.len(), 64, "{r}");
+    assert_eq!(r["partial"], false);
+    assert!(
+        bundle_text.contains(&format!("\"snapshot_sha256\":\"{sha}\"")),
+        "the report.generated event records the same snapshot hash"
+    );
+    assert_eq!(r["integrity"]["trusted"], true);
+
+    // One member's MFA flag flipped after signing.
+    let text = std::fs::read_to_string(snap).expect("read");
+    let mut v: Value = serde_json::from_str(&text).expect("json");
+    v["members"][0]["mfa_enabled"] =
+        json!(!v["members"][0]["mfa_enabled"].as_bool().unwrap_or(false));
+    let edited = write(dir, "edited.json", &v.to_string());
+    let out = report_with(
+        bundle,
+        &out_file,
+        &["--snapshot", &edited.to_string_lossy()],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("signature does not verify"),
+        "{}",
+        stderr(&out)
+    );
+    let out = report_with(
+        bundle,
+        &out_file,
+        &["--snapshot", &foreign.to_string_lossy()],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("describes organization"),
+        "{}",
+        stderr(&out)
+    );
+    // Unsigned (as an older daemon gave it).
+    v = serde_json::from_str(&text).expect("json");
+    v.as_object_mut().expect("object").remove("signature");
+    let unsigned = write(dir, "unsigned.json", &v.to_string());
+    let out = report_with(
+        bundle,
+        &out_file,
+        &["--snapshot", &unsigned.to_string_lossy()],
+    );
+    assert!(stderr(&out).contains("not signed"), "{}", stderr(&out));
+    // A period that ended before the snapshot was taken.
+    let period = ["--snapshot", s.as_str(), "--to", "2026-01-01T00:00:00Z"];
+    let out = report_with(bundle, &out_file, &period);
+    assert!(
+        stderr(&out).contains("outside the report's period"),
+        "{}",
+        stderr(&out)
+    );
+    let mut told = period.to_vec();
+    told.push("--snapshot-any-time");
+    assert!(report_with(bundle, &out_file, &told).status.success());
+
+    // No snapshot: the report says it is partial and tests less.
+    let out = report_with(bundle, &out_file, &[]);
+    assert!(out.status.success());
+    let r: Value = serde_json::from_slice(&std::fs::read(&out_file).expect("read")).expect("json");
+    assert_eq!(r["partial"], true);
+    let cc61 = r["sections"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["control_id"] == "CC6.1"))
+        .cloned()
+        .unwrap_or_default();
+    assert_ne!(cc61["status"], "effective", "{cc61}");
 }

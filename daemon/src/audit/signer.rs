@@ -48,6 +48,17 @@ impl Auditor {
         self.bundle_keys().await
     }
 
+    /// Signs a report snapshot with the audit key; returns it with the
+    /// SHA-256 of the signed bytes.
+    pub async fn sign_snapshot(
+        &self,
+        snapshot: loki_shared::api::ReportSnapshot,
+    ) -> Result<(loki_shared::api::ReportSnapshot, String), AppError> {
+        let current = self.keys.current().await?;
+        loki_shared::report::snapshot::sign(snapshot, &current.0, &current.1)
+            .map_err(|e| AppError::Internal(e.into()))
+    }
+
     /// Rotates the audit key: first the old key signs a checkpoint at every
     /// chain's head (it vouches for all history up to the rotation), then
     /// the successor it introduces becomes current.

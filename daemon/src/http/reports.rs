@@ -17,7 +17,7 @@ use crate::auth::Principal;
 use crate::error::AppResult;
 
 #[utoipa::path(get, path = "/orgs/{org_id}/reports/snapshot", tag = "reports",
-    summary = "Current state for a compliance report (members, MFA, roles, API keys, settings)",
+    summary = "Current state for a compliance report (members, MFA, roles, API keys, settings), signed with the audit key",
     responses((status = 200, description = "OK", body = ReportSnapshot)))]
 pub async fn snapshot(
     State(state): State<AppState>,
@@ -29,12 +29,13 @@ pub async fn snapshot(
         .require(&principal, org_id, Permission::ReportGenerate)
         .await?;
     let snapshot = state.tenancy.snapshot(&access).await?;
+    let (snapshot, sha256) = state.auditor.sign_snapshot(snapshot).await?;
     state
         .auditor
         .record(
             principal
                 .event(Action::ReportGenerated, Outcome::Success)
-                .meta(serde_json::json!({"snapshot": true, "members": snapshot.members.len()})),
+                .meta(serde_json::json!({"snapshot": true, "members": snapshot.members.len(), "snapshot_sha256": sha256})),
         )
         .await?;
     Ok(JsonResponse(snapshot))

@@ -25,6 +25,7 @@ impl Tenancy {
             });
         }
         let snapshot = ReportSnapshot {
+            org_id: access.org().id,
             taken_at: Utc::now(),
             organization: access.org().clone(),
             members,
@@ -36,6 +37,7 @@ impl Tenancy {
                 .iter()
                 .map(api_keys::info)
                 .collect(),
+            signature: None,
         };
         Ok(snapshot)
     }

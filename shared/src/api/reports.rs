@@ -33,11 +33,24 @@ pub struct SnapshotMember {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportSnapshot {
+    /// The organization it describes (bound by the signature).
+    pub org_id: Uuid,
     pub taken_at: DateTime<Utc>,
     pub organization: Organization,
     pub members: Vec<SnapshotMember>,
     pub roles: Vec<RoleInfo>,
     pub api_keys: Vec<ApiKeyInfo>,
+    /// The audit key's signature over the JCS of every other member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SnapshotSignature>,
+}
+
+/// Who signed a snapshot, and the signature (base64url Ed25519).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SnapshotSignature {
+    pub key_id: String,
+    pub signature: String,
 }
 
 /// The audit public keys (`GET /api/v1/audit/keys`), oldest first: save this

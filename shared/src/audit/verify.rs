@@ -148,6 +148,16 @@ impl BundleVerifier {
         }
     }
 
+    /// The keys read so far, by id.
+    pub fn keys(&self) -> &HashMap<String, BundleKey> {
+        &self.key_lines
+    }
+
+    /// The organization named by the manifest (once read).
+    pub fn org(&self) -> Option<Uuid> {
+        self.manifest.as_ref().map(|m| m.org_id)
+    }
+
     fn next_seq(&self) -> u64 {
         self.last_seq.map_or(0, |s| s + 1)
     }

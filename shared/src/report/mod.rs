@@ -7,6 +7,7 @@ mod collect;
 mod frameworks;
 #[cfg(feature = "pdf")]
 pub mod pdf;
+pub mod snapshot;
 #[cfg(test)]
 mod tests;
 
@@ -43,8 +44,11 @@ pub enum Status {
     Effective,
     /// Evidence found, with exceptions an auditor must look at.
     Exceptions,
-    /// Nothing in the bundle (or snapshot) speaks to the control.
-    NoEvidence,
+    /// Nothing in the bundle (or snapshot) speaks to the control, or the
+    /// evidence it needs (the current-state snapshot) was not given.
+    NotTested,
+    /// The control does not apply to this report (e.g. no data subject named).
+    NotApplicable,
 }
 
 impl Status {
@@ -52,7 +56,8 @@ impl Status {
         match self {
             Status::Effective => "Effective",
             Status::Exceptions => "Exceptions",
-            Status::NoEvidence => "No evidence",
+            Status::NotTested => "Not tested",
+            Status::NotApplicable => "Not applicable",
         }
     }
 }
@@ -139,6 +144,11 @@ pub struct Report {
     pub integrity: Integrity,
     /// Whether current state (members, roles, keys) came with the bundle.
     pub snapshot_taken_at: Option<String>,
+    /// SHA-256 of the signed snapshot's canonical JSON (as recorded in the
+    /// `report.generated` event), when one was given and checked.
+    pub snapshot_sha256: Option<String>,
+    /// No snapshot: controls that need current state are Not tested.
+    pub partial: bool,
     pub events_in_period: u64,
     pub summary: Vec<SummaryRow>,
     pub charts: Vec<Chart>,
@@ -163,6 +173,16 @@ impl ReportBuilder {
             options,
             verifier: BundleVerifier::new(),
         }
+    }
+
+    /// The keys the bundle carried so far (to check a snapshot's signature).
+    pub fn keys(&self) -> &std::collections::HashMap<String, crate::audit::BundleKey> {
+        self.verifier.keys()
+    }
+
+    /// The bundle's organization, from its manifest.
+    pub fn org(&self) -> Option<Uuid> {
+        self.verifier.org()
     }
 
     /// Feeds one bundle line (JSON Lines, as exported).
@@ -221,6 +241,8 @@ impl ReportBuilder {
             generated_at: rfc3339(o.generated_at),
             integrity,
             snapshot_taken_at: snapshot.map(|s| rfc3339(s.taken_at)),
+            snapshot_sha256: None,
+            partial: snapshot.is_none(),
             events_in_period: ev.in_period,
             summary,
             charts: vec![

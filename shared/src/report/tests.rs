@@ -103,7 +103,7 @@ fn json_and_pdf_renderings_of_an_empty_period() {
     assert!(r
         .sections
         .iter()
-        .all(|s| s.status == Status::NoEvidence || s.control_id == "CC7.2"));
+        .all(|s| s.status == Status::NotTested || s.control_id == "CC7.2"));
     let json = serde_json::to_value(&r).expect("json");
     assert_eq!(json["framework"], "soc2");
     #[cfg(feature = "pdf")]

@@ -42,7 +42,9 @@ pub(super) fn subject_access(o: &ReportOptions, ev: &Evidence) -> Section {
         d.evidence(
             "No subject given: generate with --subject USER_ID for a subject access report.".into(),
         );
-        return d.done(false);
+        let mut section = d.done(false);
+        section.status = Status::NotApplicable;
+        return section;
     };
     let s = &ev.subject;
     d.evidence(format!(

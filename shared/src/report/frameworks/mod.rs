@@ -37,7 +37,7 @@ impl Draft {
             evidence: Vec::new(),
             findings: Vec::new(),
             tables: Vec::new(),
-            status: Status::NoEvidence,
+            status: Status::NotTested,
         })
     }
     pub(super) fn evidence(&mut self, s: String) -> &mut Self {
@@ -59,7 +59,7 @@ impl Draft {
         } else if has_evidence {
             Status::Effective
         } else {
-            Status::NoEvidence
+            Status::NotTested
         };
         self.0
     }
@@ -97,6 +97,17 @@ pub fn sections(
             breach_timeline(o, ev),
         ],
     };
+    // Without current state, what only the snapshot can show was not tested.
+    if snap.is_none() {
+        for s in out.iter_mut().filter(|s| needs_snapshot(&s.control_id)) {
+            if s.status == Status::Effective {
+                s.status = Status::NotTested;
+            }
+            s.evidence.push(
+                "Not tested in full: this report was made without the current-state snapshot (members, roles, keys), which this control needs.".into(),
+            );
+        }
+    }
     if !integrity.verified {
         for s in &mut out {
             s.findings.insert(
@@ -107,6 +118,23 @@ pub fn sections(
         }
     }
     out
+}
+
+/// Controls whose conclusion rests on current state (the snapshot).
+fn needs_snapshot(control: &str) -> bool {
+    matches!(
+        control,
+        "CC6.1"
+            | "CC6.2"
+            | "CC6.6"
+            | "A.5.3"
+            | "A.5.15"
+            | "A.5.16"
+            | "A.5.17"
+            | "A.8.2"
+            | "A.8.5"
+            | "Art.30"
+    )
 }
 
 pub(super) fn role_matrix(snap: &ReportSnapshot) -> Table {

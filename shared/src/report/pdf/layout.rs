@@ -352,7 +352,7 @@ impl Writer {
                 let c = match line.as_str() {
                     "NO" | "Exceptions" => BAD,
                     "Effective" => GOOD,
-                    "No evidence" => WARN,
+                    "Not tested" => WARN,
                     _ => INK,
                 };
                 self.text(x + pad, y, SMALL, bold, c, line);

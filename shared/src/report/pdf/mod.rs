@@ -16,7 +16,8 @@ fn status_color(s: Status) -> Rgb3 {
     match s {
         Status::Effective => GOOD,
         Status::Exceptions => BAD,
-        Status::NoEvidence => WARN,
+        Status::NotTested => WARN,
+        Status::NotApplicable => MUTED,
     }
 }
 
@@ -53,8 +54,11 @@ fn cover(w: &mut Writer, r: &Report) {
         (
             "Current state",
             r.snapshot_taken_at.as_ref().map_or(
-                "not included (offline report from the bundle alone)".into(),
-                |t| format!("snapshot taken {t}"),
+                "PARTIAL: current state not included (controls that need it are Not tested)".into(),
+                |t| match &r.snapshot_sha256 {
+                    Some(h) => format!("signed snapshot taken {t}, SHA-256 {h}"),
+                    None => format!("snapshot taken {t}"),
+                },
             ),
         ),
     ];
@@ -129,7 +133,7 @@ fn cover(w: &mut Writer, r: &Report) {
     );
     w.gap(10.0);
     w.para(
-        "How to read this report: each control lists what it asks, the evidence found with figures, findings (exceptions to follow up), and the full populations behind the figures so that samples can be drawn. Statuses: Effective (evidence, no exceptions), Exceptions, No evidence.",
+        "How to read this report: each control lists what it asks, the evidence found with figures, findings (exceptions to follow up), and the full populations behind the figures so that samples can be drawn. Statuses: Effective (tested, no exceptions), Exceptions (tested, with exceptions described), Not tested (the evidence the control needs is not in this report), Not applicable.",
         BODY,
         false,
         INK,
