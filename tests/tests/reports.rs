@@ -11,6 +11,9 @@ use loki_shared::Framework;
 use loki_tests::{json, Backend, TestApp};
 use uuid::Uuid;
 
+/// Wrong passwords alice types (the last one reaches the lockout threshold).
+const FAILED_SIGN_INS: u64 = 5;
+
 struct Scenario {
     bundle: String,
     snapshot: ReportSnapshot,
@@ -98,6 +101,27 @@ async fn scenario(app: &TestApp) -> Scenario {
     app.delete(&format!("{members}/{bob}"), &admin)
         .await
         .assert_status(204);
+    // Removed, bob still tries to sign in to Acme: refused, on Acme's chain.
+    app.post(
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "bob@acme.test", "password": loki_tests::PASSWORD, "org": org}),
+    )
+    .await
+    .assert_error(403, "not_a_member");
+    // alice mistypes her password: member failures reach Acme's chain (not
+    // only the system chain), and five within minutes make a burst.
+    for _ in 0..FAILED_SIGN_INS {
+        let r = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": "alice@acme.test", "password": "not her password"}),
+            )
+            .await;
+        // The last one also locks the account.
+        assert!(r.status.is_client_error(), "{}", r.status);
+    }
 
     let snapshot = app
         .get(&format!("/api/v1/orgs/{org}/reports/snapshot"), &admin)
@@ -173,6 +197,52 @@ async fn soc2_report_from_a_scripted_scenario() {
     assert_eq!(r.org_name.as_deref(), Some("Acme"));
     let ids: Vec<&str> = r.summary.iter().map(|s| s.control_id.as_str()).collect();
     assert_eq!(ids, ["CC6.1", "CC6.2", "CC6.3", "CC6.6", "CC7.2", "CC8.1"]);
+
+    // Member sign-in failures are on the organization's chain, counted once
+    // each (folded repeats carry their count), and make one burst.
+    let failed: u64 = s
+        .bundle
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"]["action"] == "auth.login_failed")
+        .map(|v| v["event"]["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(failed, FAILED_SIGN_INS);
+    let cc72 = section(&r, "CC7.2");
+    assert!(
+        cc72.evidence.iter().any(|e| e.starts_with("1 failed sign-in bursts")),
+        "{:?}",
+        cc72.evidence
+    );
+    // bob's refused sign-in after removal is evidence, not an exception.
+    assert!(s.bundle.contains("\"auth.membership_refused\""));
+    let cc62 = section(&r, "CC6.2");
+    assert!(
+        cc62.evidence
+            .iter()
+            .any(|e| e.starts_with("1 attempts by removed members were refused")),
+        "{:?}",
+        cc62.evidence
+    );
+    table(cc62, "Refused attempts after removal");
+
+    // A key bob created is still active after he left: flagged. (Injected
+    // into the snapshot: the free tier of this scenario has no API keys.)
+    let mut snap = serde_json::to_value(&s.snapshot).expect("json");
+    snap["api_keys"] = json!([{
+        "id": Uuid::from_u128(42), "org_id": s.snapshot.org_id, "key_id": "k_bob",
+        "name": "bob's script", "scopes": ["org:read"], "created_by": s.bob,
+        "created_at": "2026-11-27T10:00:00Z"
+    }]);
+    let with_key: ReportSnapshot = serde_json::from_value(snap).expect("snapshot");
+    let keyed = report::from_bundle(&s.bundle, options(Framework::Soc2), Some(&with_key));
+    let cc62k = section(&keyed, "CC6.2");
+    assert_eq!(cc62k.status, Status::Exceptions);
+    assert!(
+        cc62k.findings.iter().any(|f| f.contains("k_bob") && f.contains("still active")),
+        "{:?}",
+        cc62k.findings
+    );
 
     // CC6.1: nobody has MFA, so the admin is an exception; the matrix lists the roles.
     let cc61 = section(&r, "CC6.1");
@@ -418,6 +488,8 @@ fn long_tables_repeat_their_header_on_every_page() {
             statement: "VERIFIED".into(),
         },
         snapshot_taken_at: None,
+        snapshot_sha256: None,
+        partial: true,
         events_in_period: 0,
         summary: Vec::new(),
         charts: Vec::new(),

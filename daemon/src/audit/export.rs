@@ -37,6 +37,9 @@ impl AuditTrail {
         to: Option<DateTime<Utc>>,
     ) -> Result<Option<Range>, AppError> {
         let org = tenant.id();
+        // Folded repeats still counting in this daemon are written first, so
+        // an export or verification includes every refusal seen so far.
+        self.auditor.flush(true).await;
         let Some((first, last)) = self.store.audit_seq_bounds(org, from, to).await? else {
             return Ok(None);
         };

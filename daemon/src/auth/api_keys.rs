@@ -131,7 +131,7 @@ impl ApiKeys {
         // A key never carries more than its creator holds (and at use it is
         // further cut to what the creator holds then).
         let wanted = crate::rbac::roles::parse_names("scopes", &scopes)?;
-        access.require_at_least(wanted, "this API key")?;
+        access.require_at_least(wanted, "this API key").await?;
         if req.expires_at.is_some_and(|t| t <= Utc::now()) {
             return Err(AppError::validation("expires_at", "must be in the future"));
         }
@@ -204,7 +204,7 @@ impl ApiKeys {
         // caller must hold all of it (as when creating it).
         let scopes: Vec<String> = serde_json::from_str(&current.scopes).unwrap_or_default();
         let wanted = crate::rbac::roles::parse_names("scopes", &scopes)?;
-        access.require_at_least(wanted, "rotating this API key")?;
+        access.require_at_least(wanted, "rotating this API key").await?;
         let secret = random_token(SECRET_BYTES);
         let (signing_secret, signing_secret_enc) = self.new_signing_secret(&current.key_id)?;
         let until: DateTime<Utc> =

@@ -98,7 +98,11 @@ impl Renewal {
         let org = match record.org_id {
             Some(org) => Some(
                 self.identity
-                    .resolve_membership(&user, &org.to_string())
+                    .resolve_membership(
+                        &user,
+                        &org.to_string(),
+                        event(Action::AuthMembershipRefused, Outcome::Denied),
+                    )
                     .await?,
             ),
             None => None,
@@ -165,7 +169,11 @@ impl Renewal {
         }
         let org = self
             .identity
-            .resolve_membership(&principal.user, &req.org)
+            .resolve_membership(
+                &principal.user,
+                &req.org,
+                principal.event(Action::AuthMembershipRefused, Outcome::Denied),
+            )
             .await?;
         let session = sessions::set_org(self.kv.as_ref(), session, org.id).await?;
         self.auditor

@@ -121,6 +121,35 @@ impl Identity {
         Ok(user)
     }
 
+    /// Records a security event about an account: on the chain of every
+    /// organization it belongs to, so their reports see their members'
+    /// failures; on the system chain for an unknown account or one with no
+    /// organization.
+    async fn record_for_account(&self, e: Event, user: Option<Uuid>) -> Result<(), AppError> {
+        let orgs = match user {
+            Some(u) => self.store.orgs_of_user(u).await?,
+            None => Vec::new(),
+        };
+        if orgs.is_empty() {
+            return self.auditor.record(e.actor(user, None)).await;
+        }
+        for m in orgs {
+            self.auditor
+                .record(e.clone().actor(user, None).org(Some(m.organization.id)))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The account an email names, if any (for auditing refusals that come
+    /// before the password check).
+    async fn account_of(&self, email: &str) -> Result<Option<Uuid>, AppError> {
+        Ok(match validate::email("email", email) {
+            Ok(e) => self.store.user_by_email(&e).await?.map(|u| u.id),
+            Err(_) => None,
+        })
+    }
+
     /// The password step of every sign-in: throttles, verifies in constant
     /// work, counts failures toward the lockout, audits the outcome.
     async fn check_password(
@@ -131,8 +160,8 @@ impl Identity {
     ) -> Result<User, AppError> {
         let event = |action, outcome| Event::new(action, outcome).client(client);
         if let Err(e) = self.throttle.check_ip(client.ip).await {
-            self.auditor
-                .record(event(Action::AuthSigninRateLimited, Outcome::Denied))
+            let user = self.account_of(email).await?;
+            self.record_for_account(event(Action::AuthSigninRateLimited, Outcome::Denied), user)
                 .await?;
             return Err(e);
         }
@@ -144,8 +173,8 @@ impl Identity {
             return Err(e);
         }
         if let Err(e) = self.throttle.check_account(email).await {
-            self.auditor
-                .record(event(Action::AuthLoginLocked, Outcome::Denied))
+            let user = self.account_of(email).await?;
+            self.record_for_account(event(Action::AuthLoginLocked, Outcome::Denied), user)
                 .await?;
             return Err(e);
         }
@@ -174,18 +203,11 @@ impl Identity {
             (true, Some(user)) => Ok(user),
             (_, user) => {
                 // The user id (when known) goes to the audit trail, never to the caller.
-                self.auditor
-                    .record(
-                        event(Action::AuthLoginFailed, Outcome::Failure)
-                            .actor(user.as_ref().map(|u| u.id), None),
-                    )
+                let id = user.as_ref().map(|u| u.id);
+                self.record_for_account(event(Action::AuthLoginFailed, Outcome::Failure), id)
                     .await?;
                 if let Some(lock) = self.throttle.record_failure(email).await? {
-                    self.auditor
-                        .record(
-                            event(Action::AuthAccountLocked, Outcome::Denied)
-                                .actor(user.as_ref().map(|u| u.id), None),
-                        )
+                    self.record_for_account(event(Action::AuthAccountLocked, Outcome::Denied), id)
                         .await?;
                     return Err(lock);
                 }
@@ -214,13 +236,11 @@ impl Identity {
         }
         match self.throttle.record_failure(&user.email).await? {
             Some(lock) => {
-                self.auditor
-                    .record(
-                        Event::new(Action::AuthAccountLocked, Outcome::Denied)
-                            .actor(Some(user.id), None)
-                            .client(client),
-                    )
-                    .await?;
+                self.record_for_account(
+                    Event::new(Action::AuthAccountLocked, Outcome::Denied).client(client),
+                    Some(user.id),
+                )
+                .await?;
                 Ok(lock)
             }
             None => Ok(e),
@@ -275,24 +295,27 @@ impl Identity {
             .ok_or_else(|| AppError::unauthorized("invalid_mfa_challenge", "sign in again"))?;
         // The second factor counts toward the same lockout as the password.
         if let Err(e) = self.throttle.check_account(&user.email).await {
-            self.auditor
-                .record(
-                    Event::new(Action::AuthLoginLocked, Outcome::Denied)
-                        .actor(Some(user.id), None)
-                        .client(client),
-                )
-                .await?;
+            self.record_for_account(
+                Event::new(Action::AuthLoginLocked, Outcome::Denied).client(client),
+                Some(user.id),
+            )
+            .await?;
             return Err(e);
         }
         if let Err(e) = self.mfa.verify(user.id, &user.email, code, recovery).await {
-            self.auditor
-                .record(
-                    Event::new(Action::AuthMfaFailed, Outcome::Failure)
-                        .actor(Some(user.id), None)
-                        .client(client),
-                )
-                .await?;
+            self.record_for_account(
+                Event::new(Action::AuthMfaFailed, Outcome::Failure).client(client),
+                Some(user.id),
+            )
+            .await?;
             return Err(self.second_factor_failed(&user, client, e).await?);
+        }
+        if recovery.is_some() {
+            self.record_for_account(
+                Event::new(Action::AuthRecoveryCodeUsed, Outcome::Success).client(client),
+                Some(user.id),
+            )
+            .await?;
         }
         self.throttle.clear(&user.email).await?;
         self.mfa.end_challenge(challenge).await?;
@@ -308,7 +331,12 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<Started, AppError> {
         let org = match org_ref {
-            Some(r) => Some(self.resolve_membership(&user, r).await?),
+            Some(r) => {
+                let refused = Event::new(Action::AuthMembershipRefused, Outcome::Denied)
+                    .actor(Some(user.id), None)
+                    .client(client);
+                Some(self.resolve_membership(&user, r, refused).await?)
+            }
             None => None,
         };
         let org_id = org.as_ref().map(|o| o.id);
@@ -409,21 +437,35 @@ impl Identity {
         &self,
         user: &User,
         reference: &str,
+        refused: Event,
     ) -> Result<Organization, AppError> {
         let reference = reference.trim();
         let id = Uuid::parse_str(reference).ok();
-        let mine = self
+        let found = self
             .store
             .orgs_of_user(user.id)
             .await?
             .into_iter()
-            .find(|m| Some(m.organization.id) == id || m.organization.slug == reference)
-            .ok_or_else(|| {
-                AppError::forbidden(
-                    "not_a_member",
-                    "you are not a member of that organization (or it does not exist)",
+            .find(|m| Some(m.organization.id) == id || m.organization.slug == reference);
+        let Some(mine) = found else {
+            // Audited on the named organization's chain when it exists (a
+            // removed member still trying is evidence for its reports).
+            let org = match id {
+                Some(id) => self.store.org_by_id(id).await?.map(|o| o.id),
+                None => None,
+            };
+            self.auditor
+                .record(
+                    refused
+                        .org(org)
+                        .meta(serde_json::json!({"reason": "not_a_member", "org": reference})),
                 )
-            })?;
+                .await?;
+            return Err(AppError::forbidden(
+                "not_a_member",
+                "you are not a member of that organization (or it does not exist)",
+            ));
+        };
         require_mfa_policy(&mine.organization, &mine.roles, user)?;
         Ok(mine.organization)
     }

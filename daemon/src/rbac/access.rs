@@ -29,6 +29,10 @@ pub struct OrgAccess {
     org: Organization,
     subject: Subject,
     policy: Arc<OrgPolicy>,
+    /// Where a refused escalation is recorded, and the event to record
+    /// (the caller, the request, this organization's chain).
+    auditor: Auditor,
+    escalation: crate::audit::Event,
 }
 
 /// The capability to reach one chain of tenant data: an organization's,
@@ -168,6 +172,10 @@ impl Admission {
                 scopes,
             },
             policy,
+            auditor: self.auditor.clone(),
+            escalation: principal
+                .event(Action::AccessEscalationRefused, Outcome::Denied)
+                .org(Some(org_id)),
         })
     }
 
@@ -237,12 +245,20 @@ impl OrgAccess {
     }
 
     /// Refuses handing out `wanted` unless the caller holds all of it: nobody
-    /// can give more than they have.
-    pub fn require_at_least(&self, wanted: PermSet, what: &str) -> Result<(), AppError> {
+    /// can give more than they have. A refusal is audited on the
+    /// organization's chain (`access.escalation_refused`).
+    pub async fn require_at_least(&self, wanted: PermSet, what: &str) -> Result<(), AppError> {
         let missing = wanted.minus(self.permissions());
         if missing == PermSet::EMPTY {
             return Ok(());
         }
+        self.auditor
+            .record(self.escalation.clone().meta(serde_json::json!({
+                "reason": "privilege_escalation",
+                "what": what,
+                "missing": missing.names(),
+            })))
+            .await?;
         Err(AppError::forbidden(
             "privilege_escalation",
             format!(

@@ -23,7 +23,7 @@ pub struct Members {
 }
 
 /// Refuses unknown roles and roles stronger than the caller's own.
-pub fn check_assignable(access: &OrgAccess, role: &str) -> Result<(), AppError> {
+pub async fn check_assignable(access: &OrgAccess, role: &str) -> Result<(), AppError> {
     let set = access.policy().role(role).ok_or_else(|| {
         AppError::validation(
             "role",
@@ -33,7 +33,7 @@ pub fn check_assignable(access: &OrgAccess, role: &str) -> Result<(), AppError> 
             ),
         )
     })?;
-    access.require_at_least(set, &format!("assigning `{role}`"))
+    access.require_at_least(set, &format!("assigning `{role}`")).await
 }
 
 impl Members {
@@ -75,7 +75,7 @@ impl Members {
         user: Uuid,
         role: &str,
     ) -> Result<Member, AppError> {
-        check_assignable(access, role)?;
+        check_assignable(access, role).await?;
         let before = self.member(access.tenant(), user).await?;
         let mut wanted = before.roles.clone();
         wanted.push(role.to_owned());
@@ -110,7 +110,7 @@ impl Members {
         // Taking a role away is handing out less, but only someone who could
         // assign it may revoke it.
         if let Some(set) = access.policy().role(role) {
-            access.require_at_least(set, &format!("revoking `{role}`"))?;
+            access.require_at_least(set, &format!("revoking `{role}`")).await?;
         }
         let remaining: Vec<String> = before
             .roles
@@ -156,7 +156,7 @@ impl Members {
         roles.dedup();
         let before = self.member(access.tenant(), user).await?;
         for r in roles.iter().chain(before.roles.iter()) {
-            check_assignable(access, r)?;
+            check_assignable(access, r).await?;
         }
         self.keep_an_admin(access.org().id, &before, &roles).await?;
         let mut audit = audit::batch(role_event(
@@ -189,7 +189,7 @@ impl Members {
             .iter()
             .filter_map(|r| access.policy().role(r))
             .fold(PermSet::EMPTY, PermSet::union);
-        access.require_at_least(theirs, "removing this member")?;
+        access.require_at_least(theirs, "removing this member").await?;
         self.keep_an_admin(access.org().id, &before, &[]).await?;
         let mut audit = audit::batch(
             principal

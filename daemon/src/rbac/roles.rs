@@ -157,7 +157,7 @@ impl Roles {
             &self.defs_with(access.org().id, Some(def)).await?,
             &req.name,
         )?;
-        access.require_at_least(eff, "this role")?;
+        access.require_at_least(eff, "this role").await?;
         let now = Utc::now();
         let mut audit = audit::batch(
         principal
@@ -225,7 +225,7 @@ impl Roles {
         };
         let after = resolve(&self.defs_with(org, Some(changed)).await?, name)?;
         // Neither a role stronger than you, nor the result, may be touched.
-        access.require_at_least(before.union(after), "changing this role")?;
+        access.require_at_least(before.union(after), "changing this role").await?;
         let description = req
             .description
             .as_deref()
@@ -287,7 +287,7 @@ impl Roles {
                 ),
             ));
         }
-        access.require_at_least(resolve(&defs, name)?, "deleting this role")?;
+        access.require_at_least(resolve(&defs, name)?, "deleting this role").await?;
         if let Some(to) = reassign_to {
             if to == name {
                 return Err(AppError::validation("reassign_to", "must be another role"));
@@ -295,7 +295,7 @@ impl Roles {
             let target = access.policy().role(to).ok_or_else(|| {
                 AppError::validation("reassign_to", format!("no role named `{to}`"))
             })?;
-            access.require_at_least(target, "reassigning to that role")?;
+            access.require_at_least(target, "reassigning to that role").await?;
         }
         let mut audit = audit::batch(
             principal

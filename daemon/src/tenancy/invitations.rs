@@ -72,7 +72,7 @@ pub fn view(r: &InvitationRecord) -> Invitation {
 }
 
 /// Roles of an invitation: 1..=16, existing, none stronger than the caller.
-fn check_roles(access: &OrgAccess, wanted: &[String]) -> Result<Vec<String>, AppError> {
+async fn check_roles(access: &OrgAccess, wanted: &[String]) -> Result<Vec<String>, AppError> {
     if wanted.is_empty() || wanted.len() > MAX_ROLES {
         return Err(AppError::validation(
             "roles",
@@ -81,7 +81,7 @@ fn check_roles(access: &OrgAccess, wanted: &[String]) -> Result<Vec<String>, App
     }
     let mut out: Vec<String> = Vec::new();
     for r in wanted {
-        member_roles::check_assignable(access, r)?;
+        member_roles::check_assignable(access, r).await?;
         if !out.contains(r) {
             out.push(r.clone());
         }
@@ -98,7 +98,7 @@ impl Invitations {
         req: CreateInvitationRequest,
     ) -> Result<InvitationCreated, AppError> {
         let email = validate::email("email", &req.email)?;
-        let role_names = check_roles(access, &req.roles)?;
+        let role_names = check_roles(access, &req.roles).await?;
         let ttl = req.expires_in_secs.unwrap_or(DEFAULT_TTL_SECS);
         if !(MIN_TTL_SECS..=MAX_TTL_SECS).contains(&ttl) {
             return Err(AppError::validation(

@@ -99,6 +99,9 @@ actions! {
     DocumentDownloaded = "document.downloaded", "Evidence was downloaded";
     DocumentDeleted = "document.deleted", "Evidence was deleted";
     AccessDenied = "access.denied", "A request was refused for a missing permission or scope";
+    AccessEscalationRefused = "access.escalation_refused", "A change was refused because it would give permissions the caller does not hold";
+    AuthRecoveryCodeUsed = "auth.recovery_code_used", "A sign-in's second factor was a one-time recovery code";
+    AuthMembershipRefused = "auth.membership_refused", "A sign-in or organization switch named an organization the account is not (or no longer) a member of";
     AuditRead = "audit.read", "The audit trail was searched or read";
     AuditExported = "audit.exported", "The audit trail was exported";
     AuditVerified = "audit.verified", "The audit trail was verified on the server";

@@ -192,6 +192,8 @@ fn action_kinds(action: Action) -> &'static [Kind] {
         | AuthCsrfFailed
         | AuthSigninRateLimited
         | AccessDenied
+        | AccessEscalationRefused
+        | AuthMembershipRefused
         | ApiKeyRejected
         | AuthRefreshRefused => &[Refusal],
         SecuritySettingsChanged | OrgTierChanged => &[Configuration, Privileged],
@@ -200,7 +202,7 @@ fn action_kinds(action: Action) -> &'static [Kind] {
         }
         AuthRefreshTokenReused => &[TokenReuse],
         UserPasswordChanged | UserPasswordReset | MfaEnabled | MfaDisabled | ApiKeyCreated
-        | ApiKeyRotated | ApiKeyRevoked => &[Credential],
+        | ApiKeyRotated | ApiKeyRevoked | AuthRecoveryCodeUsed => &[Credential],
         AuditExported | AuditVerified | AuditPurged => &[AuditOperation],
         UserRegistered | UserSuperAdminGranted => &[Registration],
         // Recorded, but no report population draws on them (yet).
@@ -249,19 +251,42 @@ pub struct Evidence {
     pub populations: HashMap<Kind, Vec<Row>>,
     /// Members removed in the period: user -> when.
     pub removed: HashMap<Uuid, DateTime<Utc>>,
-    /// Events by a member after their removal (access not revoked).
+    /// Events by a member after their removal that succeeded (access not revoked).
     pub after_removal: Vec<Row>,
+    /// Attempts by removed members that were refused (the revocation works).
+    pub refused_after_removal: Vec<Row>,
     pub subject: Subject,
     /// Distinct people and records touched in the period (Art. 33).
     pub people: BTreeSet<Uuid>,
     pub records: BTreeSet<String>,
-    /// Failed sign-ins per address per 10-minute slot (burst detection).
-    failure_slots: HashMap<(Arc<str>, i64), u64>,
+    /// Failed sign-in attempts per address in the last 10 minutes
+    /// (sliding-window burst detection).
+    attempts: HashMap<Arc<str>, Window>,
+    found_bursts: Vec<(String, DateTime<Utc>, u64)>,
     strings: Interner,
 }
 
 /// Failed sign-ins from one address within 10 minutes that make a burst.
 pub const BURST: u64 = 5;
+/// The sliding window of burst detection.
+const BURST_WINDOW_SECS: i64 = 600;
+
+/// One address's attempts within the window, and the burst it is in.
+#[derive(Debug, Default)]
+struct Window {
+    recent: std::collections::VecDeque<(i64, u64)>,
+    sum: u64,
+    /// Index into `found_bursts` while the window stays at or above BURST.
+    open: Option<usize>,
+}
+
+/// Attempts, not their consequences: a lockout event is not an attempt.
+fn is_attempt(action: &str) -> bool {
+    matches!(
+        Action::from_name(action),
+        Some(Action::AuthLoginFailed | Action::AuthMfaFailed | Action::AuthLoginLocked)
+    )
+}
 
 impl Evidence {
     pub fn new(o: &ReportOptions) -> Self {
@@ -278,10 +303,12 @@ impl Evidence {
             populations: HashMap::new(),
             removed: HashMap::new(),
             after_removal: Vec::new(),
+            refused_after_removal: Vec::new(),
             subject: Subject::default(),
             people: BTreeSet::new(),
             records: BTreeSet::new(),
-            failure_slots: HashMap::new(),
+            attempts: HashMap::new(),
+            found_bursts: Vec::new(),
             strings: Interner::default(),
         }
     }
@@ -294,19 +321,48 @@ impl Evidence {
         self.per_action.get(action).copied().unwrap_or(0)
     }
 
-    /// (address, slot start, failures) for every burst of failed sign-ins.
+    /// (address, first attempt, attempts) for every burst: BURST or more
+    /// failed attempts from one address within any 10 minutes (a sliding
+    /// window, so a burst across a clock boundary counts); attempts while
+    /// the window stays at or above BURST belong to the same burst.
     pub fn bursts(&self) -> Vec<(String, DateTime<Utc>, u64)> {
-        let mut out: Vec<_> = self
-            .failure_slots
-            .iter()
-            .filter(|(_, n)| **n >= BURST)
-            .map(|((ip, slot), n)| {
-                let t = DateTime::from_timestamp(slot * 600, 0).unwrap_or_default();
-                (ip.to_string(), t, *n)
-            })
-            .collect();
+        let mut out = self.found_bursts.clone();
         out.sort();
         out
+    }
+
+    fn attempt(&mut self, ip: Arc<str>, time: DateTime<Utc>, n: u64) {
+        let t = time.timestamp();
+        let w = self.attempts.entry(ip.clone()).or_default();
+        w.recent.push_back((t, n));
+        w.sum += n;
+        while let Some(&(first, k)) = w.recent.front() {
+            if first > t - BURST_WINDOW_SECS {
+                break;
+            }
+            w.recent.pop_front();
+            w.sum -= k;
+        }
+        if w.sum < BURST {
+            w.open = None;
+            return;
+        }
+        match w.open {
+            Some(i) => {
+                if let Some(b) = self.found_bursts.get_mut(i) {
+                    b.2 += n;
+                }
+            }
+            None => {
+                let start = w.recent.front().map_or(t, |f| f.0);
+                w.open = Some(self.found_bursts.len());
+                self.found_bursts.push((
+                    ip.to_string(),
+                    DateTime::from_timestamp(start, 0).unwrap_or(time),
+                    w.sum,
+                ));
+            }
+        }
     }
 
     pub fn line(&mut self, line: &str) {
@@ -350,12 +406,8 @@ impl Evidence {
         let kinds = kinds(&e.action);
         if !kinds.is_empty() || self.is_subject(e) {
             let row = Row::of(e, time, &mut self.strings);
-            if kinds.contains(&Kind::SignInFailure) {
-                let ip = row.ip.clone();
-                *self
-                    .failure_slots
-                    .entry((ip, time.timestamp().div_euclid(600)))
-                    .or_default() += n;
+            if is_attempt(&e.action) {
+                self.attempt(row.ip.clone(), time, n);
             }
             self.removals(e, &row);
             if self.is_subject(e) {
@@ -389,12 +441,14 @@ impl Evidence {
                 self.removed.remove(&m);
             }
             _ => {
-                if let Some(u) = e.actor.user_id {
-                    if self
-                        .removed
-                        .get(&u)
-                        .is_some_and(|r| row.time > *r + Duration::seconds(1))
-                    {
+                // A refusal after the removal is evidence it works; a success
+                // more than a second later (the removal's own events aside) is
+                // access that was not revoked.
+                let removed = e.actor.user_id.and_then(|u| self.removed.get(&u).copied());
+                if let Some(r) = removed {
+                    if e.outcome != "success" && row.time >= r {
+                        self.refused_after_removal.push(row.clone());
+                    } else if e.outcome == "success" && row.time > r + Duration::seconds(1) {
                         self.after_removal.push(row.clone());
                     }
                 }

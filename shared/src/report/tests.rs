@@ -69,7 +69,50 @@ fn a_burst_of_failed_sign_ins_is_an_anomaly() {
         .expect("CC7.2");
     assert_eq!(cc72.status, Status::Exceptions);
     assert_eq!(cc72.findings.len(), 1, "{:?}", cc72.findings);
-    assert!(cc72.findings[0].starts_with("5 failed sign-ins from 203.0.113.9"));
+    assert!(
+        cc72.findings[0].starts_with("5 failed sign-in attempts from 203.0.113.9"),
+        "{:?}",
+        cc72.findings
+    );
+}
+
+fn bursts_in(events: &[(DateTime<Utc>, &str, &str, &str)]) -> Vec<String> {
+    let r = from_bundle(&bundle(events), options(), None);
+    r.sections
+        .iter()
+        .find(|s| s.control_id == "CC7.2")
+        .expect("CC7.2")
+        .findings
+        .clone()
+}
+
+#[test]
+fn bursts_use_a_sliding_window_and_count_attempts_not_lockouts() {
+    // 10:07 to 10:11: across the 10:10 clock boundary, still one burst.
+    let across: Vec<_> = (7..12)
+        .map(|m| (at(2, 10, m), "auth.login_failed", "failure", "203.0.113.9"))
+        .collect();
+    let found = bursts_in(&across);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("2026-11-02T10:07:00Z"), "{found:?}");
+    // Four failures and the lockout they caused are not five attempts.
+    let mut locked: Vec<_> = (0..4)
+        .map(|m| (at(2, 10, m), "auth.login_failed", "failure", "203.0.113.9"))
+        .collect();
+    locked.push((at(2, 10, 4), "auth.account_locked", "denied", "203.0.113.9"));
+    assert!(bursts_in(&locked).is_empty());
+    // Five spread over more than 10 minutes are not a burst either.
+    let spread: Vec<_> = (0..5)
+        .map(|i| (at(2, 10, i * 3), "auth.login_failed", "failure", "203.0.113.9"))
+        .collect();
+    assert!(bursts_in(&spread).is_empty());
+    // A long attack is one burst, with every attempt counted.
+    let long: Vec<_> = (0..20)
+        .map(|m| (at(2, 11, m), "auth.mfa_failed", "failure", "203.0.113.9"))
+        .collect();
+    let found = bursts_in(&long);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("20 failed sign-in attempts"), "{found:?}");
 }
 
 #[test]

@@ -242,7 +242,7 @@ pub(super) fn anomaly_findings(d: &mut Draft, ev: &Evidence) -> bool {
         .cloned()
         .collect();
     d.evidence(format!(
-        "{} failed sign-in bursts ({BURST} or more from one address within 10 minutes), {} refresh-token reuses, {} privilege changes, {} failed verifications of the audit trail.",
+        "{} failed sign-in bursts ({BURST} or more failed attempts from one address within any 10 minutes), {} refresh-token reuses, {} privilege changes, {} failed verifications of the audit trail.",
         bursts.len(),
         total(reuse),
         total(privileged),
@@ -250,7 +250,7 @@ pub(super) fn anomaly_findings(d: &mut Draft, ev: &Evidence) -> bool {
     ));
     for (ip, at, n) in &bursts {
         d.finding(format!(
-            "{n} failed sign-ins from {ip} in the 10 minutes from {}.",
+            "{n} failed sign-in attempts from {ip}, the first at {}.",
             rfc3339(*at)
         ));
     }

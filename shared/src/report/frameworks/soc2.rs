@@ -39,11 +39,18 @@ pub(super) fn provisioning(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot
         .filter(|r| &*r.action == Action::MemberRemoved.as_str())
         .count();
     d.evidence(format!(
-        "{added} members added and {removed} removed in the period. Removal ends the member's sessions and API access in the same transaction (time to revoke: 0 s); the trail is checked for any later activity."
+        "{added} members added and {removed} removed in the period; the trail is checked for any activity by a removed member after their removal."
     ));
+    if !ev.refused_after_removal.is_empty() {
+        d.evidence(format!(
+            "{} attempts by removed members were refused after their removal (evidence that revocation works; see table).",
+            ev.refused_after_removal.iter().map(|r| r.count).sum::<u64>()
+        ));
+        d.table(rows_table("Refused attempts after removal", &ev.refused_after_removal));
+    }
     if ev.after_removal.is_empty() {
         if removed > 0 {
-            d.evidence("No activity by a removed member after their removal.".into());
+            d.evidence("No successful activity by a removed member after their removal.".into());
         }
     } else {
         d.finding(format!(
@@ -57,6 +64,40 @@ pub(super) fn provisioning(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot
             "{} members currently hold access.",
             s.members.len()
         ));
+        // Keys outlive their creator's membership unless revoked.
+        let orphaned: Vec<_> = s
+            .api_keys
+            .iter()
+            .filter(|k| k.revoked_at.is_none() && k.expires_at.is_none_or(|t| t > s.taken_at))
+            .filter(|k| !s.members.iter().any(|m| m.user_id == k.created_by))
+            .collect();
+        for k in &orphaned {
+            d.finding(format!(
+                "API key {} (\"{}\", {}) was created by {}, who is no longer a member, and is still active.",
+                k.key_id,
+                k.name,
+                k.id,
+                k.created_by
+            ));
+        }
+        if !orphaned.is_empty() {
+            d.table(Table::new(
+                "Active API keys of departed members",
+                &["Key", "Name", "Created by", "Created", "Last used"],
+                orphaned
+                    .iter()
+                    .map(|k| {
+                        vec![
+                            k.key_id.clone(),
+                            k.name.clone(),
+                            k.created_by.to_string(),
+                            rfc3339(k.created_at),
+                            k.last_used_at.map(rfc3339).unwrap_or_else(|| "never".into()),
+                        ]
+                    })
+                    .collect(),
+            ));
+        }
     }
     d.table(rows_table("Members added and removed", rows));
     d.done(!rows.is_empty() || snap.is_some())
