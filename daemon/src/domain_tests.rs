@@ -256,6 +256,27 @@ async fn nobody_hands_out_more_than_they_hold() {
         code(state.roles.create(&access, &maker, inherited).await),
         "privilege_escalation"
     );
+    // Both attempts are on the organization's chain, naming who and what.
+    let refused = state
+        .store
+        .audit_search(
+            org,
+            crate::store::AuditFilter {
+                action: Some("access.escalation_refused".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("search");
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused
+        .iter()
+        .all(|e| e.contains(&maker.user.id.to_string())));
+    assert!(
+        refused.iter().any(|e| e.contains("doc:delete")),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]

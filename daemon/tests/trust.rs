@@ -147,7 +147,8 @@ fn resign(events: Vec<AuditEvent>, org: uuid::Uuid, key: [u8; 32], kid: &str) ->
 }
 
 #[tokio::test]
-async fn pinned_keys_refuse_a_resigned_forgery_and_an_edited_or_foreign_snapshot_and_follow_a_rotation() {
+async fn pinned_keys_refuse_a_resigned_forgery_and_an_edited_or_foreign_snapshot_and_follow_a_rotation(
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (child, base, token, org) = daemon_with_org(dir.path()).await;
     for i in 0..4 {

@@ -210,7 +210,9 @@ async fn soc2_report_from_a_scripted_scenario() {
     assert_eq!(failed, FAILED_SIGN_INS);
     let cc72 = section(&r, "CC7.2");
     assert!(
-        cc72.evidence.iter().any(|e| e.starts_with("1 failed sign-in bursts")),
+        cc72.evidence
+            .iter()
+            .any(|e| e.starts_with("1 failed sign-in bursts")),
         "{:?}",
         cc72.evidence
     );
@@ -239,7 +241,10 @@ async fn soc2_report_from_a_scripted_scenario() {
     let cc62k = section(&keyed, "CC6.2");
     assert_eq!(cc62k.status, Status::Exceptions);
     assert!(
-        cc62k.findings.iter().any(|f| f.contains("k_bob") && f.contains("still active")),
+        cc62k
+            .findings
+            .iter()
+            .any(|f| f.contains("k_bob") && f.contains("still active")),
         "{:?}",
         cc62k.findings
     );

@@ -360,7 +360,9 @@ impl Accounts {
             return refuse("this organization does not manage this account (it was not created by this organization's invitation, or it belongs or belonged to another organization)");
         }
         let theirs = member_permissions(access, member);
-        access.require_at_least(theirs, "resetting this member's password").await
+        access
+            .require_at_least(theirs, "resetting this member's password")
+            .await
     }
 }
 

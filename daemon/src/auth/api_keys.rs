@@ -204,7 +204,9 @@ impl ApiKeys {
         // caller must hold all of it (as when creating it).
         let scopes: Vec<String> = serde_json::from_str(&current.scopes).unwrap_or_default();
         let wanted = crate::rbac::roles::parse_names("scopes", &scopes)?;
-        access.require_at_least(wanted, "rotating this API key").await?;
+        access
+            .require_at_least(wanted, "rotating this API key")
+            .await?;
         let secret = random_token(SECRET_BYTES);
         let (signing_secret, signing_secret_enc) = self.new_signing_secret(&current.key_id)?;
         let until: DateTime<Utc> =

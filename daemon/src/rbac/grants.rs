@@ -79,7 +79,9 @@ impl Grants {
                 "documents take doc:read, doc:download, doc:update or doc:delete",
             ));
         }
-        access.require_at_least(loki_shared::PermSet::EMPTY.with(perm), "this grant").await?;
+        access
+            .require_at_least(loki_shared::PermSet::EMPTY.with(perm), "this grant")
+            .await?;
         if self.store.document(org, req.resource_id).await?.is_none() {
             return Err(AppError::NotFound { what: "document" });
         }

@@ -33,7 +33,9 @@ pub async fn check_assignable(access: &OrgAccess, role: &str) -> Result<(), AppE
             ),
         )
     })?;
-    access.require_at_least(set, &format!("assigning `{role}`")).await
+    access
+        .require_at_least(set, &format!("assigning `{role}`"))
+        .await
 }
 
 impl Members {
@@ -110,7 +112,9 @@ impl Members {
         // Taking a role away is handing out less, but only someone who could
         // assign it may revoke it.
         if let Some(set) = access.policy().role(role) {
-            access.require_at_least(set, &format!("revoking `{role}`")).await?;
+            access
+                .require_at_least(set, &format!("revoking `{role}`"))
+                .await?;
         }
         let remaining: Vec<String> = before
             .roles
@@ -189,7 +193,9 @@ impl Members {
             .iter()
             .filter_map(|r| access.policy().role(r))
             .fold(PermSet::EMPTY, PermSet::union);
-        access.require_at_least(theirs, "removing this member").await?;
+        access
+            .require_at_least(theirs, "removing this member")
+            .await?;
         self.keep_an_admin(access.org().id, &before, &[]).await?;
         let mut audit = audit::batch(
             principal

@@ -225,7 +225,9 @@ impl Roles {
         };
         let after = resolve(&self.defs_with(org, Some(changed)).await?, name)?;
         // Neither a role stronger than you, nor the result, may be touched.
-        access.require_at_least(before.union(after), "changing this role").await?;
+        access
+            .require_at_least(before.union(after), "changing this role")
+            .await?;
         let description = req
             .description
             .as_deref()
@@ -287,7 +289,9 @@ impl Roles {
                 ),
             ));
         }
-        access.require_at_least(resolve(&defs, name)?, "deleting this role").await?;
+        access
+            .require_at_least(resolve(&defs, name)?, "deleting this role")
+            .await?;
         if let Some(to) = reassign_to {
             if to == name {
                 return Err(AppError::validation("reassign_to", "must be another role"));
@@ -295,7 +299,9 @@ impl Roles {
             let target = access.policy().role(to).ok_or_else(|| {
                 AppError::validation("reassign_to", format!("no role named `{to}`"))
             })?;
-            access.require_at_least(target, "reassigning to that role").await?;
+            access
+                .require_at_least(target, "reassigning to that role")
+                .await?;
         }
         let mut audit = audit::batch(
             principal

@@ -103,7 +103,14 @@ fn bursts_use_a_sliding_window_and_count_attempts_not_lockouts() {
     assert!(bursts_in(&locked).is_empty());
     // Five spread over more than 10 minutes are not a burst either.
     let spread: Vec<_> = (0..5)
-        .map(|i| (at(2, 10, i * 3), "auth.login_failed", "failure", "203.0.113.9"))
+        .map(|i| {
+            (
+                at(2, 10, i * 3),
+                "auth.login_failed",
+                "failure",
+                "203.0.113.9",
+            )
+        })
         .collect();
     assert!(bursts_in(&spread).is_empty());
     // A long attack is one burst, with every attempt counted.
@@ -112,7 +119,10 @@ fn bursts_use_a_sliding_window_and_count_attempts_not_lockouts() {
         .collect();
     let found = bursts_in(&long);
     assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].starts_with("20 failed sign-in attempts"), "{found:?}");
+    assert!(
+        found[0].starts_with("20 failed sign-in attempts"),
+        "{found:?}"
+    );
 }
 
 #[test]

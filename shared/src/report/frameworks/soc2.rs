@@ -46,7 +46,10 @@ pub(super) fn provisioning(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot
             "{} attempts by removed members were refused after their removal (evidence that revocation works; see table).",
             ev.refused_after_removal.iter().map(|r| r.count).sum::<u64>()
         ));
-        d.table(rows_table("Refused attempts after removal", &ev.refused_after_removal));
+        d.table(rows_table(
+            "Refused attempts after removal",
+            &ev.refused_after_removal,
+        ));
     }
     if ev.after_removal.is_empty() {
         if removed > 0 {
@@ -92,7 +95,9 @@ pub(super) fn provisioning(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot
                             k.name.clone(),
                             k.created_by.to_string(),
                             rfc3339(k.created_at),
-                            k.last_used_at.map(rfc3339).unwrap_or_else(|| "never".into()),
+                            k.last_used_at
+                                .map(rfc3339)
+                                .unwrap_or_else(|| "never".into()),
                         ]
                     })
                     .collect(),
