@@ -16,6 +16,8 @@ const FAILED_SIGN_INS: u64 = 5;
 
 struct Scenario {
     bundle: String,
+    /// `GET /api/v1/audit/keys`, as an auditor saves it to pin.
+    keys: String,
     snapshot: ReportSnapshot,
     bob: Uuid,
 }
@@ -136,8 +138,16 @@ async fn scenario(app: &TestApp) -> Scenario {
         .await
         .expect("export");
     assert!(resp.status().is_success());
+    let bundle = resp.text().await.expect("bundle");
+    let keys = app
+        .client
+        .get(app.url("/api/v1/audit/keys"))
+        .send()
+        .await
+        .expect("keys");
     Scenario {
-        bundle: resp.text().await.expect("bundle"),
+        keys: keys.text().await.expect("keys"),
+        bundle,
         snapshot,
         bob,
     }
@@ -188,9 +198,22 @@ async fn soc2_report_from_a_scripted_scenario() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let s = scenario(&app).await;
     app.stop().await;
-    let r = report::from_bundle(&s.bundle, options(Framework::Soc2), Some(&s.snapshot));
+    // As an auditor runs it: with the keys saved from the daemon pinned.
+    let mut pinned = loki_shared::audit::Pinned::default();
+    pinned.add(&s.keys).expect("keys document");
+    let mut builder = report::ReportBuilder::new(options(Framework::Soc2));
+    for l in s.bundle.lines() {
+        builder.line(l);
+    }
+    let checks = loki_shared::audit::Checks {
+        pinned: Some(pinned),
+        witness: Default::default(),
+    };
+    let (r, _) = builder.finish_with(Some(&s.snapshot), &checks);
 
     assert!(r.integrity.verified, "{}", r.integrity.statement);
+    assert!(r.integrity.trusted, "{}", r.integrity.statement);
+    assert_eq!(r.integrity.signer_fingerprints.len(), 1);
     assert!(r.integrity.signed_head.is_some());
     // Taking the snapshot was recorded (before the export).
     assert!(s.bundle.contains("\"report.generated\""));
@@ -330,14 +353,15 @@ async fn soc2_report_from_a_scripted_scenario() {
     let pdf = report::pdf::render(&r);
     // (For looking at: LOKI_REPORT_SAMPLE_DIR=docs/ writes the sample.)
     if let Ok(dir) = std::env::var("LOKI_REPORT_SAMPLE_DIR") {
-        std::fs::write(format!("{dir}/soc2.pdf"), &pdf).expect("sample");
+        std::fs::write(format!("{dir}/report-soc2-sample.pdf"), &pdf).expect("sample");
     }
     assert!(pdf.starts_with(b"%PDF-"));
     assert_eq!(pdf, report::pdf::render(&r), "same report, same bytes");
     let text = pdf_text(&pdf, None);
     for needle in [
         "SOC 2 evidence report",
-        "AUDIT TRAIL INTEGRITY: VERIFIED",
+        "AUDIT TRAIL INTEGRITY: VERIFIED AND TRUSTED",
+        r.integrity.signer_fingerprints[0].as_str(),
         "CC6.1",
         "CC6.2",
         "CC6.3",

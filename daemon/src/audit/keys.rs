@@ -46,6 +46,24 @@ impl AuditKeys {
         }
     }
 
+    /// A new key's row: the private half sealed with the master key.
+    fn record(
+        &self,
+        key: &SigningKey,
+        kid: String,
+        introduced: Option<(String, String)>,
+    ) -> anyhow::Result<AuditKeyRecord> {
+        let (predecessor, introduction) = introduced.unzip();
+        Ok(AuditKeyRecord {
+            public_key: key.verifying_key().as_bytes().to_vec(),
+            private_key_enc: self.master.seal(key.as_bytes(), &context(&kid))?,
+            kid,
+            created_at: Utc::now(),
+            predecessor,
+            introduction,
+        })
+    }
+
     fn open(&self, r: &AuditKeyRecord) -> anyhow::Result<(String, SigningKey)> {
         let seed = self.master.open(&r.private_key_enc, &context(&r.kid))?;
         let seed: [u8; 32] = seed.as_slice().try_into()?;
@@ -56,17 +74,8 @@ impl AuditKeys {
         let mut keys = self.store.audit_keys().await?;
         if keys.is_empty() {
             let key = SigningKey::generate(&mut rand::rngs::OsRng);
-            let kid = new_kid();
-            self.store
-                .insert_audit_key(AuditKeyRecord {
-                    kid: kid.clone(),
-                    public_key: key.verifying_key().as_bytes().to_vec(),
-                    private_key_enc: self.master.seal(key.as_bytes(), &context(&kid))?,
-                    created_at: Utc::now(),
-                    predecessor: None,
-                    introduction: None,
-                })
-                .await?;
+            let record = self.record(&key, new_kid(), None)?;
+            self.store.insert_audit_key(record).await?;
             // Another daemon may have raced us: every daemon takes the same last one.
             keys = self.store.audit_keys().await?;
         }
@@ -101,16 +110,8 @@ impl AuditKeys {
         let kid = new_kid();
         let public = URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
         let intro = loki_shared::audit::trust::introduce(&old.0, &old.1, &kid, &public)?;
-        self.store
-            .insert_audit_key(AuditKeyRecord {
-                kid: kid.clone(),
-                public_key: key.verifying_key().as_bytes().to_vec(),
-                private_key_enc: self.master.seal(key.as_bytes(), &context(&kid))?,
-                created_at: Utc::now(),
-                predecessor: Some(old.0.clone()),
-                introduction: Some(intro.signature),
-            })
-            .await?;
+        let record = self.record(&key, kid.clone(), Some((old.0.clone(), intro.signature)))?;
+        self.store.insert_audit_key(record).await?;
         self.load().await?;
         Ok((old.0.clone(), kid))
     }
