@@ -11,31 +11,62 @@ use loki_shared::audit::{Checks, Pinned, VerifyReport, Witness};
 use loki_shared::report::{snapshot, ReportBuilder, ReportOptions};
 use loki_shared::Framework;
 
-fn open(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
-    Ok(if path.as_os_str() == "-" {
-        Box::new(std::io::BufReader::new(std::io::stdin()))
-    } else {
-        let file =
-            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        Box::new(std::io::BufReader::with_capacity(1 << 20, file))
-    })
+/// A reader that hashes what passes through it (the bundle's SHA-256, stated
+/// on the report's cover, without a second read of the file).
+struct Hashing<R> {
+    inner: R,
+    digest: sha2::Sha256,
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.digest.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Lines read and prepared (parsed, hashed) together, on every core.
 const BLOCK: usize = 4 * 1024;
 
-/// Streams a bundle in blocks of lines into `f` (memory stays bounded).
-fn each_block(path: &Path, mut f: impl FnMut(&[String])) -> anyhow::Result<()> {
+/// Streams a bundle in blocks of lines into `f` (memory stays bounded);
+/// returns the SHA-256 (hex) of the bytes read.
+fn each_block(path: &Path, mut f: impl FnMut(&[String])) -> anyhow::Result<String> {
+    use sha2::Digest;
+    let inner: Box<dyn std::io::Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+        )
+    };
+    let mut reader = std::io::BufReader::with_capacity(
+        1 << 20,
+        Hashing {
+            inner,
+            digest: sha2::Sha256::new(),
+        },
+    );
     let mut block = Vec::with_capacity(BLOCK);
-    for line in open(path)?.lines() {
-        block.push(line.with_context(|| format!("cannot read {}", path.display()))?);
+    let mut buf = String::new();
+    loop {
+        buf.clear();
+        let n = reader
+            .read_line(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        block.push(buf.trim_end_matches(['\n', '\r']).to_owned());
         if block.len() == BLOCK {
             f(&block);
             block.clear();
         }
     }
     f(&block);
-    Ok(())
+    let digest = reader.into_inner().digest.finalize();
+    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn cores() -> usize {
@@ -130,8 +161,9 @@ pub fn verify_bundle(path: &Path, trust: &TrustArgs) -> anyhow::Result<()> {
     let checks = trust.checks()?;
     let mut verifier = loki_shared::audit::BundleVerifier::new();
     let threads = cores();
-    each_block(path, |block| verifier.lines(block, threads))?;
+    let sha256 = each_block(path, |block| verifier.lines(block, threads))?;
     let report = verifier.finish_with(&checks);
+    eprintln!("bundle SHA-256: {sha256}");
     println!("{}", serde_json::to_string_pretty(&report)?);
     eprintln!("{}", report.authenticity);
     trust.update(&report, &checks)?;
@@ -223,7 +255,7 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<()> {
     let checks = a.trust.checks()?;
     let mut builder = ReportBuilder::new(options);
     let threads = cores();
-    each_block(&a.bundle, |block| builder.lines(block, threads))?;
+    let bundle_sha256 = each_block(&a.bundle, |block| builder.lines(block, threads))?;
     let checked = match (&snapshot_text, &a.snapshot) {
         (Some(text), Some(p)) => Some(
             snapshot::check(
@@ -244,6 +276,7 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<()> {
     let snap: Option<&ReportSnapshot> = checked.as_ref().map(|c| &c.snapshot);
     let (mut report, verify) = builder.finish_with(snap, &checks);
     report.snapshot_sha256 = checked.as_ref().map(|c| c.sha256.clone());
+    report.bundle_sha256 = Some(bundle_sha256);
     a.trust.update(&verify, &checks)?;
     let ext = a
         .output

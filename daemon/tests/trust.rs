@@ -465,6 +465,11 @@ fn snapshots_are_checked(
     let sha = r["snapshot_sha256"].as_str().unwrap_or_default().to_owned();
     assert_eq!(sha.len(), 64, "{r}");
     assert_eq!(r["partial"], false);
+    assert_eq!(
+        r["bundle_sha256"],
+        json!(loki_shared::audit::sha256_hex(bundle_text.as_bytes())),
+        "the cover states the SHA-256 of the file it was made from"
+    );
     assert!(
         bundle_text.contains(&format!("\"snapshot_sha256\":\"{sha}\"")),
         "the report.generated event records the same snapshot hash"

@@ -149,6 +149,9 @@ pub struct Report {
     pub snapshot_sha256: Option<String>,
     /// No snapshot: controls that need current state are Not tested.
     pub partial: bool,
+    /// SHA-256 (hex) of the bundle file the report was made from (set by
+    /// the caller that read the file).
+    pub bundle_sha256: Option<String>,
     pub events_in_period: u64,
     pub summary: Vec<SummaryRow>,
     pub charts: Vec<Chart>,
@@ -243,6 +246,7 @@ impl ReportBuilder {
             snapshot_taken_at: snapshot.map(|s| rfc3339(s.taken_at)),
             snapshot_sha256: None,
             partial: snapshot.is_none(),
+            bundle_sha256: None,
             events_in_period: ev.in_period,
             summary,
             charts: vec![

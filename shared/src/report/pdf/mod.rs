@@ -50,6 +50,12 @@ fn cover(w: &mut Writer, r: &Report) {
             ),
         ),
         ("Generated", r.generated_at.clone()),
+        (
+            "Bundle SHA-256",
+            r.bundle_sha256
+                .clone()
+                .unwrap_or_else(|| "not stated (built from a bundle in memory)".into()),
+        ),
         ("Events in period", r.events_in_period.to_string()),
         (
             "Current state",
