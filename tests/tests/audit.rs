@@ -485,10 +485,25 @@ async fn floods_are_aggregated_not_dropped(b: Backend) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
     loop {
-        let counts = denials(&events(&app, org, &admin, "action=access.denied").await);
+        let evs = events(&app, org, &admin, "action=access.denied").await;
+        let counts = denials(&evs);
         if counts.len() == 2 {
             assert_eq!(counts.iter().sum::<u64>(), 12, "{counts:?}");
             assert!(counts.contains(&1) && counts.contains(&11), "{counts:?}");
+            // The fold states its first and last occurrence (its own time
+            // is when the window closed), between the single and the fold.
+            let time = |e: &Value, k: &str| {
+                chrono::DateTime::parse_from_rfc3339(e[k].as_str().unwrap_or_default())
+                    .unwrap_or_else(|_| panic!("{k} in {e}"))
+            };
+            let single = evs.iter().find(|e| e["count"] == 1).expect("single");
+            let fold = evs.iter().find(|e| e["count"] == 11).expect("fold");
+            let (first, last) = (
+                time(&fold["metadata"], "first_at"),
+                time(&fold["metadata"], "last_at"),
+            );
+            assert!(time(single, "time") <= first && first <= last, "{fold}");
+            assert!(last <= time(fold, "time"), "{fold}");
             break;
         }
         assert!(

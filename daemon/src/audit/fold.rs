@@ -11,6 +11,14 @@ struct Pending {
     draft: AuditEvent,
     repeats: u64,
     closes: Instant,
+    /// Wall-clock times of the first and last repeat (stated in the folded
+    /// event, whose own time is when it was written).
+    first: Option<String>,
+    last: Option<String>,
+}
+
+fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 #[derive(Default)]
@@ -42,6 +50,9 @@ impl Aggregator {
         match pending.get_mut(&key(e)) {
             Some(p) if p.closes > now => {
                 p.repeats += 1;
+                let t = now_text();
+                p.first.get_or_insert_with(|| t.clone());
+                p.last = Some(t);
                 true
             }
             _ => {
@@ -51,6 +62,8 @@ impl Aggregator {
                         draft: e.clone(),
                         repeats: 0,
                         closes: now + window,
+                        first: None,
+                        last: None,
                     },
                 );
                 false
@@ -75,10 +88,15 @@ impl Aggregator {
             .map(|p| {
                 let mut e = p.draft;
                 e.id = uuid::Uuid::now_v7();
-                e.time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+                e.time = now_text();
                 e.count = p.repeats;
                 if let Some(m) = e.metadata.as_object_mut() {
                     m.insert("aggregated".into(), serde_json::Value::Bool(true));
+                    for (k, t) in [("first_at", p.first), ("last_at", p.last)] {
+                        if let Some(t) = t {
+                            m.insert(k.into(), serde_json::Value::String(t));
+                        }
+                    }
                 }
                 e
             })

@@ -7,27 +7,68 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::ReportOptions;
 use crate::audit::AuditEvent;
 
-/// A population row: the event's time, action, actor, subject, address,
-/// outcome, count and details.
-/// Values that repeat across rows (actions, actors, addresses, outcomes)
-/// are shared, so a population of 100,000 rows costs little more than
-/// its resources and details.
-#[derive(Debug, Clone)]
+/// A population row: one event as an auditor samples and traces it — seq
+/// and event id (to find it in the bundle), the time as stored, action,
+/// outcome, actor (email when the chain or snapshot names it), address,
+/// user agent, request id, resource, the first and last occurrence of a
+/// folded flood, and before/after as a field-level diff. Values that repeat
+/// across rows are shared, so 100,000 rows cost little more than their
+/// details. Serialized as typed fields (the JSON rendering of a report).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Row {
-    pub time: DateTime<Utc>,
+    pub seq: u64,
+    pub event_id: Uuid,
+    /// The time as stored in the event (RFC 3339, full precision).
+    pub time: Arc<str>,
+    #[serde(skip)]
+    pub at: DateTime<Utc>,
     pub action: Arc<str>,
-    pub actor: Arc<str>,
-    pub resource: String,
-    pub ip: Arc<str>,
     pub outcome: Arc<str>,
+    pub actor: ActorRef,
+    pub ip: Option<Arc<str>>,
+    pub user_agent: Option<Arc<str>>,
+    pub request_id: Option<String>,
+    pub resource_type: Option<Arc<str>>,
+    pub resource_id: Option<String>,
+    /// Occurrences: more than 1 for a folded flood.
     pub count: u64,
-    pub detail: String,
+    /// A folded flood's first and last occurrence (the event's time is when
+    /// the fold was written).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub first_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_at: Option<String>,
+    /// Every field that differs between before and after, whole.
+    pub changes: Vec<FieldChange>,
+    /// Reason, limit, permission and similar metadata.
+    pub details: BTreeMap<String, Value>,
+}
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorRef {
+    pub kind: Arc<str>,
+    pub user_id: Option<Uuid>,
+    /// From the chain's own member events or the snapshot.
+    pub email: Option<Arc<str>>,
+    pub api_key_id: Option<Uuid>,
+    pub session_id: Option<Uuid>,
+}
+
+/// One field of before/after (dotted path for nested objects); `None` is
+/// absent on that side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
 }
 
 #[derive(Default)]
@@ -44,82 +85,170 @@ impl Interner {
     }
 }
 
+/// Metadata keys shown as details (the rest is context, kept in the bundle).
+const DETAIL_KEYS: [&str; 10] = [
+    "reason",
+    "limit",
+    "scope",
+    "permission",
+    "missing",
+    "path",
+    "kind",
+    "mfa",
+    "method",
+    "what",
+];
+
 impl Row {
-    fn of(e: &AuditEvent, time: DateTime<Utc>, strings: &mut Interner) -> Self {
-        let actor = match (&e.actor.user_id, &e.actor.api_key_id) {
-            (_, Some(k)) => format!("api key {k}"),
-            (Some(u), None) => u.to_string(),
-            (None, None) => e.actor.kind.clone(),
+    fn of(e: &AuditEvent, at: DateTime<Utc>, strings: &mut Interner) -> Self {
+        let meta = e.metadata.as_object();
+        let text = |k: &str| {
+            meta.and_then(|m| m.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
         };
-        let resource = match (&e.resource_type, &e.resource_id) {
-            (Some(t), Some(id)) => format!("{t} {id}"),
-            (Some(t), None) => t.clone(),
-            _ => String::new(),
-        };
+        let details = meta
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| DETAIL_KEYS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
         Self {
-            time,
+            seq: e.seq,
+            event_id: e.id,
+            time: Arc::from(e.time.as_str()),
+            at,
             action: strings.get(&e.action),
-            actor: strings.get(&actor),
-            resource,
-            ip: strings.get(e.ip.as_deref().unwrap_or_default()),
             outcome: strings.get(&e.outcome),
+            actor: ActorRef {
+                kind: strings.get(&e.actor.kind),
+                user_id: e.actor.user_id,
+                email: None,
+                api_key_id: e.actor.api_key_id,
+                session_id: e.actor.session_id,
+            },
+            ip: e.ip.as_deref().map(|s| strings.get(s)),
+            user_agent: e.user_agent.as_deref().map(|s| strings.get(s)),
+            request_id: e.request_id.clone(),
+            resource_type: e.resource_type.as_deref().map(|s| strings.get(s)),
+            resource_id: e.resource_id.clone().filter(|s| !s.is_empty()),
             count: e.count.max(1),
-            detail: detail(e),
+            first_at: text("first_at"),
+            last_at: text("last_at"),
+            changes: diff(e.before.as_ref(), e.after.as_ref()),
+            details,
         }
     }
 
-    /// Time, action (with the count of a folded flood), actor (with the
-    /// address), resource, details.
+    /// The address, or "" when the event has none.
+    pub fn ip(&self) -> &str {
+        self.ip.as_deref().unwrap_or_default()
+    }
+
+    /// Display cells for the PDF, in [`ROW_COLUMNS`] order.
     pub fn cells(&self) -> Vec<String> {
-        let action = if self.count > 1 {
-            format!("{} (x{})", self.action, self.count)
-        } else {
-            self.action.to_string()
+        let mut when = format!("#{} {}", self.seq, cell_time(&self.time));
+        if self.count > 1 {
+            when.push_str(&format!(
+                " (x{}, first {}, last {})",
+                self.count,
+                self.first_at.as_deref().map_or("-".into(), cell_time),
+                self.last_at.as_deref().map_or("-".into(), cell_time)
+            ));
+        }
+        when.push_str(&format!(" event {}", self.event_id));
+        let action = format!("{} {}", self.action, self.outcome);
+        let mut actor = match (&self.actor.email, self.actor.user_id) {
+            (Some(e), Some(u)) => format!("{e} {u}"),
+            (None, Some(u)) => u.to_string(),
+            _ => self.actor.kind.to_string(),
         };
-        let actor = if self.ip.is_empty() {
-            self.actor.to_string()
-        } else {
-            format!("{} from {}", self.actor, self.ip)
+        if let Some(k) = self.actor.api_key_id {
+            actor.push_str(&format!(" via api key {k}"));
+        }
+        if let Some(ip) = &self.ip {
+            actor.push_str(&format!(" from {ip}"));
+        }
+        if let Some(ua) = &self.user_agent {
+            actor.push_str(&format!(" UA {ua}"));
+        }
+        if let Some(r) = &self.request_id {
+            actor.push_str(&format!(" req {r}"));
+        }
+        let resource = match (&self.resource_type, &self.resource_id) {
+            (Some(t), Some(id)) => format!("{t} {id}"),
+            (Some(t), None) => t.to_string(),
+            _ => String::new(),
         };
-        vec![
-            cell_time(self.time),
-            action,
-            actor,
-            self.resource.clone(),
-            self.detail.clone(),
-        ]
+        let mut change: Vec<String> = self
+            .changes
+            .iter()
+            .map(|c| {
+                let side = |v: &Option<Value>| v.as_ref().map_or("(absent)".into(), compact);
+                format!("{}: {} -> {}", c.field, side(&c.before), side(&c.after))
+            })
+            .collect();
+        change.extend(
+            self.details
+                .iter()
+                .map(|(k, v)| format!("{k}={}", compact(v))),
+        );
+        vec![when, action, actor, resource, change.join("; ")]
     }
 }
 
-pub const ROW_COLUMNS: [&str; 5] = ["Time (UTC)", "Action", "Actor", "Resource", "Details"];
+pub const ROW_COLUMNS: [&str; 5] = [
+    "Seq, time (UTC), event id",
+    "Action, outcome",
+    "Actor, address, user agent, request id",
+    "Resource",
+    "Change (field: before -> after) and details",
+];
 
-/// Before/after and the reason, compactly.
-fn detail(e: &AuditEvent) -> String {
-    let mut parts = Vec::new();
-    if let Some(b) = &e.before {
-        parts.push(format!("before {}", compact(b)));
-    }
-    if let Some(a) = &e.after {
-        parts.push(format!("after {}", compact(a)));
-    }
-    if let Some(obj) = e.metadata.as_object() {
-        for (k, v) in obj {
-            if [
-                "reason",
-                "limit",
-                "scope",
-                "permission",
-                "path",
-                "kind",
-                "mfa",
-            ]
-            .contains(&k.as_str())
-            {
-                parts.push(format!("{k}={}", compact(v)));
+/// Field-level differences of before and after: nested objects by dotted
+/// path, everything else compared whole. Values are never cut.
+pub fn diff(before: Option<&Value>, after: Option<&Value>) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    diff_into("", before, after, &mut out);
+    out
+}
+
+fn diff_into(path: &str, b: Option<&Value>, a: Option<&Value>, out: &mut Vec<FieldChange>) {
+    match (b, a) {
+        (Some(Value::Object(bo)), Some(Value::Object(ao))) => {
+            let keys: BTreeSet<&String> = bo.keys().chain(ao.keys()).collect();
+            for k in keys {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                diff_into(&p, bo.get(k), ao.get(k), out);
             }
         }
+        (None, Some(Value::Object(ao))) if path.is_empty() => {
+            for (k, v) in ao {
+                diff_into(k, None, Some(v), out);
+            }
+        }
+        (Some(Value::Object(bo)), None) if path.is_empty() => {
+            for (k, v) in bo {
+                diff_into(k, Some(v), None, out);
+            }
+        }
+        (b, a) if b != a => out.push(FieldChange {
+            field: if path.is_empty() {
+                "value".into()
+            } else {
+                path.to_owned()
+            },
+            before: b.cloned(),
+            after: a.cloned(),
+        }),
+        _ => {}
     }
-    parts.join("; ")
 }
 
 /// JSON with a space after `,` and `:`, so long values wrap in a table.
@@ -148,9 +277,10 @@ fn quoted(v: &Value) -> String {
     }
 }
 
-/// `2026-11-27 10:13:33Z`: a break opportunity between date and time.
-pub fn cell_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+/// `2026-11-27 10:13:33.123456Z`: the stored precision, with a break
+/// opportunity between date and time.
+pub fn cell_time(t: &str) -> String {
+    t.replacen('T', " ", 1)
 }
 
 /// Populations by what they evidence.
@@ -196,15 +326,20 @@ fn action_kinds(action: Action) -> &'static [Kind] {
         | AuthMembershipRefused
         | ApiKeyRejected
         | AuthRefreshRefused => &[Refusal],
-        SecuritySettingsChanged | OrgTierChanged => &[Configuration, Privileged],
-        OrgUpdated | OrgCreated | OrgDeleted | SystemSigningKeyRotated | AuditKeyRotated => {
-            &[Configuration]
-        }
+        // Configuration, not privilege: a tier or settings change is not an anomaly.
+        SecuritySettingsChanged
+        | OrgTierChanged
+        | OrgUpdated
+        | OrgCreated
+        | OrgDeleted
+        | SystemSigningKeyRotated
+        | AuditKeyRotated => &[Configuration],
         AuthRefreshTokenReused => &[TokenReuse],
         UserPasswordChanged | UserPasswordReset | MfaEnabled | MfaDisabled | ApiKeyCreated
         | ApiKeyRotated | ApiKeyRevoked | AuthRecoveryCodeUsed => &[Credential],
         AuditExported | AuditVerified | AuditPurged => &[AuditOperation],
-        UserRegistered | UserSuperAdminGranted => &[Registration],
+        UserRegistered => &[Registration],
+        UserSuperAdminGranted => &[Registration, Privileged],
         // Recorded, but no report population draws on them (yet).
         UserPasswordChangeFailed
         | AuthTokenRefreshed
@@ -262,6 +397,8 @@ pub struct Evidence {
     /// Failed sign-in attempts per address in the last 10 minutes
     /// (sliding-window burst detection).
     attempts: HashMap<Arc<str>, Window>,
+    /// Emails the chain itself names (member events), by user.
+    emails: HashMap<Uuid, Arc<str>>,
     found_bursts: Vec<(String, DateTime<Utc>, u64)>,
     strings: Interner,
 }
@@ -308,6 +445,7 @@ impl Evidence {
             people: BTreeSet::new(),
             records: BTreeSet::new(),
             attempts: HashMap::new(),
+            emails: HashMap::new(),
             found_bursts: Vec::new(),
             strings: Interner::default(),
         }
@@ -403,11 +541,13 @@ impl Evidence {
         if let (Some(t), Some(id)) = (&e.resource_type, &e.resource_id) {
             self.records.insert(format!("{t} {id}"));
         }
+        self.learn_email(e);
         let kinds = kinds(&e.action);
         if !kinds.is_empty() || self.is_subject(e) {
             let row = Row::of(e, time, &mut self.strings);
             if is_attempt(&e.action) {
-                self.attempt(row.ip.clone(), time, n);
+                let ip = row.ip.clone().unwrap_or_else(|| self.strings.get(""));
+                self.attempt(ip, time, n);
             }
             self.removals(e, &row);
             if self.is_subject(e) {
@@ -428,6 +568,50 @@ impl Evidence {
         }
     }
 
+    /// Fills in actors' emails: the chain's own member events first, then
+    /// the snapshot's members.
+    pub fn resolve_emails(&mut self, members: &[(Uuid, &str)]) {
+        for (id, email) in members {
+            self.emails
+                .entry(*id)
+                .or_insert_with(|| self.strings.get(email));
+        }
+        let emails = &self.emails;
+        let fill = |r: &mut Row| {
+            if let Some(u) = r.actor.user_id {
+                r.actor.email = emails.get(&u).cloned();
+            }
+        };
+        self.populations.values_mut().flatten().for_each(fill);
+        self.after_removal.iter_mut().for_each(fill);
+        self.refused_after_removal.iter_mut().for_each(fill);
+        self.subject.rows.iter_mut().for_each(fill);
+        self.subject.role_history.iter_mut().for_each(fill);
+    }
+
+    /// A member event names the member's email (in `after` or in the
+    /// metadata's `after`).
+    fn learn_email(&mut self, e: &AuditEvent) {
+        if e.resource_type.as_deref() != Some("member") {
+            return;
+        }
+        let Some(user) = e
+            .resource_id
+            .as_deref()
+            .and_then(|s| s.parse::<Uuid>().ok())
+        else {
+            return;
+        };
+        let email = [e.after.as_ref(), e.metadata.get("after"), e.before.as_ref()]
+            .into_iter()
+            .flatten()
+            .find_map(|v| v.get("email").and_then(Value::as_str));
+        if let Some(email) = email {
+            let email = self.strings.get(email);
+            self.emails.insert(user, email);
+        }
+    }
+
     fn removals(&mut self, e: &AuditEvent, row: &Row) {
         let member = e
             .resource_id
@@ -435,7 +619,7 @@ impl Evidence {
             .and_then(|s| s.parse::<Uuid>().ok());
         match (Action::from_name(&e.action), member) {
             (Some(Action::MemberRemoved), Some(m)) => {
-                self.removed.insert(m, row.time);
+                self.removed.insert(m, row.at);
             }
             (Some(Action::MemberAdded), Some(m)) => {
                 self.removed.remove(&m);
@@ -446,9 +630,9 @@ impl Evidence {
                 // access that was not revoked.
                 let removed = e.actor.user_id.and_then(|u| self.removed.get(&u).copied());
                 if let Some(r) = removed {
-                    if e.outcome != "success" && row.time >= r {
+                    if e.outcome != "success" && row.at >= r {
                         self.refused_after_removal.push(row.clone());
-                    } else if e.outcome == "success" && row.time > r + Duration::seconds(1) {
+                    } else if e.outcome == "success" && row.at > r + Duration::seconds(1) {
                         self.after_removal.push(row.clone());
                     }
                 }
@@ -476,13 +660,13 @@ impl Evidence {
         s.rows.push(row.clone());
         if e.actor.user_id == self.subject_id {
             if let Some(sid) = e.actor.session_id {
-                let entry = s.sessions.entry(sid).or_insert((row.time, row.time, 0));
-                entry.0 = entry.0.min(row.time);
-                entry.1 = entry.1.max(row.time);
+                let entry = s.sessions.entry(sid).or_insert((row.at, row.at, 0));
+                entry.0 = entry.0.min(row.at);
+                entry.1 = entry.1.max(row.at);
                 entry.2 += row.count;
             }
-            if !row.ip.is_empty() {
-                *s.ips.entry(row.ip.to_string()).or_default() += row.count;
+            if let Some(ip) = &row.ip {
+                *s.ips.entry(ip.to_string()).or_default() += row.count;
             }
             if e.resource_type.as_deref() == Some("api_key") {
                 if let Some(k) = e.resource_id.as_deref().and_then(|k| k.parse().ok()) {

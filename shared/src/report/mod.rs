@@ -3,7 +3,7 @@
 //! kept), plus an optional snapshot of current state from the daemon. It
 //! renders as JSON (serde) and, with the `pdf` feature, as a PDF.
 
-mod collect;
+pub mod collect;
 mod frameworks;
 #[cfg(feature = "pdf")]
 pub mod pdf;
@@ -67,7 +67,12 @@ impl Status {
 pub struct Table {
     pub title: String,
     pub columns: Vec<String>,
+    /// The rows as printed (display strings, in `columns` order).
     pub rows: Vec<Vec<String>>,
+    /// For a population of events: the same rows as typed records (seq,
+    /// event id, time as stored, actor, diff, ...), for sampling and tracing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<collect::Row>,
 }
 
 impl Table {
@@ -76,6 +81,7 @@ impl Table {
             title: title.to_owned(),
             columns: columns.iter().map(|c| (*c).to_owned()).collect(),
             rows,
+            records: Vec::new(),
         }
     }
 }
@@ -217,7 +223,16 @@ impl ReportBuilder {
     ) -> (Report, VerifyReport) {
         let verify = self.verifier.finish_with(checks);
         let integrity = integrity(&verify);
-        let ev = self.evidence;
+        let mut ev = self.evidence;
+        let members: Vec<(Uuid, &str)> = snapshot
+            .map(|s| {
+                s.members
+                    .iter()
+                    .map(|m| (m.user_id, m.email.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ev.resolve_emails(&members);
         let o = &self.options;
         let sections = frameworks::sections(o, &ev, snapshot, &integrity);
         let summary = sections

@@ -118,8 +118,8 @@ pub(super) fn breach_timeline(o: &ReportOptions, ev: &Evidence) -> Section {
     .iter()
     .flat_map(|k| ev.rows(*k).iter().cloned())
     .collect();
-    timeline.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.action.cmp(&b.action)));
-    timeline.dedup_by(|a, b| a.time == b.time && a.action == b.action && a.actor == b.actor);
+    timeline.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.action.cmp(&b.action)));
+    timeline.dedup_by(|a, b| a.event_id == b.event_id);
     let people = ev.people.iter().map(|p| vec![p.to_string()]).collect();
     d.table(rows_table("Security-relevant events (timeline)", &timeline));
     d.table(Table::new(

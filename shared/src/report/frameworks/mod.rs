@@ -18,7 +18,9 @@ use iso27001::*;
 use soc2::*;
 
 pub(super) fn rows_table(title: &str, rows: &[Row]) -> Table {
-    Table::new(title, &ROW_COLUMNS, rows.iter().map(Row::cells).collect())
+    let mut t = Table::new(title, &ROW_COLUMNS, rows.iter().map(Row::cells).collect());
+    t.records = rows.to_vec();
+    t
 }
 
 pub(super) fn total(rows: &[Row]) -> u64 {
@@ -187,7 +189,7 @@ pub(super) fn members_table(snap: &ReportSnapshot) -> Table {
 pub(super) fn admins_without_mfa(snap: &ReportSnapshot) -> Vec<String> {
     snap.members
         .iter()
-        .filter(|m| m.roles.iter().any(|r| r == "admin") && !m.mfa_enabled)
+        .filter(|m| (m.is_super_admin || m.roles.iter().any(|r| r == "admin")) && !m.mfa_enabled)
         .map(|m| m.email.clone())
         .collect()
 }

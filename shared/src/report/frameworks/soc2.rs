@@ -108,30 +108,48 @@ pub(super) fn provisioning(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot
     d.done(!rows.is_empty() || snap.is_some())
 }
 
+/// Refusals at the system boundary (requests from outside).
+const BOUNDARY: [&str; 7] = [
+    "request.rate_limited",
+    "request.ip_denied",
+    "request.signature_rejected",
+    "auth.csrf_failed",
+    "auth.signin_rate_limited",
+    "api_key.rejected",
+    "auth.refresh_refused",
+];
+
 pub(super) fn boundary(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot>) -> Section {
     let mut d = Draft::new(
         id,
         "Protection against threats from outside the system boundary",
         "Requests from outside are filtered: rate limits, network (IP) rules, request signatures and CSRF protection refuse what should not enter.",
     );
-    let rows = ev.rows(Kind::Refusal);
+    // Only what the boundary filters: a permission denial of a signed-in
+    // member is access control inside the system (CC6.3, A.5.15), not here.
+    let all = ev.rows(Kind::Refusal);
+    let rows: Vec<Row> = all
+        .iter()
+        .filter(|r| BOUNDARY.contains(&&*r.action))
+        .cloned()
+        .collect();
     let mut by_action: BTreeMap<&str, u64> = BTreeMap::new();
-    for r in rows {
+    for r in &rows {
         *by_action.entry(&*r.action).or_default() += r.count;
     }
-    for a in [
-        "request.rate_limited",
-        "request.ip_denied",
-        "request.signature_rejected",
-        "auth.csrf_failed",
-        "auth.signin_rate_limited",
-        "access.denied",
-    ] {
+    for a in BOUNDARY {
         d.evidence(format!(
             "{a}: {} refused",
             by_action.get(a).copied().unwrap_or(0)
         ));
     }
+    let inside = total(all) - total(&rows);
+    if inside > 0 {
+        d.evidence(format!(
+            "{inside} refusals inside the boundary (permission denials, escalation and membership refusals of signed-in accounts) are not counted here."
+        ));
+    }
+    let rows = rows.as_slice();
     if let Some(s) = snap {
         let st = &s.organization.settings;
         d.evidence(format!(

@@ -301,9 +301,11 @@ impl Writer {
                 .zip(&widths)
                 .map(|(c, w)| {
                     let mut lines = wrap(c, size, false, w - 2.0 * pad);
+                    // Said, not silent: the JSON rendering has the whole value.
                     if lines.len() > CELL_LINES_MAX {
+                        let more = lines.len() - CELL_LINES_MAX;
                         lines.truncate(CELL_LINES_MAX);
-                        lines.push("[...]".into());
+                        lines.push(format!("[{more} more lines: see the JSON rendering]"));
                     }
                     lines
                 })

@@ -170,6 +170,7 @@ fn summary(w: &mut Writer, r: &Report) {
             "Findings".into(),
         ],
         rows,
+        records: Vec::new(),
     });
     for c in &r.charts {
         w.chart(c);
