@@ -142,11 +142,6 @@ impl Row {
         }
     }
 
-    /// The address, or "" when the event has none.
-    pub fn ip(&self) -> &str {
-        self.ip.as_deref().unwrap_or_default()
-    }
-
     /// Display cells for the PDF, in [`ROW_COLUMNS`] order.
     pub fn cells(&self) -> Vec<String> {
         let mut when = format!("#{} {}", self.seq, cell_time(&self.time));
