@@ -22,6 +22,9 @@ struct Scenario {
     bob: Uuid,
 }
 
+/// Not 7-bit: the PDF must draw and extract it as written.
+const ORG_NAME: &str = "Acme Söhne & Töchter Ελλάς";
+
 /// Admin creates Acme; alice (compliance officer), bob (viewer) and carol
 /// (auditor and compliance officer) join; bob gets and loses `auditor`, is
 /// granted a document, is refused a role change, and is removed; the
@@ -97,6 +100,14 @@ async fn scenario(app: &TestApp) -> Scenario {
         &format!("/api/v1/orgs/{org}"),
         &admin,
         json!({"settings": {"audit_retention_days": 400, "ip_deny": ["198.51.100.0/24"]}}),
+    )
+    .await
+    .assert_status(200);
+    // Renamed to a name no 7-bit font can print: the report must keep it.
+    app.patch(
+        &format!("/api/v1/orgs/{org}"),
+        &admin,
+        json!({"name": ORG_NAME}),
     )
     .await
     .assert_status(200);
@@ -219,7 +230,7 @@ async fn soc2_report_from_a_scripted_scenario() {
     assert!(r.integrity.signed_head.is_some());
     // Taking the snapshot was recorded (before the export).
     assert!(s.bundle.contains("\"report.generated\""));
-    assert_eq!(r.org_name.as_deref(), Some("Acme"));
+    assert_eq!(r.org_name.as_deref(), Some(ORG_NAME));
     let ids: Vec<&str> = r.summary.iter().map(|s| s.control_id.as_str()).collect();
     assert_eq!(ids, ["CC6.1", "CC6.2", "CC6.3", "CC6.6", "CC7.2", "CC8.1"]);
 
@@ -459,7 +470,32 @@ async fn soc2_report_from_a_scripted_scenario() {
         assert!(text.contains(needle), "{needle} not in the PDF text");
     }
     let first = pdf_text(&pdf, Some((1, 1)));
-    assert!(first.contains("Acme") && first.contains("VERIFIED"));
+    assert!(
+        first.contains(ORG_NAME) && first.contains("VERIFIED"),
+        "{first}"
+    );
+    // And as poppler extracts it (what an auditor's tools see).
+    match pdftotext(&pdf) {
+        Some(text) => assert!(text.contains(ORG_NAME), "pdftotext lost the name: {text}"),
+        None => loki_tests::skipped(
+            "pdftotext (poppler-utils) is not installed: the embedded font was checked with lopdf only",
+        ),
+    }
+}
+
+/// The PDF's text as poppler's `pdftotext` gives it, when installed.
+fn pdftotext(pdf: &[u8]) -> Option<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("r.pdf");
+    std::fs::write(&path, pdf).expect("write");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "pdftotext failed: {out:?}");
+    Some(String::from_utf8(out.stdout).expect("utf-8"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -105,6 +105,10 @@ pub struct Section {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chart {
     pub title: String,
+    /// What a bar measures (the y axis).
+    pub y_label: String,
+    /// What the x axis counts in.
+    pub x_label: String,
     pub points: Vec<(String, u64)>,
 }
 
@@ -265,8 +269,13 @@ impl ReportBuilder {
             events_in_period: ev.in_period,
             summary,
             charts: vec![
-                chart("Audit events per day", &ev.per_day, &ev.per_day),
-                chart("Refused requests per day", &ev.denials_per_day, &ev.per_day),
+                chart("Audit events per day", "Events", &ev.per_day, &ev.per_day),
+                chart(
+                    "Refused requests per day",
+                    "Refused requests",
+                    &ev.denials_per_day,
+                    &ev.per_day,
+                ),
             ],
             sections,
         };
@@ -278,6 +287,7 @@ impl ReportBuilder {
 /// and both charts share one axis).
 fn chart(
     title: &str,
+    y_label: &str,
     days: &std::collections::BTreeMap<NaiveDate, u64>,
     span: &std::collections::BTreeMap<NaiveDate, u64>,
 ) -> Chart {
@@ -294,6 +304,8 @@ fn chart(
     }
     Chart {
         title: title.to_owned(),
+        y_label: format!("{y_label} per day"),
+        x_label: "Day (UTC)".to_owned(),
         points,
     }
 }

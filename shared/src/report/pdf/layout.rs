@@ -1,11 +1,10 @@
-//! Page layout for the report PDF: A4 geometry, colours, Helvetica
-//! metrics and wrapping, and a cursor-based writer that breaks pages
+//! Page layout for the report PDF: A4 geometry, colours, wrapping by the
+//! embedded font's metrics, and a cursor-based writer that breaks pages
 //! (repeating table headers) and adds running heads and page numbers.
 
-use printpdf::{
-    BuiltinFont, Color, Line, LinePoint, Op, PaintMode, PdfFontHandle, Point, Pt, Rect, Rgb,
-    TextItem,
-};
+use printpdf::{Color, Line, LinePoint, Op, PaintMode, Point, Pt, Rect, Rgb, TextItem};
+
+use super::fonts;
 
 use crate::report::{Chart, Table};
 
@@ -38,48 +37,19 @@ pub(super) fn color(c: Rgb3) -> Color {
     Color::Rgb(Rgb::new(c.0, c.1, c.2, None))
 }
 
-/// Helvetica advance widths (1/1000 em) for ASCII 32..=126 (Adobe AFM).
-pub(super) const HELVETICA: [u16; 95] = [
-    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556, 556,
-    556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556, 1015, 667, 667, 722, 722, 667,
-    611, 778, 722, 278, 500, 667, 556, 833, 722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667,
-    667, 611, 278, 278, 278, 469, 556, 333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500,
-    222, 833, 556, 556, 556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584,
-];
-
 pub(super) fn text_width(s: &str, size: f32, bold: bool) -> f32 {
-    let units: u32 = s
-        .bytes()
-        .map(|b| {
-            u32::from(
-                HELVETICA
-                    .get(usize::from(b.saturating_sub(32)))
-                    .copied()
-                    .unwrap_or(556),
-            )
-        })
-        .sum();
-    // Bold is a little wider; overestimating only wraps a little earlier.
-    let factor = if bold { 1.07 } else { 1.0 };
-    units as f32 / 1000.0 * size * factor
+    fonts::width(s, size, bold)
 }
 
-/// The built-in fonts speak WinAnsi; keep to printable ASCII so every
-/// glyph draws and extracts as written.
-pub(super) fn ascii(s: &str) -> String {
+/// Text as drawn: whitespace controls become spaces, and a character the
+/// embedded face cannot draw becomes U+FFFD (visible, never dropped).
+pub(super) fn printable(s: &str) -> String {
     s.chars()
         .map(|c| match c {
-            ' '..='~' => c.to_string(),
-            '\u{2014}' | '\u{2013}' => "-".into(),
-            '\u{2018}' | '\u{2019}' => "'".into(),
-            '\u{201c}' | '\u{201d}' => "\"".into(),
-            '\u{2026}' => "...".into(),
-            '\u{00b1}' => "+/-".into(),
-            '\u{2265}' => ">=".into(),
-            '\u{2264}' => "<=".into(),
-            '\u{2192}' => "->".into(),
-            '\t' | '\n' | '\r' => " ".into(),
-            _ => "?".into(),
+            '\t' | '\n' | '\r' => ' ',
+            c if c.is_control() => '\u{fffd}',
+            c if fonts::has_glyph(c) => c,
+            _ => '\u{fffd}',
         })
         .collect()
 }
@@ -89,7 +59,7 @@ pub(super) fn ascii(s: &str) -> String {
 pub(super) fn wrap(s: &str, size: f32, bold: bool, width: f32) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
-    for word in ascii(s).split(' ') {
+    for word in printable(s).split(' ') {
         let candidate = if line.is_empty() {
             word.to_owned()
         } else {
@@ -104,9 +74,13 @@ pub(super) fn wrap(s: &str, size: f32, bold: bool, width: f32) -> Vec<String> {
         }
         let mut rest = word.to_owned();
         while text_width(&rest, size, bold) > width {
+            // Cut on character boundaries (text is UTF-8).
             let mut cut = rest.len();
-            while cut > 1 && text_width(&rest[..cut], size, bold) > width {
-                cut -= 1;
+            while text_width(&rest[..cut], size, bold) > width {
+                match rest[..cut].char_indices().next_back() {
+                    Some((i, _)) if i > 0 => cut = i,
+                    _ => break,
+                }
             }
             // Prefer to break after a separator (ids, dotted names, JSON).
             if let Some(sep) = rest[..cut].rfind(['-', '_', '.', ',', '/', ':']) {
@@ -125,11 +99,19 @@ pub(super) fn wrap(s: &str, size: f32, bold: bool, width: f32) -> Vec<String> {
     lines
 }
 
+/// A finished page: its drawing and whether it is landscape.
+pub(super) struct Page {
+    pub(super) ops: Vec<Op>,
+    pub(super) landscape: bool,
+}
+
 pub(super) struct Writer {
-    pages: Vec<Vec<Op>>,
+    pages: Vec<Page>,
     ops: Vec<Op>,
     pub(super) y: f32,
     running_head: String,
+    /// The page being written is A4 landscape (wide tables).
+    landscape: bool,
 }
 
 impl Writer {
@@ -139,43 +121,74 @@ impl Writer {
             ops: Vec::new(),
             y: TOP,
             running_head,
+            landscape: false,
         }
     }
 
+    fn page_w(&self) -> f32 {
+        if self.landscape {
+            H
+        } else {
+            W
+        }
+    }
+
+    fn page_h(&self) -> f32 {
+        if self.landscape {
+            W
+        } else {
+            H
+        }
+    }
+
+    pub(super) fn content_w(&self) -> f32 {
+        self.page_w() - 2.0 * MARGIN
+    }
+
+    /// A new portrait page.
     pub(super) fn new_page(&mut self) {
-        let page = std::mem::take(&mut self.ops);
-        self.pages.push(page);
-        self.y = TOP;
+        self.start_page(false);
+    }
+
+    fn start_page(&mut self, landscape: bool) {
+        let ops = std::mem::take(&mut self.ops);
+        self.pages.push(Page {
+            ops,
+            landscape: self.landscape,
+        });
+        self.landscape = landscape;
+        self.y = self.page_h() - (H - TOP);
         let head = self.running_head.clone();
-        self.text(MARGIN, H - 34.0, SMALL, false, MUTED, &head);
-        self.hline(MARGIN, W - MARGIN, H - 40.0, RULE, 0.5);
+        let (ph, pw) = (self.page_h(), self.page_w());
+        self.text(MARGIN, ph - 34.0, SMALL, false, MUTED, &head);
+        self.hline(MARGIN, pw - MARGIN, ph - 40.0, RULE, 0.5);
+    }
+
+    /// Starts a new page in the current orientation.
+    fn next_page(&mut self) {
+        self.start_page(self.landscape);
     }
 
     /// Starts a new page unless `height` still fits.
     pub(super) fn ensure(&mut self, height: f32) {
         if self.y - height < BOTTOM {
-            self.new_page();
+            self.next_page();
         }
     }
 
     pub(super) fn text(&mut self, x: f32, y: f32, size: f32, bold: bool, c: Rgb3, s: &str) {
-        let font = if bold {
-            BuiltinFont::HelveticaBold
-        } else {
-            BuiltinFont::Helvetica
-        };
         self.ops.extend([
             Op::StartTextSection,
             Op::SetFillColor { col: color(c) },
             Op::SetFont {
-                font: PdfFontHandle::Builtin(font),
+                font: fonts::handle(bold),
                 size: Pt(size),
             },
             Op::SetTextCursor {
                 pos: Point { x: Pt(x), y: Pt(y) },
             },
             Op::ShowText {
-                items: vec![TextItem::Text(ascii(s))],
+                items: vec![TextItem::Text(printable(s))],
             },
             Op::EndTextSection,
         ]);
@@ -226,7 +239,7 @@ impl Writer {
     /// A wrapped paragraph at the cursor.
     pub(super) fn para(&mut self, s: &str, size: f32, bold: bool, c: Rgb3, indent: f32) {
         let lh = size * 1.35;
-        for line in wrap(s, size, bold, CONTENT_W - indent) {
+        for line in wrap(s, size, bold, self.content_w() - indent) {
             self.ensure(lh);
             self.y -= lh;
             self.text(MARGIN + indent, self.y + size * 0.25, size, bold, c, &line);
@@ -245,7 +258,7 @@ impl Writer {
     }
 
     pub(super) fn bullet(&mut self, s: &str, c: Rgb3) {
-        let lines = wrap(s, BODY, false, CONTENT_W - 14.0);
+        let lines = wrap(s, BODY, false, self.content_w() - 14.0);
         let lh = BODY * 1.35;
         for (i, line) in lines.iter().enumerate() {
             self.ensure(lh);
@@ -261,6 +274,11 @@ impl Writer {
         let size = SMALL;
         let lh = size * 1.3;
         let pad = 3.0;
+        // A wide table (a population: five columns of dense text) goes on
+        // landscape pages, where its cells wrap half as much.
+        if !t.rows.is_empty() && t.columns.len() >= 5 && !self.landscape {
+            self.start_page(true);
+        }
         self.ensure(lh * 4.0 + 20.0);
         self.gap(6.0);
         self.para(
@@ -287,7 +305,7 @@ impl Writer {
             self.para("None in the period.", size, false, MUTED, 0.0);
             return;
         }
-        let widths = column_widths(t, size);
+        let widths = column_widths(t, size, self.content_w());
         let header: Vec<Vec<String>> = t
             .columns
             .iter()
@@ -312,15 +330,16 @@ impl Writer {
                 .collect();
             let height = cells.iter().map(Vec::len).max().unwrap_or(1) as f32 * lh + 2.0 * pad;
             if self.y - height < BOTTOM {
-                self.new_page();
+                self.next_page();
                 self.table_header(&header, &widths, lh, pad);
             }
             self.y -= height;
+            let cw = self.content_w();
             if i % 2 == 1 {
-                self.rect(MARGIN, self.y, CONTENT_W, height, STRIPE);
+                self.rect(MARGIN, self.y, cw, height, STRIPE);
             }
             self.cells(&cells, &widths, lh, pad, false);
-            self.hline(MARGIN, MARGIN + CONTENT_W, self.y, RULE, 0.4);
+            self.hline(MARGIN, MARGIN + cw, self.y, RULE, 0.4);
         }
         self.gap(4.0);
     }
@@ -334,7 +353,7 @@ impl Writer {
     ) {
         let height = header.iter().map(Vec::len).max().unwrap_or(1) as f32 * lh + 2.0 * pad;
         self.y -= height;
-        self.rect(MARGIN, self.y, CONTENT_W, height, HEADER_BG);
+        self.rect(MARGIN, self.y, self.content_w(), height, HEADER_BG);
         self.cells(header, widths, lh, pad, true);
     }
 
@@ -363,31 +382,41 @@ impl Writer {
         }
     }
 
+    /// A bar chart with both axes labelled: the y axis with its unit and
+    /// scale (0, half, maximum), the x axis with dated ticks (UTC days).
     pub(super) fn chart(&mut self, c: &Chart) {
-        let (h, label_h) = (130.0, 14.0);
-        self.ensure(h + 50.0);
+        let (h, label_h) = (130.0, 12.0);
+        self.ensure(h + 76.0);
         self.gap(6.0);
         self.para(&c.title, BODY, true, INK, 0.0);
+        self.gap(4.0);
+        self.text(MARGIN, self.y - 6.0, SMALL, true, MUTED, &c.y_label);
         let max = c.points.iter().map(|p| p.1).max().unwrap_or(0);
-        let base = self.y - h - 4.0;
+        let base = self.y - h - 16.0;
         let left = MARGIN + 34.0;
-        let width = CONTENT_W - 34.0;
-        // Axes and the scale.
+        let width = self.content_w() - 34.0;
         self.line(
             &[(left, base + h), (left, base), (left + width, base)],
             MUTED,
             0.6,
         );
-        self.hline(left, left + width, base + h, RULE, 0.4);
-        self.text(
-            MARGIN,
-            base + h - 3.0,
-            SMALL,
-            false,
-            MUTED,
-            &max.to_string(),
-        );
-        self.text(MARGIN + 20.0, base - 2.0, SMALL, false, MUTED, "0");
+        // Scale: gridlines at the maximum and half of it, values right-aligned.
+        let mut scale = vec![(0u64, base)];
+        if max > 0 {
+            scale.push((max, base + h));
+            if max >= 2 {
+                let half = max / 2;
+                scale.push((half, base + (half as f32 / max as f32) * (h - 2.0)));
+            }
+        }
+        for (v, y) in scale {
+            if v > 0 {
+                self.hline(left, left + width, y, RULE, 0.4);
+            }
+            let label = v.to_string();
+            let lw = text_width(&label, SMALL, false);
+            self.text(left - 4.0 - lw, y - 2.5, SMALL, false, MUTED, &label);
+        }
         if c.points.is_empty() {
             self.text(
                 left + 8.0,
@@ -414,49 +443,54 @@ impl Writer {
                 ACCENT,
             );
         }
-        if let (Some(first), Some(last)) = (c.points.first(), c.points.last()) {
-            self.text(left, base - label_h, SMALL, false, MUTED, &first.0);
-            let lw = text_width(&last.0, SMALL, false);
-            self.text(
-                left + width - lw,
-                base - label_h,
-                SMALL,
-                false,
-                MUTED,
-                &last.0,
-            );
-            let total: u64 = c.points.iter().map(|p| p.1).sum();
-            let days = c.points.len();
-            let note = format!(
-                "{days} day{}, {total} in total, at most {max} a day",
-                if days == 1 { "" } else { "s" }
-            );
-            let nw = text_width(&note, SMALL, false);
-            self.text(
-                left + (width - nw) / 2.0,
-                base - label_h,
-                SMALL,
-                false,
-                MUTED,
-                &note,
-            );
+        // Dated ticks: every day when few, else about seven evenly spaced
+        // (always the first and the last day).
+        let days = c.points.len();
+        let ticks: Vec<usize> = if days <= 7 {
+            (0..days).collect()
+        } else {
+            let mut t: Vec<usize> = (0..7).map(|k| k * (days - 1) / 6).collect();
+            t.dedup();
+            t
+        };
+        for i in ticks {
+            let x = left + (i as f32 + 0.5) * slot;
+            self.line(&[(x, base), (x, base - 3.0)], MUTED, 0.5);
+            let label = &c.points[i].0;
+            let lw = text_width(label, SMALL, false);
+            let lx = (x - lw / 2.0).clamp(left - 10.0, left + width - lw);
+            self.text(lx, base - 3.0 - label_h + 2.0, SMALL, false, MUTED, label);
         }
-        self.y = base - label_h - 10.0;
+        let total: u64 = c.points.iter().map(|p| p.1).sum();
+        let note = format!(
+            "{} ({days} day{}; {total} in total, at most {max} a day)",
+            c.x_label,
+            if days == 1 { "" } else { "s" }
+        );
+        let nw = text_width(&note, SMALL, true);
+        let ny = base - 2.0 * label_h - 2.0;
+        self.text(left + (width - nw) / 2.0, ny, SMALL, true, MUTED, &note);
+        self.y = ny - 12.0;
     }
 
-    pub(super) fn finish(mut self, footer: &str) -> Vec<Vec<Op>> {
-        let last = std::mem::take(&mut self.ops);
-        self.pages.push(last);
+    pub(super) fn finish(mut self, footer: &str) -> Vec<Page> {
+        let ops = std::mem::take(&mut self.ops);
+        self.pages.push(Page {
+            ops,
+            landscape: self.landscape,
+        });
         let n = self.pages.len();
         let mut pages = std::mem::take(&mut self.pages);
         for (i, page) in pages.iter_mut().enumerate() {
             let mut w = Writer::new(String::new());
-            w.hline(MARGIN, W - MARGIN, 40.0, RULE, 0.5);
+            w.landscape = page.landscape;
+            let pw = w.page_w();
+            w.hline(MARGIN, pw - MARGIN, 40.0, RULE, 0.5);
             w.text(MARGIN, 28.0, SMALL, false, MUTED, footer);
             let label = format!("Page {} of {n}", i + 1);
             let lw = text_width(&label, SMALL, false);
-            w.text(W - MARGIN - lw, 28.0, SMALL, false, MUTED, &label);
-            page.extend(w.ops);
+            w.text(pw - MARGIN - lw, 28.0, SMALL, false, MUTED, &label);
+            page.ops.extend(w.ops);
         }
         pages
     }
@@ -465,7 +499,7 @@ impl Writer {
 /// Column widths from content: every column first gets its longest word
 /// (up to a cap, so ids and action names stay whole where they can), then
 /// the rest of the page is shared in proportion to what each still wants.
-pub(super) fn column_widths(t: &Table, size: f32) -> Vec<f32> {
+pub(super) fn column_widths(t: &Table, size: f32, content_w: f32) -> Vec<f32> {
     const PAD: f32 = 8.0;
     const WORD_CAP: f32 = 105.0;
     let n = t.columns.len().max(1);
@@ -479,7 +513,7 @@ pub(super) fn column_widths(t: &Table, size: f32) -> Vec<f32> {
             .map(|r| r.iter().map(|c| (c, false)).collect()),
     ) {
         for (i, (cell, bold)) in row.into_iter().enumerate().take(n) {
-            let cell = ascii(cell);
+            let cell = printable(cell);
             natural[i] = natural[i].max(text_width(&cell, size, bold).min(320.0) + PAD);
             // Long ids break at a hyphen near their middle: half will do.
             let longest = cell
@@ -497,8 +531,8 @@ pub(super) fn column_widths(t: &Table, size: f32) -> Vec<f32> {
         }
     }
     let base: f32 = word.iter().sum();
-    if base >= CONTENT_W {
-        return word.iter().map(|w| w / base * CONTENT_W).collect();
+    if base >= content_w {
+        return word.iter().map(|w| w / base * content_w).collect();
     }
     let extra: Vec<f32> = natural
         .iter()
@@ -506,7 +540,7 @@ pub(super) fn column_widths(t: &Table, size: f32) -> Vec<f32> {
         .map(|(n, w)| (n - w).max(0.0))
         .collect();
     let want: f32 = extra.iter().sum();
-    let room = CONTENT_W - base;
+    let room = content_w - base;
     word.iter()
         .zip(&extra)
         .map(|(w, e)| {

@@ -1,11 +1,12 @@
 //! The report as a PDF (A4): cover page with the integrity statement,
 //! summary of controls, two vector bar charts, then one section per control
 //! with population tables that break across pages under repeated headers;
-//! page numbers on every page. Built-in Helvetica (text extracts cleanly
-//! with `pdftotext`). The same report gives byte-identical output: the
+//! page numbers on every page. Text is set in an embedded Unicode face
+//! (DejaVu Sans, see `fonts`), so it draws and extracts as written. The same report gives byte-identical output: the
 //! creation date is the report's generation time and the file identifier
 //! is derived from the content instead of being random.
 
+mod fonts;
 mod layout;
 
 use printpdf::{PdfDocument, PdfPage, PdfSaveOptions};
@@ -229,9 +230,17 @@ pub fn render(r: &Report) -> Vec<u8> {
     let pages = w
         .finish(&footer)
         .into_iter()
-        .map(|ops| PdfPage::new(printpdf::Mm(210.0), printpdf::Mm(297.0), ops))
+        .map(|p| {
+            let (w, h) = if p.landscape {
+                (297.0, 210.0)
+            } else {
+                (210.0, 297.0)
+            };
+            PdfPage::new(printpdf::Mm(w), printpdf::Mm(h), p.ops)
+        })
         .collect();
     let mut doc = PdfDocument::new(&r.title);
+    fonts::register(&mut doc);
     let t = chrono::DateTime::parse_from_rfc3339(&r.generated_at).map_or(0, |t| t.timestamp());
     if let Ok(date) = printpdf::OffsetDateTime::from_unix_timestamp(t) {
         doc.metadata.info.creation_date = date;
