@@ -105,16 +105,47 @@ async fn add_list_change_remove(b: Backend) {
         .await
         .assert_error(403, "permission_denied");
 
+    let own = app
+        .post("/api/v1/orgs", Some(&wt), json!({"name": "Worker's own"}))
+        .await;
+    let own = own.assert_status(201)["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let wt_own = app.login("worker@example.com", Some(&own)).await;
     let r = app.delete(&one, &admin).await;
     assert_eq!(r.status.as_u16(), 204);
     app.get(&one, &admin).await.assert_error(404, "not_found");
     app.delete(&one, &admin)
         .await
         .assert_error(404, "not_found");
-    // A removed member's org-scoped token no longer opens the org.
+    // Removal ended the member's sessions in this organization (audited),
+    // and only those: a session in an organization of their own stays.
     app.get(&format!("/api/v1/orgs/{org}"), &wt)
         .await
-        .assert_error(403, "not_a_member");
+        .assert_error(401, "session_revoked");
+    app.get("/api/v1/auth/me", &wt_own).await.assert_status(200);
+    // ...and cannot switch back into the organization it left.
+    app.post(
+        "/api/v1/auth/switch-org",
+        Some(&wt_own),
+        json!({"org": org.to_string()}),
+    )
+    .await
+    .assert_error(403, "not_a_member");
+    let events = app
+        .get(
+            &format!("/api/v1/orgs/{org}/audit/events?action=session.revoked"),
+            &admin,
+        )
+        .await;
+    let events = events.assert_status(200)["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["metadata"]["reason"], "member_removed");
+    assert_eq!(events[0]["metadata"]["user_id"], worker.to_string());
     app.stop().await;
 }
 

@@ -263,6 +263,35 @@ async fn soc2_report_from_a_scripted_scenario() {
         cc62.evidence
     );
     table(cc62, "Refused attempts after removal");
+    // Removal ended bob's session at once (audited): the time to revoke is
+    // measured from the events, not assumed.
+    assert!(s.bundle.contains("\"member_removed\""));
+    assert!(
+        cc62.evidence
+            .iter()
+            .any(|e| e.contains("1 of 1 removals fully revoked within 24 h")),
+        "{:?}",
+        cc62.evidence
+    );
+    let term = table(cc62, "Terminations: time from removal to revocation");
+    assert_eq!(term.rows.len(), 1, "{:?}", term.rows);
+    assert!(
+        term.rows[0][0].starts_with("bob@acme.test"),
+        "{:?}",
+        term.rows
+    );
+    assert_eq!(term.rows[0][2], "1", "sessions ended: {:?}", term.rows);
+    assert!(term.rows[0][4].ends_with(" s"), "{:?}", term.rows);
+    assert_eq!(term.rows[0][5], "none");
+    assert_eq!(
+        table(
+            cc62,
+            "Sessions revoked (by their user, an admin, or at removal)"
+        )
+        .records[0]
+            .details["reason"],
+        "member_removed"
+    );
 
     // A key bob created is still active after he left: flagged. (Injected
     // into the snapshot: the free tier of this scenario has no API keys.)
@@ -271,6 +300,12 @@ async fn soc2_report_from_a_scripted_scenario() {
         "id": Uuid::from_u128(42), "org_id": s.snapshot.org_id, "key_id": "k_bob",
         "name": "bob's script", "scopes": ["org:read"], "created_by": s.bob,
         "created_at": "2026-11-27T10:00:00Z"
+    }]);
+    // ...and a session of his that something left open.
+    snap["sessions"] = json!([{
+        "id": Uuid::from_u128(43), "user_id": s.bob, "org_id": s.snapshot.org_id,
+        "kind": "token", "created_at": "2026-11-27T10:00:00Z",
+        "last_seen_at": "2026-11-27T11:00:00Z", "expires_at": "2026-11-28T10:00:00Z"
     }]);
     let with_key: ReportSnapshot = serde_json::from_value(snap).expect("snapshot");
     let keyed = report::from_bundle(&s.bundle, options(Framework::Soc2), Some(&with_key));
@@ -281,6 +316,18 @@ async fn soc2_report_from_a_scripted_scenario() {
             .findings
             .iter()
             .any(|f| f.contains("k_bob") && f.contains("still active")),
+        "{:?}",
+        cc62k.findings
+    );
+    let held = format!(
+        "still holds: API key k_bob, session {} (last seen 2026-11-27T11:00:00Z)",
+        Uuid::from_u128(43)
+    );
+    assert!(
+        cc62k
+            .findings
+            .iter()
+            .any(|f| f.starts_with("bob@acme.test") && f.contains(&held)),
         "{:?}",
         cc62k.findings
     );

@@ -305,6 +305,37 @@ impl Accounts {
             .await
     }
 
+    /// Ends a removed member's sessions in the organization, each audited
+    /// on its chain (`session.revoked`, reason `member_removed`), so the
+    /// report can measure the time from removal to revocation. Their
+    /// sessions in other organizations stay.
+    pub async fn end_removed_member_sessions(
+        &self,
+        access: &OrgAccess,
+        principal: &Principal,
+        user: Uuid,
+    ) -> Result<u64, AppError> {
+        let org = access.org().id;
+        let mut ended = 0u64;
+        for s in sessions::list_for_org(self.kv.as_ref(), org).await? {
+            if s.user_id != user {
+                continue;
+            }
+            self.renewal.end_session(s.id, "member_removed").await?;
+            self.auditor
+                .record(
+                    principal
+                        .event(Action::SessionRevoked, Outcome::Success)
+                        .org(Some(org))
+                        .resource("session", s.id)
+                        .meta(serde_json::json!({"user_id": user, "reason": "member_removed"})),
+                )
+                .await?;
+            ended += 1;
+        }
+        Ok(ended)
+    }
+
     /// The target is protected from the caller unless the caller holds, here,
     /// every permission the target holds; a super admin only from super admins.
     async fn outranks(

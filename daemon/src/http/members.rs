@@ -115,6 +115,12 @@ pub async fn remove(
         .members
         .remove_member(&access, &principal, user_id)
         .await?;
+    // Membership is checked on every request, so these sessions could no
+    // longer open the organization; ending them makes that a recorded fact.
+    state
+        .accounts
+        .end_removed_member_sessions(&access, &principal, user_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

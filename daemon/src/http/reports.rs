@@ -17,7 +17,7 @@ use crate::auth::Principal;
 use crate::error::AppResult;
 
 #[utoipa::path(get, path = "/orgs/{org_id}/reports/snapshot", tag = "reports",
-    summary = "Current state for a compliance report (members, MFA, roles, API keys, settings), signed with the audit key",
+    summary = "Current state for a compliance report (members, MFA, roles, API keys, open sessions, settings), signed with the audit key",
     responses((status = 200, description = "OK", body = ReportSnapshot)))]
 pub async fn snapshot(
     State(state): State<AppState>,
@@ -28,7 +28,18 @@ pub async fn snapshot(
         .admission
         .require(&principal, org_id, Permission::ReportGenerate)
         .await?;
-    let snapshot = state.tenancy.snapshot(&access).await?;
+    let mut snapshot = state.tenancy.snapshot(&access).await?;
+    snapshot.sessions = state
+        .accounts
+        .org_sessions(access.tenant(), &principal)
+        .await?
+        .into_iter()
+        .map(|mut s| {
+            // Whose request took the snapshot is not current state.
+            s.current = false;
+            s
+        })
+        .collect();
     let (snapshot, sha256) = state.auditor.sign_snapshot(snapshot).await?;
     state
         .auditor

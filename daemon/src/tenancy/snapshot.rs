@@ -37,6 +37,7 @@ impl Tenancy {
                 .iter()
                 .map(api_keys::info)
                 .collect(),
+            sessions: Vec::new(),
             signature: None,
         };
         Ok(snapshot)

@@ -40,6 +40,10 @@ pub struct ReportSnapshot {
     pub members: Vec<SnapshotMember>,
     pub roles: Vec<RoleInfo>,
     pub api_keys: Vec<ApiKeyInfo>,
+    /// Sessions open in the organization when it was taken (a removed
+    /// member's open session is a finding).
+    #[serde(default)]
+    pub sessions: Vec<super::SessionInfo>,
     /// The audit key's signature over the JCS of every other member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<SnapshotSignature>,

@@ -292,6 +292,10 @@ pub enum Kind {
     AuditOperation,
     Registration,
     Privileged,
+    /// Sessions ended by their user or an admin (also at a member's removal).
+    SessionRevocation,
+    /// API keys created, rotated and revoked.
+    KeyLifecycle,
 }
 
 /// Which populations an event of this action belongs to. Unknown names
@@ -330,8 +334,10 @@ fn action_kinds(action: Action) -> &'static [Kind] {
         | SystemSigningKeyRotated
         | AuditKeyRotated => &[Configuration],
         AuthRefreshTokenReused => &[TokenReuse],
-        UserPasswordChanged | UserPasswordReset | MfaEnabled | MfaDisabled | ApiKeyCreated
-        | ApiKeyRotated | ApiKeyRevoked | AuthRecoveryCodeUsed => &[Credential],
+        ApiKeyCreated | ApiKeyRotated | ApiKeyRevoked => &[Credential, KeyLifecycle],
+        UserPasswordChanged | UserPasswordReset | MfaEnabled | MfaDisabled
+        | AuthRecoveryCodeUsed => &[Credential],
+        SessionRevoked => &[SessionRevocation],
         AuditExported | AuditVerified | AuditPurged => &[AuditOperation],
         UserRegistered => &[Registration],
         UserSuperAdminGranted => &[Registration, Privileged],
@@ -341,7 +347,6 @@ fn action_kinds(action: Action) -> &'static [Kind] {
         | AuthOrgSwitched
         | AuthLogout
         | ReportGenerated
-        | SessionRevoked
         | MfaEnrollmentStarted
         | MfaDisableFailed
         | OrgPurged
@@ -385,6 +390,8 @@ pub struct Evidence {
     pub after_removal: Vec<Row>,
     /// Attempts by removed members that were refused (the revocation works).
     pub refused_after_removal: Vec<Row>,
+    /// Each removal and the revocations after it (time to revoke).
+    pub terminations: super::revocation::Terminations,
     pub subject: Subject,
     /// Distinct people and records touched in the period (Art. 33).
     pub people: BTreeSet<Uuid>,
@@ -436,6 +443,7 @@ impl Evidence {
             removed: HashMap::new(),
             after_removal: Vec::new(),
             refused_after_removal: Vec::new(),
+            terminations: Default::default(),
             subject: Subject::default(),
             people: BTreeSet::new(),
             records: BTreeSet::new(),
@@ -448,6 +456,11 @@ impl Evidence {
 
     pub fn rows(&self, kind: Kind) -> &[Row] {
         self.populations.get(&kind).map_or(&[], Vec::as_slice)
+    }
+
+    /// An account's email as the chain or the snapshot names it.
+    pub fn email_of(&self, user: Uuid) -> Option<&str> {
+        self.emails.get(&user).map(|e| &**e)
     }
 
     pub fn count(&self, action: &str) -> u64 {
@@ -545,6 +558,7 @@ impl Evidence {
                 self.attempt(ip, time, n);
             }
             self.removals(e, &row);
+            self.terminations.observe(e, &row);
             if self.is_subject(e) {
                 self.subject_event(e, &row);
             }
@@ -580,6 +594,7 @@ impl Evidence {
         self.populations.values_mut().flatten().for_each(fill);
         self.after_removal.iter_mut().for_each(fill);
         self.refused_after_removal.iter_mut().for_each(fill);
+        self.terminations.rows_mut().for_each(fill);
         self.subject.rows.iter_mut().for_each(fill);
         self.subject.role_history.iter_mut().for_each(fill);
     }

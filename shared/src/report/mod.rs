@@ -7,6 +7,7 @@ pub mod collect;
 mod frameworks;
 #[cfg(feature = "pdf")]
 pub mod pdf;
+pub mod revocation;
 pub mod snapshot;
 #[cfg(test)]
 mod tests;

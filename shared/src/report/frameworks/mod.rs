@@ -12,10 +12,12 @@ use crate::report::{rfc3339, Integrity, ReportOptions, Section, Status, Table};
 mod gdpr;
 mod iso27001;
 mod soc2;
+mod terminations;
 
 use gdpr::*;
 use iso27001::*;
 use soc2::*;
+use terminations::*;
 
 pub(super) fn rows_table(title: &str, rows: &[Row]) -> Table {
     let mut t = Table::new(title, &ROW_COLUMNS, rows.iter().map(Row::cells).collect());

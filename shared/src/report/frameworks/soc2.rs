@@ -19,7 +19,23 @@ pub(super) fn logical_access(id: &str, ev: &Evidence, snap: Option<&ReportSnapsh
         mfa_coverage(&mut d, s);
         d.table(role_matrix(s)).table(members_table(s));
     }
+    let keys = ev.rows(Kind::KeyLifecycle);
+    let n = |a: Action| keys.iter().filter(|r| &*r.action == a.as_str()).count();
+    d.evidence(format!(
+        "API keys: {} created, {} rotated, {} revoked in the period{}.",
+        n(Action::ApiKeyCreated),
+        n(Action::ApiKeyRotated),
+        n(Action::ApiKeyRevoked),
+        snap.map_or(String::new(), |s| format!(
+            "; {} active at the snapshot",
+            s.api_keys
+                .iter()
+                .filter(|k| k.revoked_at.is_none() && k.expires_at.is_none_or(|t| t > s.taken_at))
+                .count()
+        ))
+    ));
     d.table(rows_table("Sign-ins", signins));
+    d.table(rows_table("API key lifecycle", keys));
     d.done(snap.is_some() || !signins.is_empty())
 }
 
@@ -41,6 +57,7 @@ pub(super) fn provisioning(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot
     d.evidence(format!(
         "{added} members added and {removed} removed in the period; the trail is checked for any activity by a removed member after their removal."
     ));
+    terminations(&mut d, ev, snap);
     if !ev.refused_after_removal.is_empty() {
         d.evidence(format!(
             "{} attempts by removed members were refused after their removal (evidence that revocation works; see table).",
@@ -105,6 +122,10 @@ pub(super) fn provisioning(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot
         }
     }
     d.table(rows_table("Members added and removed", rows));
+    d.table(rows_table(
+        "Sessions revoked (by their user, an admin, or at removal)",
+        ev.rows(Kind::SessionRevocation),
+    ));
     d.done(!rows.is_empty() || snap.is_some())
 }
 
