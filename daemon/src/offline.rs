@@ -204,6 +204,17 @@ pub struct ReportArgs {
     /// GDPR Art. 33: when the breach became known (RFC 3339).
     #[arg(long)]
     pub awareness: Option<String>,
+    /// GDPR Art. 33: start of the incident window (RFC 3339); only what
+    /// happened inside it counts as potentially affected.
+    #[arg(long, requires = "incident_to")]
+    pub incident_from: Option<String>,
+    /// GDPR Art. 33: end of the incident window (RFC 3339).
+    #[arg(long, requires = "incident_from")]
+    pub incident_to: Option<String>,
+    /// GDPR Art. 33: when the supervisory authority was notified (RFC 3339),
+    /// as the controller states it.
+    #[arg(long, requires = "awareness")]
+    pub notified_at: Option<String>,
     /// Current state from `GET /api/v1/orgs/{id}/reports/snapshot` (signed
     /// JSON). Refused when the signature fails, it describes another
     /// organization, or it was taken outside the period.
@@ -238,7 +249,19 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<()> {
     if let (Some(f), Some(t)) = (from, to) {
         anyhow::ensure!(f <= t, "--from must not be after --to");
     }
+    let incident = match (
+        time("incident-from", a.incident_from.as_deref())?,
+        time("incident-to", a.incident_to.as_deref())?,
+    ) {
+        (Some(f), Some(t)) => {
+            anyhow::ensure!(f <= t, "--incident-from must not be after --incident-to");
+            Some((f, t))
+        }
+        _ => None,
+    };
     let options = ReportOptions {
+        incident,
+        notified_at: time("notified-at", a.notified_at.as_deref())?,
         framework,
         from,
         to,

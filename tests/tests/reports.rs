@@ -25,6 +25,8 @@ struct Scenario {
 /// Not 7-bit: the PDF must draw and extract it as written.
 const ORG_NAME: &str = "Acme Söhne & Töchter Ελλάς";
 
+const BOB_AGENT: &str = "Mozilla/5.0 (bob's laptop)";
+
 /// Admin creates Acme; alice (compliance officer), bob (viewer) and carol
 /// (auditor and compliance officer) join; bob gets and loses `auditor`, is
 /// granted a document, is refused a role change, and is removed; the
@@ -85,10 +87,16 @@ async fn scenario(app: &TestApp) -> Scenario {
     .await
     .assert_status(201);
     let bob_token = app.login("bob@acme.test", Some(&org.to_string())).await;
-    app.post(
-        &format!("/api/v1/orgs/{org}/roles"),
-        Some(&bob_token),
-        json!({"name": "sneaky", "permissions": ["org:read"]}),
+    // From his browser: the user agent is his personal data (Art. 15).
+    TestApp::reply(
+        app.client
+            .post(app.url(&format!("/api/v1/orgs/{org}/roles")))
+            .bearer_auth(&bob_token)
+            .header("user-agent", BOB_AGENT)
+            .json(&json!({"name": "sneaky", "permissions": ["org:read"]}))
+            .send()
+            .await
+            .expect("request"),
     )
     .await
     .assert_error(403, "permission_denied");
@@ -171,6 +179,8 @@ fn options(framework: Framework) -> ReportOptions {
         to: None,
         subject: None,
         awareness: None,
+        incident: None,
+        notified_at: None,
         generated_at: Utc
             .with_ymd_and_hms(2026, 11, 27, 12, 0, 0)
             .single()
@@ -516,6 +526,30 @@ async fn soc2_report_from_a_scripted_scenario() {
     ] {
         assert!(text.contains(needle), "{needle} not in the PDF text");
     }
+    // Without a snapshot, the cover still names the organization: the
+    // chain's own organization events carry the name.
+    let bare = report::from_bundle(&s.bundle, options(Framework::Soc2), None);
+    assert!(bare.partial);
+    assert_eq!(bare.org_name.as_deref(), Some(ORG_NAME));
+    assert!(pdf_text(&report::pdf::render(&bare), Some((1, 1))).contains(ORG_NAME));
+    assert!(text.contains("Statement of Applicability"));
+    assert!(text.contains("Exception narrative"));
+    // The statement names every control of the scope; what has a section
+    // is marked evidenced with its status, and nothing else is.
+    assert_eq!(r.applicability.len(), Framework::Soc2.controls().len());
+    for a in &r.applicability {
+        let sec = r.sections.iter().find(|s| s.control_id == a.control_id);
+        assert_eq!(a.coverage == "Evidenced", sec.is_some(), "{a:?}");
+        assert_eq!(a.status, sec.map(|s| s.status), "{a:?}");
+    }
+    // Every section with exceptions carries its narrative, naming each.
+    for sec in r.sections.iter().filter(|s| s.status == Status::Exceptions) {
+        let n = sec.narrative.as_deref().unwrap_or_default();
+        assert!(n.starts_with(&sec.control_id), "{n}");
+        for f in &sec.findings {
+            assert!(n.contains(f.trim_end_matches('.')), "{f} not in {n}");
+        }
+    }
     let first = pdf_text(&pdf, Some((1, 1)));
     assert!(
         first.contains(ORG_NAME) && first.contains("VERIFIED"),
@@ -617,12 +651,89 @@ async fn iso_and_gdpr_reports() {
         .records
         .iter()
         .any(|r| &*r.action == "grant.created"));
+    // Others who acted on bob are redacted; his own requests are not.
+    let by_admin = everything
+        .records
+        .iter()
+        .find(|r| &*r.action == "grant.created")
+        .expect("grant");
+    assert_eq!(by_admin.actor.email.as_deref(), Some("[redacted]"));
+    assert_eq!(by_admin.actor.user_id, None);
+    assert_eq!(by_admin.ip.as_deref(), Some("[redacted]"));
+    let own = everything
+        .records
+        .iter()
+        .find(|r| &*r.action == "access.denied")
+        .expect("denied");
+    assert_eq!(own.actor.user_id, Some(s.bob));
+    assert_eq!(table(access, "User agents").rows, [[BOB_AGENT, "1"]]);
+    assert_eq!(
+        table(access, "Profile").rows[1],
+        ["Email", "bob@acme.test"],
+        "the profile names the subject"
+    );
+    assert!(!serde_json::to_string(&everything.records)
+        .expect("json")
+        .contains("admin@acme.test"));
+    // Art. 33 without the controller's input: asked for, not presumed.
     let breach = section(&gdpr, "Art.33");
     assert!(
         breach.evidence[0].contains("notification due by 2026-11-30T09:00:00Z"),
         "{:?}",
         breach.evidence
     );
+    assert_eq!(breach.status, Status::NotTested);
+    assert!(breach
+        .evidence
+        .iter()
+        .any(|e| e
+            .starts_with("Controller input needed: when the supervisory authority was notified")));
+    assert!(breach
+        .tables
+        .iter()
+        .all(|t| t.title != "Potentially affected people"));
+    // With it: a late notification is an exception, and only the incident
+    // window's people count as affected (a window before anything happened
+    // has nobody).
+    let mut o = options(Framework::Gdpr);
+    let aware = Utc
+        .with_ymd_and_hms(2026, 11, 27, 9, 0, 0)
+        .single()
+        .expect("t");
+    o.awareness = Some(aware);
+    o.notified_at = Some(aware + chrono::Duration::hours(80));
+    o.incident = Some((
+        aware - chrono::Duration::days(30),
+        aware - chrono::Duration::days(29),
+    ));
+    let late = report::from_bundle(&s.bundle, o.clone(), Some(&s.snapshot));
+    let breach = section(&late, "Art.33");
+    assert_eq!(breach.status, Status::Exceptions);
+    assert!(
+        breach.findings[0].contains("3 d 8 h after awareness"),
+        "{:?}",
+        breach.findings
+    );
+    assert!(
+        breach.evidence.iter().any(|e| e.contains(": 0 people")),
+        "{:?}",
+        breach.evidence
+    );
+    o.notified_at = Some(aware + chrono::Duration::hours(20));
+    o.incident = Some((
+        Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
+            .single()
+            .expect("t"),
+        Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0)
+            .single()
+            .expect("t"),
+    ));
+    let timely = report::from_bundle(&s.bundle, o, Some(&s.snapshot));
+    let breach = section(&timely, "Art.33");
+    assert_eq!(breach.status, Status::Effective);
+    let affected = table(breach, "Potentially affected people");
+    // admin, alice, bob, carol: each acted or was acted upon.
+    assert_eq!(affected.rows.len(), 4, "{:?}", affected.rows);
     let text = pdf_text(&report::pdf::render(&gdpr), None);
     assert!(text.contains("Art.15") && text.contains("Art.30") && text.contains("Art.33"));
 }
@@ -707,12 +818,14 @@ fn long_tables_repeat_their_header_on_every_page() {
         events_in_period: 0,
         summary: Vec::new(),
         charts: Vec::new(),
+        applicability: Vec::new(),
         sections: vec![report::Section {
             control_id: "CC6.1".into(),
             title: "Long".into(),
             asks: "Rows.".into(),
             evidence: Vec::new(),
             findings: Vec::new(),
+            narrative: None,
             tables: vec![report::Table {
                 title: "Population".into(),
                 columns: vec!["Sample column".into(), "Identifier".into()],

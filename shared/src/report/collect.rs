@@ -369,6 +369,8 @@ pub struct Subject {
     pub rows: Vec<Row>,
     pub sessions: BTreeMap<Uuid, (DateTime<Utc>, DateTime<Utc>, u64)>,
     pub ips: BTreeMap<String, u64>,
+    /// User agents of the subject's own requests, with their event counts.
+    pub user_agents: BTreeMap<String, u64>,
     pub api_keys: BTreeSet<Uuid>,
     pub role_history: Vec<Row>,
 }
@@ -390,10 +392,15 @@ pub struct Evidence {
     pub after_removal: Vec<Row>,
     /// Attempts by removed members that were refused (the revocation works).
     pub refused_after_removal: Vec<Row>,
+    /// The organization's name as the chain last states it (the `after`
+    /// of organization events), for a report made without a snapshot.
+    pub org_name: Option<String>,
     /// Each removal and the revocations after it (time to revoke).
     pub terminations: super::revocation::Terminations,
     pub subject: Subject,
-    /// Distinct people and records touched in the period (Art. 33).
+    /// Art. 33's incident window, from the options.
+    incident: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Distinct people and records touched in the incident window (Art. 33).
     pub people: BTreeSet<Uuid>,
     pub records: BTreeSet<String>,
     /// Failed sign-in attempts per address in the last 10 minutes
@@ -433,6 +440,7 @@ impl Evidence {
             from: o.from,
             to: o.to,
             subject_id: o.subject,
+            incident: o.incident,
             first_time: None,
             last_time: None,
             in_period: 0,
@@ -444,6 +452,7 @@ impl Evidence {
             after_removal: Vec::new(),
             refused_after_removal: Vec::new(),
             terminations: Default::default(),
+            org_name: None,
             subject: Subject::default(),
             people: BTreeSet::new(),
             records: BTreeSet::new(),
@@ -543,13 +552,34 @@ impl Evidence {
         if e.outcome == "denied" {
             *self.denials_per_day.entry(day).or_default() += n;
         }
-        if let Some(u) = e.actor.user_id {
-            self.people.insert(u);
-        }
-        if let (Some(t), Some(id)) = (&e.resource_type, &e.resource_id) {
-            self.records.insert(format!("{t} {id}"));
+        // Art. 33: only what happened inside the incident window is
+        // potentially affected (people acting or acted upon, records touched).
+        if self
+            .incident
+            .is_some_and(|(from, to)| time >= from && time <= to)
+        {
+            if let Some(u) = e.actor.user_id {
+                self.people.insert(u);
+            }
+            if let (Some(t), Some(id)) = (&e.resource_type, &e.resource_id) {
+                if matches!(t.as_str(), "user" | "member") {
+                    if let Ok(u) = id.parse() {
+                        self.people.insert(u);
+                    }
+                }
+                self.records.insert(format!("{t} {id}"));
+            }
         }
         self.learn_email(e);
+        if e.resource_type.as_deref() == Some("organization") && e.outcome == "success" {
+            if let Some(name) = [e.after.as_ref(), e.metadata.get("after")]
+                .into_iter()
+                .flatten()
+                .find_map(|a| a.get("name").and_then(Value::as_str))
+            {
+                self.org_name = Some(name.to_owned());
+            }
+        }
         let kinds = kinds(&e.action);
         if !kinds.is_empty() || self.is_subject(e) {
             let row = Row::of(e, time, &mut self.strings);
@@ -677,6 +707,9 @@ impl Evidence {
             }
             if let Some(ip) = &row.ip {
                 *s.ips.entry(ip.to_string()).or_default() += row.count;
+            }
+            if let Some(ua) = &row.user_agent {
+                *s.user_agents.entry(ua.to_string()).or_default() += row.count;
             }
             if e.resource_type.as_deref() == Some("api_key") {
                 if let Some(k) = e.resource_id.as_deref().and_then(|k| k.parse().ok()) {

@@ -3,6 +3,7 @@
 //! kept), plus an optional snapshot of current state from the daemon. It
 //! renders as JSON (serde) and, with the `pdf` feature, as a PDF.
 
+pub mod applicability;
 pub mod collect;
 mod frameworks;
 #[cfg(feature = "pdf")]
@@ -33,6 +34,12 @@ pub struct ReportOptions {
     pub subject: Option<Uuid>,
     /// GDPR Art. 33: when the controller became aware of a breach.
     pub awareness: Option<DateTime<Utc>>,
+    /// GDPR Art. 33 (controller input): the window in which the breach
+    /// happened; only what it touched counts as potentially affected.
+    pub incident: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// GDPR Art. 33 (controller input): when the supervisory authority was
+    /// notified. LOKI cannot see a notification made outside it.
+    pub notified_at: Option<DateTime<Utc>>,
     /// Stated in the report; the same input and time give the same report.
     pub generated_at: DateTime<Utc>,
 }
@@ -98,6 +105,10 @@ pub struct Section {
     pub evidence: Vec<String>,
     /// Exceptions and observations an auditor should follow up.
     pub findings: Vec<String>,
+    /// For a section with exceptions: one paragraph an auditor can carry
+    /// into the workpapers (what was tested, what was found, what follows).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub narrative: Option<String>,
     pub tables: Vec<Table>,
     pub status: Status,
 }
@@ -166,6 +177,8 @@ pub struct Report {
     pub events_in_period: u64,
     pub summary: Vec<SummaryRow>,
     pub charts: Vec<Chart>,
+    /// Every control of the framework's scope: evidenced here or not, and why.
+    pub applicability: Vec<applicability::Applicability>,
     pub sections: Vec<Section>,
 }
 
@@ -258,7 +271,9 @@ impl ReportBuilder {
             title: title.to_owned(),
             framework: o.framework,
             org_id: verify.org_id.or(snapshot.map(|s| s.organization.id)),
-            org_name: snapshot.map(|s| s.organization.name.clone()),
+            org_name: snapshot
+                .map(|s| s.organization.name.clone())
+                .or(ev.org_name.clone()),
             period_from: o.from.map(rfc3339).or_else(|| ev.first_time.map(rfc3339)),
             period_to: o.to.map(rfc3339).or_else(|| ev.last_time.map(rfc3339)),
             generated_at: rfc3339(o.generated_at),
@@ -278,6 +293,7 @@ impl ReportBuilder {
                     &ev.per_day,
                 ),
             ],
+            applicability: applicability::statement(o.framework, &sections),
             sections,
         };
         (report, verify)

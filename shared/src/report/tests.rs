@@ -43,6 +43,8 @@ fn options() -> ReportOptions {
         to: None,
         subject: None,
         awareness: None,
+        incident: None,
+        notified_at: None,
         generated_at: at(30, 0, 0),
     }
 }

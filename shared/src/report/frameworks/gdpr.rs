@@ -32,11 +32,15 @@ pub(super) fn record_of_processing(snap: Option<&ReportSnapshot>) -> Section {
     d.done(true)
 }
 
-pub(super) fn subject_access(o: &ReportOptions, ev: &Evidence) -> Section {
+pub(super) fn subject_access(
+    o: &ReportOptions,
+    ev: &Evidence,
+    snap: Option<&ReportSnapshot>,
+) -> Section {
     let mut d = Draft::new(
         "Art.15",
         "Right of access by the data subject",
-        "The data subject obtains confirmation of processing and a copy of their personal data: every event where they are actor or subject, their sessions, addresses, keys and role history.",
+        "The data subject obtains confirmation of processing and a copy of their personal data: their profile, every event where they are actor or subject, their sessions, addresses, user agents, keys and role history; other people's data is redacted.",
     );
     let Some(subject) = o.subject else {
         d.evidence(
@@ -48,13 +52,49 @@ pub(super) fn subject_access(o: &ReportOptions, ev: &Evidence) -> Section {
     };
     let s = &ev.subject;
     d.evidence(format!(
-        "Subject {subject}: {} events, {} sessions, {} addresses, {} API keys, {} role changes in the period.",
+        "Subject {subject}: {} events, {} sessions, {} addresses, {} user agents, {} API keys, {} role changes in the period.",
         s.rows.len(),
         s.sessions.len(),
         s.ips.len(),
+        s.user_agents.len(),
         s.api_keys.len(),
         s.role_history.len()
     ));
+    d.evidence("Other people in these events (who acted on the subject) are redacted: their identity, address, user agent and session are replaced by \"[redacted]\".".into());
+    let member = snap.and_then(|sn| sn.members.iter().find(|m| m.user_id == subject));
+    let mut profile = vec![
+        vec!["User id".into(), subject.to_string()],
+        vec![
+            "Email".into(),
+            member
+                .map(|m| m.email.clone())
+                .or(ev.email_of(subject).map(str::to_owned))
+                .unwrap_or_else(|| "(not named in the chain)".into()),
+        ],
+    ];
+    match member {
+        Some(m) => profile.extend([
+            vec!["Roles".into(), m.roles.join(", ")],
+            vec![
+                "Second factor (TOTP)".into(),
+                if m.mfa_enabled {
+                    "enabled"
+                } else {
+                    "not enabled"
+                }
+                .into(),
+            ],
+            vec!["Member since".into(), rfc3339(m.joined_at)],
+        ]),
+        None => profile.push(vec![
+            "Membership".into(),
+            if snap.is_some() {
+                "not a member when the snapshot was taken".into()
+            } else {
+                "not known (no snapshot)".into()
+            },
+        ]),
+    }
     let sessions = s
         .sessions
         .iter()
@@ -67,21 +107,50 @@ pub(super) fn subject_access(o: &ReportOptions, ev: &Evidence) -> Section {
             ]
         })
         .collect();
-    let ips = s
-        .ips
-        .iter()
-        .map(|(ip, n)| vec![ip.clone(), n.to_string()])
-        .collect();
+    let counted = |m: &BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, n)| vec![k.clone(), n.to_string()])
+            .collect::<Vec<_>>()
+    };
     let keys = s.api_keys.iter().map(|k| vec![k.to_string()]).collect();
+    let redact = |rows: &[Row]| -> Vec<Row> {
+        rows.iter()
+            .cloned()
+            .map(|mut r| {
+                if r.actor.user_id != Some(subject) {
+                    r.actor.user_id = None;
+                    r.actor.email = Some("[redacted]".into());
+                    r.actor.session_id = None;
+                    r.actor.api_key_id = None;
+                    r.ip = r.ip.map(|_| "[redacted]".into());
+                    r.user_agent = r.user_agent.map(|_| "[redacted]".into());
+                }
+                r
+            })
+            .collect()
+    };
+    d.table(Table::new("Profile", &["Item", "Value"], profile));
     d.table(Table::new(
         "Sessions",
         &["Session", "First seen", "Last seen", "Events"],
         sessions,
     ));
-    d.table(Table::new("IP addresses", &["Address", "Events"], ips));
+    d.table(Table::new(
+        "IP addresses",
+        &["Address", "Events"],
+        counted(&s.ips),
+    ));
+    d.table(Table::new(
+        "User agents",
+        &["User agent", "Events"],
+        counted(&s.user_agents),
+    ));
     d.table(Table::new("API keys", &["Key"], keys));
-    d.table(rows_table("Role history", &s.role_history));
-    d.table(rows_table("Every event about the subject", &s.rows));
+    d.table(rows_table("Role history", &redact(&s.role_history)));
+    d.table(rows_table(
+        "Every event about the subject",
+        &redact(&s.rows),
+    ));
     d.done(!s.rows.is_empty())
 }
 
@@ -103,11 +172,43 @@ pub(super) fn breach_timeline(o: &ReportOptions, ev: &Evidence) -> Section {
         rfc3339(aware),
         rfc3339(deadline)
     ));
-    d.evidence(format!(
-        "Potentially affected in the period: {} people (distinct actors) and {} records (distinct resources).",
-        ev.people.len(),
-        ev.records.len()
-    ));
+    // What only the controller knows is asked for, never presumed.
+    let notified = match o.notified_at {
+        None => {
+            d.evidence("Controller input needed: when the supervisory authority was notified (--notified-at). A notification is made outside LOKI, so no event can show it; without it this article is not tested.".into());
+            false
+        }
+        Some(n) if n <= deadline => {
+            d.evidence(format!(
+                "Notified at {} (controller's statement), {} after awareness: within 72 hours.",
+                rfc3339(n),
+                human(n - aware)
+            ));
+            true
+        }
+        Some(n) => {
+            d.finding(format!(
+                "Notified at {} (controller's statement), {} after awareness: later than 72 hours; Art. 33(1) requires the reasons for the delay to accompany the notification.",
+                rfc3339(n),
+                human(n - aware)
+            ));
+            true
+        }
+    };
+    match o.incident {
+        Some((from, to)) => {
+            d.evidence(format!(
+                "Potentially affected within the incident window {} to {}: {} people (who acted or were acted upon) and {} records (resources touched).",
+                rfc3339(from),
+                rfc3339(to),
+                ev.people.len(),
+                ev.records.len()
+            ));
+        }
+        None => {
+            d.evidence("Controller input needed: the incident window (--incident-from, --incident-to). Without it nobody is counted as affected: everyone active in the period is not the same as everyone affected.".into());
+        }
+    }
     let mut timeline: Vec<Row> = [
         Kind::Refusal,
         Kind::SignInFailure,
@@ -117,15 +218,39 @@ pub(super) fn breach_timeline(o: &ReportOptions, ev: &Evidence) -> Section {
     ]
     .iter()
     .flat_map(|k| ev.rows(*k).iter().cloned())
+    .filter(|r| {
+        o.incident
+            .is_none_or(|(from, to)| r.at >= from && r.at <= to)
+    })
     .collect();
     timeline.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.action.cmp(&b.action)));
     timeline.dedup_by(|a, b| a.event_id == b.event_id);
-    let people = ev.people.iter().map(|p| vec![p.to_string()]).collect();
-    d.table(rows_table("Security-relevant events (timeline)", &timeline));
-    d.table(Table::new(
-        "Affected people (actors in the period)",
-        &["User id"],
-        people,
+    let people = ev
+        .people
+        .iter()
+        .map(|p| {
+            vec![
+                ev.email_of(*p)
+                    .unwrap_or("(not named in the chain)")
+                    .to_owned(),
+                p.to_string(),
+            ]
+        })
+        .collect();
+    d.table(rows_table(
+        if o.incident.is_some() {
+            "Security-relevant events in the incident window"
+        } else {
+            "Security-relevant events in the period"
+        },
+        &timeline,
     ));
-    d.done(true)
+    if o.incident.is_some() {
+        d.table(Table::new(
+            "Potentially affected people",
+            &["Email", "User id"],
+            people,
+        ));
+    }
+    d.done(notified)
 }

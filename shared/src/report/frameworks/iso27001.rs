@@ -131,6 +131,8 @@ pub(super) fn identity_management(ev: &Evidence, snap: Option<&ReportSnapshot>) 
         total(reg),
         total(prov)
     ));
+    // Leaving is part of the life cycle: what was revoked, and how fast.
+    terminations(&mut d, ev, snap);
     if let Some(s) = snap {
         d.table(members_table(s));
     }
@@ -312,4 +314,91 @@ pub(super) fn monitoring(ev: &Evidence) -> Section {
     d.table(rows_table("Refused requests", ev.rows(Kind::Refusal)));
     let has = anomaly_findings(&mut d, ev);
     d.done(has)
+}
+
+/// A.8.3: access to information is restricted (resource grants, and
+/// refusals of what a member's permissions do not allow).
+pub(super) fn information_access(ev: &Evidence) -> Section {
+    let mut d = Draft::new(
+        "A.8.3",
+        "Information access restriction",
+        "Access to information and assets is restricted in accordance with the access control policy: per-resource grants, and refusal of what permissions do not allow.",
+    );
+    let grants = only(ev.rows(Kind::AccessChange), |a| a.starts_with("grant."));
+    let refused = only(ev.rows(Kind::Refusal), |a| {
+        a == Action::AccessDenied.as_str() || a == Action::AccessEscalationRefused.as_str()
+    });
+    d.evidence(format!(
+        "{} resource grants created or revoked; {} requests refused for a missing permission or as an escalation.",
+        total(&grants),
+        total(&refused)
+    ));
+    d.table(rows_table("Resource grants", &grants));
+    d.table(rows_table("Refused for missing permissions", &refused));
+    d.done(!grants.is_empty() || !refused.is_empty())
+}
+
+/// A.8.32: changes to the system (configuration, signing keys, roles and
+/// their permissions) are recorded with actor and before/after.
+pub(super) fn change_management(ev: &Evidence) -> Section {
+    let mut d = Draft::new(
+        "A.8.32",
+        "Change management",
+        "Changes to information processing facilities and systems are subject to change management: each is authorized, recorded and traceable.",
+    );
+    let mut rows: Vec<Row> = ev.rows(Kind::Configuration).to_vec();
+    rows.extend(only(ev.rows(Kind::AccessChange), |a| {
+        a.starts_with("role.")
+    }));
+    rows.sort_by_key(|r| r.seq);
+    d.evidence(format!(
+        "{} changes in the period (configuration, keys, custom roles), each with its actor, time and before/after.",
+        total(&rows)
+    ));
+    d.table(rows_table("Changes", &rows));
+    d.done(!rows.is_empty())
+}
+
+/// A.5.25: security events are assessed (the detections LOKI makes).
+pub(super) fn event_assessment(ev: &Evidence) -> Section {
+    let mut d = Draft::new(
+        "A.5.25",
+        "Assessment and decision on information security events",
+        "Information security events are assessed and it is decided whether they are to be categorized as incidents.",
+    );
+    d.evidence("LOKI classifies as possible incidents: bursts of failed sign-ins from one address, refresh-token reuse (possible token theft) and failed verifications of the audit trail; the decision itself is the organization's.".into());
+    let has = anomaly_findings(&mut d, ev);
+    d.done(has)
+}
+
+/// A.5.26: the response LOKI makes automatically; the rest is outside it.
+pub(super) fn incident_response(ev: &Evidence) -> Section {
+    let mut d = Draft::new(
+        "A.5.26",
+        "Response to information security incidents",
+        "Information security incidents are responded to in accordance with documented procedures.",
+    );
+    let bursts = ev.bursts().len();
+    let reuse = total(ev.rows(Kind::TokenReuse));
+    let lockouts = ev.count(Action::AuthAccountLocked.as_str());
+    d.evidence(format!(
+        "Automatic containment in the period: {lockouts} account lockouts after repeated failures; {reuse} refresh-token reuses, each of which revoked its session family at once (by design, recorded in the event)."
+    ));
+    if bursts == 0 && reuse == 0 {
+        d.evidence(
+            "No possible incident was detected in the period, so there was nothing to respond to."
+                .into(),
+        );
+        let mut s = d.done(false);
+        s.status = Status::NotApplicable;
+        return s;
+    }
+    d.evidence(format!(
+        "{bursts} bursts and {reuse} token reuses were detected (A.5.25). The organization's own response (tickets, notifications, root cause) is not recorded by LOKI: obtain it to conclude on this control."
+    ));
+    d.done(false)
+}
+
+fn only(rows: &[Row], keep: impl Fn(&str) -> bool) -> Vec<Row> {
+    rows.iter().filter(|r| keep(&r.action)).cloned().collect()
 }

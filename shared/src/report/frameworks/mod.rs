@@ -40,6 +40,7 @@ impl Draft {
             asks: asks.to_owned(),
             evidence: Vec::new(),
             findings: Vec::new(),
+            narrative: None,
             tables: Vec::new(),
             status: Status::NotTested,
         })
@@ -80,9 +81,14 @@ pub fn sections(
             logical_access("CC6.1", ev, snap),
             provisioning("CC6.2", ev, snap),
             access_changes("CC6.3", "Role, grant and access changes", ev),
-            boundary("CC6.6", ev, snap),
+            boundary(
+                "CC6.6",
+                "Protection against threats from outside the system boundary",
+                ev,
+                snap,
+            ),
             anomalies("CC7.2", ev),
-            configuration("CC8.1", ev),
+            configuration("CC8.1", "Change management (configuration)", ev),
         ],
         Framework::Iso27001 => vec![
             segregation(snap),
@@ -90,14 +96,20 @@ pub fn sections(
             identity_management(ev, snap),
             authentication_information(ev, snap),
             access_changes("A.5.18", "Access rights", ev),
+            event_assessment(ev),
+            incident_response(ev),
             privileged_access(ev, snap),
+            information_access(ev),
             secure_authentication(ev, snap),
+            configuration("A.8.9", "Configuration management", ev),
             logging(ev, snap, integrity),
             monitoring(ev),
+            boundary("A.8.20", "Network security", ev, snap),
+            change_management(ev),
         ],
         Framework::Gdpr => vec![
             record_of_processing(snap),
-            subject_access(o, ev),
+            subject_access(o, ev, snap),
             breach_timeline(o, ev),
         ],
     };
@@ -121,7 +133,49 @@ pub fn sections(
             s.status = Status::Exceptions;
         }
     }
+    for s in out.iter_mut().filter(|s| s.status == Status::Exceptions) {
+        s.narrative = Some(narrative(s, ev, snap));
+    }
     out
+}
+
+/// One paragraph per section with exceptions: the test, each exception,
+/// where it is traced, and what it means for the conclusion.
+fn narrative(s: &Section, ev: &Evidence, snap: Option<&ReportSnapshot>) -> String {
+    let basis = match snap {
+        Some(sn) => format!(
+            "{} audit events of the period and the signed current-state snapshot of {}",
+            ev.in_period,
+            rfc3339(sn.taken_at)
+        ),
+        None => format!(
+            "{} audit events of the period (no current-state snapshot)",
+            ev.in_period
+        ),
+    };
+    let n = s.findings.len();
+    let listed: Vec<String> = s
+        .findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("({}) {}", i + 1, f.trim_end_matches('.')))
+        .collect();
+    format!(
+        "{id} ({title}) was tested against {basis}. The test found {n} exception{plural}: {list}. \
+         Each is traceable to the events in the tables below by seq and event id{snap_note}. \
+         Until management has explained and remediated {them}, and the control has been tested again, \
+         the report does not conclude that {id} operated effectively over the period.",
+        id = s.control_id,
+        title = s.title,
+        plural = if n == 1 { "" } else { "s" },
+        list = listed.join("; "),
+        snap_note = if snap.is_some() {
+            ", or to the snapshot's entries"
+        } else {
+            ""
+        },
+        them = if n == 1 { "it" } else { "each" },
+    )
 }
 
 /// Controls whose conclusion rests on current state (the snapshot).
@@ -137,6 +191,7 @@ fn needs_snapshot(control: &str) -> bool {
             | "A.5.17"
             | "A.8.2"
             | "A.8.5"
+            | "A.8.20"
             | "Art.30"
     )
 }

@@ -140,10 +140,15 @@ const BOUNDARY: [&str; 7] = [
     "auth.refresh_refused",
 ];
 
-pub(super) fn boundary(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot>) -> Section {
+pub(super) fn boundary(
+    id: &str,
+    title: &str,
+    ev: &Evidence,
+    snap: Option<&ReportSnapshot>,
+) -> Section {
     let mut d = Draft::new(
         id,
-        "Protection against threats from outside the system boundary",
+        title,
         "Requests from outside are filtered: rate limits, network (IP) rules, request signatures and CSRF protection refuse what should not enter.",
     );
     // Only what the boundary filters: a permission denial of a signed-in
@@ -207,10 +212,10 @@ pub(super) fn anomalies(id: &str, ev: &Evidence) -> Section {
     d.done(has)
 }
 
-pub(super) fn configuration(id: &str, ev: &Evidence) -> Section {
+pub(super) fn configuration(id: &str, title: &str, ev: &Evidence) -> Section {
     let mut d = Draft::new(
         id,
-        "Change management (configuration)",
+        title,
         "Changes to the system's configuration are authorized, recorded and traceable.",
     );
     let rows = ev.rows(Kind::Configuration);

@@ -53,10 +53,8 @@ fn outcome(t: &Termination, snap: Option<&ReportSnapshot>) -> Revoked {
             match k.revoked_at {
                 // Revoked after the removal (perhaps created before the
                 // bundle starts, so only the snapshot knows).
-                Some(at) if at >= t.removal.at => {
-                    if !keys.iter().any(|(k, _)| *k == id) {
-                        keys.push((id, at));
-                    }
+                Some(at) if at >= t.removal.at && !keys.iter().any(|(k, _)| *k == id) => {
+                    keys.push((id, at));
                 }
                 Some(_) => {}
                 None if k.expires_at.is_none_or(|x| x > s.taken_at) => {

@@ -176,6 +176,45 @@ fn summary(w: &mut Writer, r: &Report) {
     for c in &r.charts {
         w.chart(c);
     }
+    applicability(w, r);
+}
+
+fn applicability(w: &mut Writer, r: &Report) {
+    w.new_page();
+    w.heading("Statement of Applicability", 15.0);
+    w.para(
+        "Every control of the framework's scope: whether this report evidences it and with what conclusion, and for the rest why the evidence lies outside what LOKI records.",
+        BODY,
+        false,
+        INK,
+        0.0,
+    );
+    let rows = r
+        .applicability
+        .iter()
+        .map(|a| {
+            vec![
+                a.control_id.clone(),
+                a.title.clone(),
+                match a.status {
+                    Some(st) => format!("{}: {}", a.coverage, st.label()),
+                    None => a.coverage.clone(),
+                },
+                a.note.clone(),
+            ]
+        })
+        .collect();
+    w.table(&Table {
+        title: "Controls in scope".into(),
+        columns: vec![
+            "Control".into(),
+            "Title".into(),
+            "Coverage".into(),
+            "Evidence, or why not".into(),
+        ],
+        rows,
+        records: Vec::new(),
+    });
 }
 
 fn section(w: &mut Writer, s: &super::Section) {
@@ -198,6 +237,11 @@ fn section(w: &mut Writer, s: &super::Section) {
     }
     for f in &s.findings {
         w.bullet(f, BAD);
+    }
+    if let Some(n) = &s.narrative {
+        w.gap(4.0);
+        w.para("Exception narrative", BODY, true, INK, 0.0);
+        w.para(n, BODY, false, INK, 0.0);
     }
     for t in &s.tables {
         w.table(t);
