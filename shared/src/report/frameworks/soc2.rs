@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::audit::actions::Action;
+use uuid::Uuid;
 
 pub(super) fn logical_access(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot>) -> Section {
     let mut d = Draft::new(
@@ -91,7 +92,9 @@ pub(super) fn provisioning(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot
             .filter(|k| k.revoked_at.is_none() && k.expires_at.is_none_or(|t| t > s.taken_at))
             .filter(|k| !s.members.iter().any(|m| m.user_id == k.created_by))
             .collect();
-        for k in &orphaned {
+        // Creators removed in the period are reported with their termination.
+        let terminated = |u: Uuid| ev.terminations.list.iter().any(|t| t.user == u);
+        for k in orphaned.iter().filter(|k| !terminated(k.created_by)) {
             d.finding(format!(
                 "API key {} (\"{}\", {}) was created by {}, who is no longer a member, and is still active.",
                 k.key_id,
@@ -110,7 +113,8 @@ pub(super) fn provisioning(id: &str, ev: &Evidence, snap: Option<&ReportSnapshot
                         vec![
                             k.key_id.clone(),
                             k.name.clone(),
-                            k.created_by.to_string(),
+                            ev.email_of(k.created_by)
+                                .map_or_else(|| k.created_by.to_string(), str::to_owned),
                             rfc3339(k.created_at),
                             k.last_used_at
                                 .map(rfc3339)

@@ -105,10 +105,12 @@ pub(super) fn terminations(d: &mut Draft, ev: &Evidence, snap: Option<&ReportSna
             .map(str::to_owned)
             .or(t.removal.actor.user_id.map(|u| u.to_string()))
             .unwrap_or_else(|| t.removal.actor.kind.to_string());
-        let took = match o.took {
-            Some(x) => human(x),
-            None if o.still_open.is_empty() => "nothing open to revoke".into(),
-            None => "NOT REVOKED".into(),
+        // Revocation is complete only when nothing is still open.
+        let took = match (o.took, o.still_open.is_empty()) {
+            (Some(x), true) => human(x),
+            (None, true) => "nothing open to revoke".into(),
+            (Some(x), false) => format!("NOT COMPLETE (last revocation after {})", human(x)),
+            (None, false) => "NOT REVOKED".into(),
         };
         if o.still_open.is_empty() && o.took.is_none_or(|x| x <= limit) {
             timely += 1;

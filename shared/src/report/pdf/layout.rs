@@ -449,8 +449,13 @@ impl Writer {
         let ticks: Vec<usize> = if days <= 7 {
             (0..days).collect()
         } else {
-            let mut t: Vec<usize> = (0..7).map(|k| k * (days - 1) / 6).collect();
-            t.dedup();
+            // Evenly stepped; the last day replaces a tick too close to it.
+            let step = (days - 1).div_ceil(6);
+            let mut t: Vec<usize> = (0..days).step_by(step).collect();
+            if t.last().is_some_and(|l| days - 1 - l < step) {
+                t.pop();
+            }
+            t.push(days - 1);
             t
         };
         for i in ticks {

@@ -57,7 +57,13 @@ fn cover(w: &mut Writer, r: &Report) {
                 .clone()
                 .unwrap_or_else(|| "not stated (built from a bundle in memory)".into()),
         ),
-        ("Events in period", r.events_in_period.to_string()),
+        (
+            "Events in period",
+            format!(
+                "{} (a folded flood counts once per occurrence)",
+                r.events_in_period
+            ),
+        ),
         (
             "Current state",
             r.snapshot_taken_at.as_ref().map_or(
