@@ -511,6 +511,33 @@ fn offline_reports(bundle: &std::path::Path, dir: &std::path::Path) {
     assert_eq!(report["framework"], "iso27001");
     assert_eq!(report["integrity"]["verified"], true);
     assert_eq!(report["generated_at"], "2026-11-27T12:00:00Z");
+    // The controller's Art. 33 input reaches the report.
+    let gdpr = dir.join("gdpr.json");
+    let o = run(&[
+        "--framework",
+        "gdpr",
+        "--awareness",
+        "2026-11-27T09:00:00Z",
+        "--notified-at",
+        "2026-11-28T09:00:00Z",
+        "--incident-from",
+        "2000-01-01T00:00:00Z",
+        "--incident-to",
+        "2100-01-01T00:00:00Z",
+        "-o",
+        gdpr.to_str().unwrap_or_default(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let gdpr: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&gdpr).expect("json")).expect("JSON");
+    let art33 = gdpr["sections"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["control_id"] == "Art.33"))
+        .expect("Art.33");
+    assert_eq!(art33["status"], "effective", "{art33}");
+    assert!(art33["evidence"]
+        .to_string()
+        .contains("Notified at 2026-11-28T09:00:00Z"));
     for (args, expected) in [
         (
             vec!["--framework", "pci", "-o", "x.pdf"],
@@ -536,6 +563,32 @@ fn offline_reports(bundle: &std::path::Path, dir: &std::path::Path) {
                 "x.pdf",
             ],
             "--from must not be after --to",
+        ),
+        (
+            vec![
+                "--framework",
+                "gdpr",
+                "--awareness",
+                "2026-11-27T09:00:00Z",
+                "--incident-from",
+                "2026-11-27T00:00:00Z",
+                "--incident-to",
+                "2026-11-26T00:00:00Z",
+                "-o",
+                "x.pdf",
+            ],
+            "--incident-from must not be after --incident-to",
+        ),
+        (
+            vec![
+                "--framework",
+                "gdpr",
+                "--notified-at",
+                "2026-11-27T09:00:00Z",
+                "-o",
+                "x.pdf",
+            ],
+            "--awareness",
         ),
     ] {
         let o = run(&args);
