@@ -564,4 +564,10 @@ fn the_iso_report_of_the_same_twelve_days() {
             "{c} missing from the statement of applicability"
         );
     }
+    // Nothing is left without either a section or a reason.
+    for a in &r.applicability {
+        let sec = r.sections.iter().any(|s| s.control_id == a.control_id);
+        assert_eq!(a.coverage == "Evidenced", sec, "{a:?}");
+        assert!(sec || a.note != "No section in this report.", "{a:?}");
+    }
 }

@@ -82,7 +82,7 @@ fn catalogue(f: Framework) -> &'static [(&'static str, &'static str, &'static st
             ("A.5.17", "Authentication information", ""),
             ("A.5.18", "Access rights", ""),
             ("A.5.23", "Cloud services", OUTSIDE),
-            ("A.5.24", "Incident management planning", ""),
+            ("A.5.24", "Incident management planning and preparation", "In part: what LOKI detects (A.5.25) and contains automatically (A.5.26) is the technical part of the preparation; the plan, roles and procedures are organizational."),
             ("A.5.25", "Assessment of security events", ""),
             ("A.5.26", "Response to incidents", ""),
             ("A.5.28", "Collection of evidence", "In part: the audit bundle itself, verified on the cover, is collected evidence."),
@@ -176,13 +176,10 @@ mod tests {
             let mut expected = f.controls().to_vec();
             expected.sort_unstable();
             assert_eq!(sorted, expected, "{f:?}");
-            let evidenced: Vec<&str> = catalogue(f)
-                .iter()
-                .filter(|c| c.2.is_empty())
-                .map(|c| c.0)
-                .collect();
-            // A control with no reason must be one the report has a section for.
-            assert!(!evidenced.is_empty());
+            // A control without a reason is one the report has a section
+            // for: its id is among the sections' (checked against real
+            // reports in tests/tests/report_golden.rs and reports.rs).
+            assert!(catalogue(f).iter().any(|c| c.2.is_empty()));
         }
     }
 }
