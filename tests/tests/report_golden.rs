@@ -353,6 +353,12 @@ fn section<'a>(r: &'a Report, id: &str) -> &'a report::Section {
         .unwrap_or_else(|| panic!("no section {id}"))
 }
 
+/// The cover's text, read back with lopdf.
+fn pdf_first_page(pdf: &[u8]) -> String {
+    let doc = lopdf::Document::load_mem(pdf).expect("a readable PDF");
+    doc.extract_text(&[1]).expect("page text")
+}
+
 fn has(lines: &[String], needle: &str) -> bool {
     lines.iter().any(|l| l.contains(needle))
 }
@@ -520,6 +526,17 @@ fn twelve_days_give_the_figures_the_scenario_made() {
 
     let pdf = report::pdf::render(&r);
     assert_eq!(pdf, report::pdf::render(&r), "same report, same bytes");
+    let cover = pdf_first_page(&pdf);
+    for needle in [
+        ORG_NAME,
+        "SOC 2 Trust Services Criteria: 6 controls tested of 40 in scope",
+        "2026-11-16T08:00:00Z to 2026-11-27T08:30:50Z",
+        "2026-11-27T18:30:00Z",
+        r.bundle_sha256.as_deref().unwrap_or("?"),
+        "VERIFIED AND TRUSTED",
+    ] {
+        assert!(cover.contains(needle), "{needle} not on the cover: {cover}");
+    }
     if let Ok(dir) = std::env::var("LOKI_REPORT_SAMPLE_DIR") {
         std::fs::write(format!("{dir}/report-soc2-sample.pdf"), &pdf).expect("sample");
     }

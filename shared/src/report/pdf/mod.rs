@@ -40,8 +40,24 @@ fn cover(w: &mut Writer, r: &Report) {
         (Some(n), None) => n.clone(),
         (None, None) => "unknown".into(),
     };
+    let evidenced = r
+        .applicability
+        .iter()
+        .filter(|a| a.coverage == "Evidenced")
+        .count();
+    let scope = format!(
+        "{}: {} controls tested of {} in scope (see the Statement of Applicability); one organization's audit chain",
+        match r.framework {
+            crate::controls::Framework::Soc2 => "SOC 2 Trust Services Criteria",
+            crate::controls::Framework::Iso27001 => "ISO/IEC 27001:2022 Annex A",
+            crate::controls::Framework::Gdpr => "GDPR",
+        },
+        evidenced,
+        r.applicability.len()
+    );
     let facts = [
         ("Organization", org),
+        ("Scope", scope),
         (
             "Period",
             format!(
@@ -78,7 +94,12 @@ fn cover(w: &mut Writer, r: &Report) {
     for (k, v) in facts {
         w.y -= 18.0;
         w.text(MARGIN, w.y, BODY, true, MUTED, k);
-        w.text(MARGIN + 110.0, w.y, BODY, false, INK, &v);
+        for (i, line) in wrap(&v, BODY, false, CONTENT_W - 110.0).iter().enumerate() {
+            if i > 0 {
+                w.y -= 12.5;
+            }
+            w.text(MARGIN + 110.0, w.y, BODY, false, INK, line);
+        }
     }
     // The integrity box: the first thing an auditor checks.
     let i = &r.integrity;
