@@ -317,6 +317,14 @@ async fn soc2_report_from_a_scripted_scenario() {
         "kind": "token", "created_at": "2026-11-27T10:00:00Z",
         "last_seen_at": "2026-11-27T11:00:00Z", "expires_at": "2026-11-28T10:00:00Z"
     }]);
+    // The snapshot lists open sessions (report:generate is not
+    // session:read: no addresses or user agents), none of them bob's.
+    assert!(!s.snapshot.sessions.is_empty());
+    assert!(s
+        .snapshot
+        .sessions
+        .iter()
+        .all(|x| x.ip.is_none() && x.user_agent.is_none() && x.user_id != s.bob));
     let with_key: ReportSnapshot = serde_json::from_value(snap).expect("snapshot");
     let keyed = report::from_bundle(&s.bundle, options(Framework::Soc2), Some(&with_key));
     let cc62k = section(&keyed, "CC6.2");

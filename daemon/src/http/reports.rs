@@ -35,8 +35,12 @@ pub async fn snapshot(
         .await?
         .into_iter()
         .map(|mut s| {
-            // Whose request took the snapshot is not current state.
+            // Whose request took the snapshot is not current state; and the
+            // report needs whose session is open, not where from: addresses
+            // and user agents stay behind `session:read`.
             s.current = false;
+            s.ip = None;
+            s.user_agent = None;
             s
         })
         .collect();

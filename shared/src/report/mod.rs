@@ -9,6 +9,7 @@ mod frameworks;
 #[cfg(feature = "pdf")]
 pub mod pdf;
 pub mod revocation;
+mod row;
 pub mod snapshot;
 #[cfg(test)]
 mod tests;
