@@ -318,16 +318,7 @@ fn scenario() -> Golden {
 }
 
 fn report(g: &Golden, framework: Framework) -> Report {
-    let mut builder = ReportBuilder::new(ReportOptions {
-        framework,
-        from: None,
-        to: None,
-        subject: None,
-        awareness: None,
-        incident: None,
-        notified_at: None,
-        generated_at: day(12, 18, 30, 0),
-    });
+    let mut builder = ReportBuilder::new(ReportOptions::new(framework, day(12, 18, 30, 0)));
     for l in g.bundle.lines() {
         builder.line(l);
     }

@@ -173,19 +173,12 @@ async fn scenario(app: &TestApp) -> Scenario {
 }
 
 fn options(framework: Framework) -> ReportOptions {
-    ReportOptions {
+    ReportOptions::new(
         framework,
-        from: None,
-        to: None,
-        subject: None,
-        awareness: None,
-        incident: None,
-        notified_at: None,
-        generated_at: Utc
-            .with_ymd_and_hms(2026, 11, 27, 12, 0, 0)
+        Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0)
             .single()
             .expect("time"),
-    }
+    )
 }
 
 fn section<'a>(r: &'a Report, id: &str) -> &'a report::Section {

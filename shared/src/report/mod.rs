@@ -45,6 +45,22 @@ pub struct ReportOptions {
     pub generated_at: DateTime<Utc>,
 }
 
+impl ReportOptions {
+    /// The whole bundle, no subject, no breach: set the rest as needed.
+    pub fn new(framework: Framework, generated_at: DateTime<Utc>) -> Self {
+        Self {
+            framework,
+            from: None,
+            to: None,
+            subject: None,
+            awareness: None,
+            incident: None,
+            notified_at: None,
+            generated_at,
+        }
+    }
+}
+
 /// How a control fares on the evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -37,16 +37,7 @@ fn bundle(events: &[(DateTime<Utc>, &str, &str, &str)]) -> String {
 }
 
 fn options() -> ReportOptions {
-    ReportOptions {
-        framework: Framework::Soc2,
-        from: None,
-        to: None,
-        subject: None,
-        awareness: None,
-        incident: None,
-        notified_at: None,
-        generated_at: at(30, 0, 0),
-    }
+    ReportOptions::new(Framework::Soc2, at(30, 0, 0))
 }
 
 #[test]
