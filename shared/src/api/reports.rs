@@ -9,6 +9,7 @@ use super::{ApiKeyInfo, Organization, RoleInfo};
 /// A page of audit events, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AuditEventList {
     pub events: Vec<crate::audit::AuditEvent>,
     /// Pass as `cursor` for the next (older) page; absent on the last page.

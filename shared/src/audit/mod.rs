@@ -49,6 +49,7 @@ pub enum AuditFormatError {
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Actor {
     /// `user`, `api_key` or `system`.
     pub kind: String,
@@ -63,6 +64,7 @@ pub struct Actor {
 /// One stored audit event. `hash` covers every other field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AuditEvent {
     pub schema: u32,
     pub id: Uuid,
@@ -137,6 +139,7 @@ impl AuditEvent {
 /// The signed part of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CheckpointBody {
     pub org_id: Uuid,
     pub seq: u64,
@@ -147,6 +150,7 @@ pub struct CheckpointBody {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Checkpoint {
     #[serde(flatten)]
     pub body: CheckpointBody,

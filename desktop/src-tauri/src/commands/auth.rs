@@ -1,0 +1,53 @@
+use tauri::State;
+use uuid::Uuid;
+
+use crate::error::AppResult;
+use crate::ops::auth::{self, LastSignIn, SignInOutcome};
+use crate::session::SessionView;
+use crate::state::AppState;
+
+/// Signs in with email and password; may ask for a TOTP code next.
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_in(
+    state: State<'_, AppState>,
+    server: String,
+    email: String,
+    password: String,
+) -> AppResult<SignInOutcome> {
+    auth::sign_in(&state, &server, &email, &password).await
+}
+
+/// Completes a sign-in with the code from the authenticator app.
+#[tauri::command]
+#[specta::specta]
+pub async fn verify_totp(state: State<'_, AppState>, code: String) -> AppResult<SessionView> {
+    auth::verify_totp(&state, &code).await
+}
+
+/// The last server and email, to prefill the sign-in form.
+#[tauri::command]
+#[specta::specta]
+pub fn last_sign_in(state: State<'_, AppState>) -> Option<LastSignIn> {
+    auth::last_sign_in(&state)
+}
+
+/// Resumes the last session from the keyring, if the server still accepts it.
+#[tauri::command]
+#[specta::specta]
+pub async fn resume_session(state: State<'_, AppState>) -> AppResult<Option<SessionView>> {
+    auth::resume(&state).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn switch_org(state: State<'_, AppState>, org: Uuid) -> AppResult<SessionView> {
+    auth::switch_org(&state, org).await
+}
+
+/// Revokes the session on the daemon and deletes the keyring entry.
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_out(state: State<'_, AppState>) -> AppResult<()> {
+    auth::sign_out(&state).await
+}

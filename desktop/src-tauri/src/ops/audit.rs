@@ -1,0 +1,334 @@
+//! The audit explorer's data: pages of events (from the daemon, or from an
+//! opened bundle with the same filters), one event with its diff, the
+//! chain's status checked here against pins and witness, and exports.
+
+use std::sync::atomic::Ordering;
+
+use loki_shared::api::AuditEventList;
+use loki_shared::audit::{AuditEvent, BundleVerifier, FailureKind, VerifyReport};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::client::AuditFilter;
+use crate::error::{AppError, AppResult};
+use crate::ops::diff::{diff, FieldChange};
+use crate::state::AppState;
+use crate::trust::PinState;
+
+/// Where the explorer reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The signed-in organization on the daemon.
+    Online,
+    /// The bundle opened in offline mode.
+    Offline,
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct EventDetail {
+    pub event: AuditEvent,
+    pub changes: Vec<FieldChange>,
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct Person {
+    pub id: Uuid,
+    pub email: String,
+}
+
+/// The chain as verified on this computer.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct ChainStatus {
+    pub report: VerifyReport,
+    pub pin: PinState,
+    /// Set when something must stop the user: what happened and what to do.
+    pub alarm: Option<String>,
+    /// The signed head was added to the witness file.
+    pub witness_updated: bool,
+    pub checked_at: String,
+}
+
+const MAX_PAGE: u32 = 500;
+
+/// Whether an event passes the explorer's filters (offline; the daemon
+/// applies the same ones online).
+pub fn matches(e: &AuditEvent, f: &AuditFilter) -> bool {
+    fn set(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+    if let Some(actor) = set(&f.actor) {
+        let ids = [e.actor.user_id, e.actor.api_key_id];
+        if !ids.iter().flatten().any(|id| id.to_string() == actor) {
+            return false;
+        }
+    }
+    if let Some(a) = set(&f.action) {
+        let ok = if a.ends_with('*') || a.ends_with('.') {
+            e.action.starts_with(a.trim_end_matches('*'))
+        } else {
+            e.action == a
+        };
+        if !ok {
+            return false;
+        }
+    }
+    if set(&f.resource_type).is_some_and(|t| e.resource_type.as_deref() != Some(t))
+        || set(&f.resource_id).is_some_and(|t| e.resource_id.as_deref() != Some(t))
+        || set(&f.outcome).is_some_and(|o| e.outcome != o)
+    {
+        return false;
+    }
+    let time = chrono::DateTime::parse_from_rfc3339(&e.time).ok();
+    let bound = |v: Option<&str>| v.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    if let (Some(t), Some(from)) = (time, bound(set(&f.from))) {
+        if t < from {
+            return false;
+        }
+    }
+    if let (Some(t), Some(to)) = (time, bound(set(&f.to))) {
+        if t > to {
+            return false;
+        }
+    }
+    true
+}
+
+fn check_times(f: &AuditFilter) -> AppResult<()> {
+    for (name, v) in [("From", &f.from), ("To", &f.to)] {
+        if let Some(s) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
+                AppError::input(format!("{name}: “{s}” is not a date and time."))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// A page, newest first; `cursor` is the seq to continue below.
+pub async fn search(
+    state: &AppState,
+    source: Source,
+    filter: &AuditFilter,
+    cursor: Option<i64>,
+    limit: u32,
+) -> AppResult<AuditEventList> {
+    check_times(filter)?;
+    let limit = limit.clamp(1, MAX_PAGE);
+    match source {
+        Source::Online => {
+            let mut guard = state.session.lock().await;
+            let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
+            let org = s.org.ok_or_else(|| AppError::input("Choose an organization first."))?;
+            let f = filter.clone();
+            s.call(|c, t| {
+                let f = f.clone();
+                async move { c.audit_events(&t, org, &f, cursor, limit).await }
+            })
+            .await
+        }
+        Source::Offline => {
+            let bundle = state
+                .offline
+                .lock()
+                .await
+                .clone()
+                .ok_or_else(|| AppError::input("Open an audit bundle first."))?;
+            let mut events = Vec::with_capacity(limit as usize);
+            let mut next = None;
+            for e in bundle.events.iter().rev() {
+                if cursor.is_some_and(|c| e.seq as i64 >= c) || !matches(e, filter) {
+                    continue;
+                }
+                if events.len() == limit as usize {
+                    next = events.last().map(|l: &AuditEvent| l.seq as i64);
+                    break;
+                }
+                events.push(e.clone());
+            }
+            Ok(AuditEventList {
+                events,
+                next_cursor: next,
+            })
+        }
+    }
+}
+
+pub async fn event(state: &AppState, source: Source, id: Uuid) -> AppResult<EventDetail> {
+    let event = match source {
+        Source::Online => {
+            let mut guard = state.session.lock().await;
+            let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
+            let org = s.org.ok_or_else(|| AppError::input("Choose an organization first."))?;
+            s.call(|c, t| async move { c.audit_event(&t, org, id).await })
+                .await?
+        }
+        Source::Offline => state
+            .offline
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|b| b.events.iter().find(|e| e.id == id).cloned())
+            .ok_or_else(|| AppError::input("That event is not in the open bundle."))?,
+    };
+    let changes = diff(event.before.as_ref(), event.after.as_ref());
+    Ok(EventDetail { event, changes })
+}
+
+/// The organization's members by id (for showing actors by email); empty
+/// when the user may not list members.
+pub async fn people(state: &AppState) -> AppResult<Vec<Person>> {
+    let mut guard = state.session.lock().await;
+    let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
+    let Some(org) = s.org else {
+        return Ok(Vec::new());
+    };
+    let members = s
+        .call(|c, t| async move { c.members(&t, org).await })
+        .await;
+    Ok(members
+        .map(|m| {
+            m.members
+                .into_iter()
+                .map(|m| Person {
+                    id: m.user_id,
+                    email: m.email,
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// What a verification means for the user, when it must stop them.
+pub fn alarm_of(report: &VerifyReport, pin: &PinState) -> Option<String> {
+    if let PinState::Alarm { explanation, .. } = pin {
+        return Some(explanation.clone());
+    }
+    if let Some(f) = &report.failure {
+        return Some(match f.kind {
+            FailureKind::WitnessMismatch | FailureKind::WitnessMissing => format!(
+                "The history no longer contains a signed head this computer saw before (seq {}): \
+                 {}. Events that were signed may have been removed or rewritten. Do not rely on this \
+                 trail; keep the witness file and the bundle, and ask the server's operator.",
+                f.seq, f.detail
+            ),
+            _ => format!(
+                "The audit trail fails verification at seq {}: {}. Do not rely on it; export the \
+                 bundle as evidence and ask the server's operator.",
+                f.seq, f.detail
+            ),
+        });
+    }
+    if !report.trusted {
+        return Some(format!(
+            "The chain is intact, but its signer is not a pinned key: {}",
+            report.authenticity
+        ));
+    }
+    None
+}
+
+/// Exports the organization's bundle and verifies it here, against the keys
+/// pinned for this server and the org's witness file; a passing head joins
+/// the witness.
+pub async fn chain_status(state: &AppState) -> AppResult<ChainStatus> {
+    let (bytes, server, org, pin) = {
+        let mut guard = state.session.lock().await;
+        let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
+        let org = s.org.ok_or_else(|| AppError::input("Choose an organization first."))?;
+        let bytes = export_bytes(s, org, "bundle", |_| {}).await?;
+        (bytes, s.server.clone(), org, s.pin.clone())
+    };
+    let checks = state.trust.checks(Some(&server), Some(org))?;
+    let report = tokio::task::spawn_blocking(move || {
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let mut v = BundleVerifier::new();
+        v.lines(&lines, 2);
+        (v.finish_with(&checks), checks)
+    })
+    .await
+    .map_err(|e| AppError::new(crate::error::ErrorKind::Io, e.to_string()))?;
+    let (report, checks) = report;
+    let witness_updated = if pin.is_alarm() {
+        false
+    } else {
+        state.trust.witness_update(&report, &checks)?
+    };
+    Ok(ChainStatus {
+        alarm: alarm_of(&report, &pin),
+        report,
+        pin,
+        witness_updated,
+        checked_at: chrono::Utc::now().to_rfc3339(),
+    })
+}
+
+pub async fn export_bytes(
+    s: &mut crate::session::Session,
+    org: Uuid,
+    format: &'static str,
+    progress: impl Fn(u64) + Clone,
+) -> AppResult<Vec<u8>> {
+    s.call(|c, t| {
+        let progress = progress.clone();
+        async move {
+            let mut out = Vec::new();
+            c.export(
+                &t,
+                org,
+                format,
+                |chunk| {
+                    out.extend_from_slice(chunk);
+                    Ok(())
+                },
+                progress,
+            )
+            .await?;
+            Ok(out)
+        }
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Bundle,
+    Csv,
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct ExportDone {
+    pub path: String,
+    pub bytes: f64,
+}
+
+/// Saves the organization's bundle or CSV at `path`.
+pub async fn export(
+    state: &AppState,
+    format: ExportFormat,
+    path: &str,
+    progress: impl Fn(u64) + Clone,
+) -> AppResult<ExportDone> {
+    let path = std::path::PathBuf::from(path.trim());
+    if path.as_os_str().is_empty() {
+        return Err(AppError::input("Choose where to save the export."));
+    }
+    state.cancel.store(false, Ordering::Relaxed);
+    let bytes = {
+        let mut guard = state.session.lock().await;
+        let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
+        let org = s.org.ok_or_else(|| AppError::input("Choose an organization first."))?;
+        let f = match format {
+            ExportFormat::Bundle => "bundle",
+            ExportFormat::Csv => "csv",
+        };
+        export_bytes(s, org, f, progress).await?
+    };
+    crate::trust::write_file(&path, &bytes)?;
+    Ok(ExportDone {
+        path: path.display().to_string(),
+        bytes: bytes.len() as f64,
+    })
+}
