@@ -235,6 +235,13 @@ def main():
         token = tok["access_token"]
         s, _ = http("PATCH", f"{api}/orgs/{org_a['id']}", {"name": "Acme Corporation"}, token)
         assert s == 200, s
+        for who, roles in (("dana@acme.example", ["admin"]), ("lee@acme.example", ["viewer"]), ("sam@acme.example", ["viewer"])):
+            s, inv = http("POST", f"{api}/orgs/{org_a['id']}/invitations", {"email": who, "roles": roles}, token)
+            assert s == 201, (s, inv)
+        http("DELETE", f"{api}/orgs/{org_a['id']}/invitations/{inv['invitation']['id'] if 'invitation' in inv else inv['id']}", None, token)
+        req = urllib.request.Request(f"{api}/orgs/{org_a['id']}/documents?name=Access%20policy%202026", data=b"%PDF-1.4 access policy", method="POST",
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/pdf"})
+        urllib.request.urlopen(req, timeout=30).read()
         for _ in range(2):
             http("POST", f"{api}/auth/login", {"email": email, "password": "wrong password", "org": org_a["id"]})
         _, enroll = http("POST", f"{api}/auth/mfa/enroll", None, token)

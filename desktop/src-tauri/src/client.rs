@@ -154,14 +154,22 @@ impl DaemonClient {
             code: Some(code.to_owned()),
             recovery_code: None,
         };
-        Self::json(self.request(Method::POST, "/auth/mfa/verify", None).json(&body)).await
+        Self::json(
+            self.request(Method::POST, "/auth/mfa/verify", None)
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> AppResult<TokenResponse> {
         let body = RefreshRequest {
             refresh_token: refresh_token.to_owned(),
         };
-        Self::json(self.request(Method::POST, "/auth/refresh", None).json(&body)).await
+        Self::json(
+            self.request(Method::POST, "/auth/refresh", None)
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn logout(&self, token: &str) -> AppResult<()> {
@@ -210,8 +218,12 @@ impl DaemonClient {
             q.push(("cursor", c.to_string()));
         }
         Self::json(
-            self.request(Method::GET, &format!("/orgs/{org}/audit/events"), Some(token))
-                .query(&q),
+            self.request(
+                Method::GET,
+                &format!("/orgs/{org}/audit/events"),
+                Some(token),
+            )
+            .query(&q),
         )
         .await
     }
@@ -248,8 +260,12 @@ impl DaemonClient {
         mut progress: impl FnMut(u64),
     ) -> AppResult<u64> {
         let resp = Self::send(
-            self.request(Method::GET, &format!("/orgs/{org}/audit/export"), Some(token))
-                .query(&[("format", format)]),
+            self.request(
+                Method::GET,
+                &format!("/orgs/{org}/audit/export"),
+                Some(token),
+            )
+            .query(&[("format", format)]),
         )
         .await?;
         let mut stream = resp.bytes_stream();

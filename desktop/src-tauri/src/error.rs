@@ -78,9 +78,19 @@ impl AppError {
 impl From<reqwest::Error> for AppError {
     fn from(e: reqwest::Error) -> Self {
         let chain = error_chain(&e);
-        let tls = ["certificate", "tls", "ssl", "handshake", "UnknownIssuer"]
-            .iter()
-            .any(|w| chain.to_lowercase().contains(&w.to_lowercase()));
+        // rustls' messages: "invalid peer certificate: UnknownIssuer",
+        // "received corrupt message of type InvalidContentType" (TLS spoken
+        // to a plain-HTTP port), handshake alerts.
+        let tls = [
+            "certificate",
+            "tls",
+            "ssl",
+            "handshake",
+            "corrupt message",
+            "alert",
+        ]
+        .iter()
+        .any(|w| chain.to_lowercase().contains(&w.to_lowercase()));
         if tls {
             return Self::new(
                 ErrorKind::Tls,
@@ -93,8 +103,10 @@ impl From<reqwest::Error> for AppError {
         if e.is_connect() || e.is_timeout() {
             return Self::new(
                 ErrorKind::Unreachable,
-                "The server did not answer. Check the address and port, and that lokid is running \
-                 (curl <server>/healthz).",
+                format!(
+                    "The server did not answer. Check the address and port, and that lokid is \
+                     running (curl <server>/healthz). Detail: {chain}."
+                ),
             );
         }
         if e.is_decode() {

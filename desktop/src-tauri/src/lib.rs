@@ -24,24 +24,24 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
         .dangerously_cast_bigints_to_number()
         .commands(tauri_specta::collect_commands![
-        auth::sign_in,
-        auth::verify_totp,
-        auth::last_sign_in,
-        auth::resume_session,
-        auth::switch_org,
-        auth::sign_out,
-        audit::search_events,
-        audit::get_event,
-        audit::org_people,
-        audit::chain_status,
-        audit::export_audit,
-        offline::open_bundle,
-        offline::close_bundle,
-        reports::generate_report,
-        reports::save_report,
-        reports::cancel_task,
-        reports::open_file,
-    ])
+            auth::sign_in,
+            auth::verify_totp,
+            auth::last_sign_in,
+            auth::resume_session,
+            auth::switch_org,
+            auth::sign_out,
+            audit::search_events,
+            audit::get_event,
+            audit::org_people,
+            audit::chain_status,
+            audit::export_audit,
+            offline::open_bundle,
+            offline::close_bundle,
+            reports::generate_report,
+            reports::save_report,
+            reports::cancel_task,
+            reports::open_file,
+        ])
 }
 
 /// The TypeScript bindings (desktop/src/bindings.ts).

@@ -141,6 +141,12 @@ impl Session {
         }
     }
 
+    /// Treats the access token as expired: the next call refreshes first
+    /// (used after the machine slept, and by tests of rotation).
+    pub fn expire_access_token(&mut self) {
+        self.expires_at = Instant::now();
+    }
+
     pub fn session_id(&self) -> &str {
         &self.tokens.session_id
     }

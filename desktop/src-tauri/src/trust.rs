@@ -213,7 +213,8 @@ impl TrustStore {
             return Ok(false);
         }
         let path = self.witness_path(head.body.org_id);
-        let line = Witness::line(head).map_err(|e| AppError::new(crate::error::ErrorKind::Io, e.to_string()))?;
+        let line = Witness::line(head)
+            .map_err(|e| AppError::new(crate::error::ErrorKind::Io, e.to_string()))?;
         let mut text = std::fs::read_to_string(&path).unwrap_or_default();
         text.push_str(&line);
         text.push('\n');

@@ -48,7 +48,8 @@ pub type SharedVault = Arc<dyn Vault>;
 #[derive(Debug, Default)]
 pub struct KeyringVault;
 
-const NO_KEYRING: &str = "No keyring (Secret Service) is running, so LOKI Desktop cannot keep your \
+const NO_KEYRING: &str =
+    "No keyring (Secret Service) is running, so LOKI Desktop cannot keep your \
 sign-in safely and will not store it in a plain file. Fix: start your desktop's keyring — on \
 GNOME it is gnome-keyring (install the gnome-keyring package and sign in to a desktop session); \
 on KDE, KWallet with its Secret Service option; on a server or minimal desktop run \

@@ -65,7 +65,9 @@ export function Explorer(props: { source: "online" | "offline"; session: Session
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [filter, source]);
 
-  const virt = useVirtualizer({ count: rows.length + (done ? 0 : 1), getScrollElement: () => parentRef.current, estimateSize: () => 36, overscan: 12 });
+  const virt = useVirtualizer({ count: rows.length + (done ? 0 : 1), getScrollElement: () => parentRef.current, estimateSize: () => 36, overscan: 12,
+    // Before layout (and in tests) assume a window-sized viewport.
+    initialRect: { width: 1000, height: 600 } });
   const items = virt.getVirtualItems();
   useEffect(() => {
     const last = items[items.length - 1];
@@ -131,11 +133,11 @@ export function Explorer(props: { source: "online" | "offline"; session: Session
             <select id="f-outcome" className="input" value={draft.outcome ?? ""} onChange={set("outcome")} data-testid="f-outcome">
               <option value="">Any</option><option value="success">Success</option><option value="denied">Denied</option><option value="failure">Failure</option>
             </select></div>
-          <div className="field"><label htmlFor="f-from">From (UTC)</label>
+          <div className="field span2"><label htmlFor="f-from">From (UTC)</label>
             <input id="f-from" type="datetime-local" className="input" value={draft.from ?? ""} onChange={set("from")} /></div>
-          <div className="field"><label htmlFor="f-to">To (UTC)</label>
+          <div className="field span2"><label htmlFor="f-to">To (UTC)</label>
             <input id="f-to" type="datetime-local" className="input" value={draft.to ?? ""} onChange={set("to")} /></div>
-          <div className="row">
+          <div className="row actions">
             <button className="btn primary" type="submit" data-testid="apply-filters">Apply</button>
             <button className="btn" type="button" onClick={() => { setDraft(EMPTY); setFilter(EMPTY); }}>Clear</button>
           </div>
@@ -144,7 +146,7 @@ export function Explorer(props: { source: "online" | "offline"; session: Session
         <div className={detail ? "explorer with-detail" : "explorer"}>
           <div className="table" role="grid" aria-label="Audit events" aria-rowcount={rows.length}>
             <div className="thead" role="row">
-              <div>Seq</div><div>Time</div><div>Action</div><div>Actor</div><div>Resource</div><div>Outcome</div>
+              <div>Seq</div><div>Time (UTC)</div><div>Action</div><div>Actor</div><div className="col-resource">Resource</div><div>Outcome</div>
             </div>
             <div className="tbody" ref={parentRef} data-testid="event-table">
               {rows.length === 0 && !loading && done && (
@@ -165,10 +167,10 @@ export function Explorer(props: { source: "online" | "offline"; session: Session
                       style={{ transform: `translateY(${it.start}px)`, height: it.size }}
                       onClick={() => open(e.id)} onKeyDown={(k) => onKey(k, it.index)}>
                       <div className="mono">{e.seq}</div>
-                      <div className="mono small">{formatTime(e.time)}</div>
+                      <div className="mono small">{formatTime(e.time).replace(" UTC", "")}</div>
                       <div className="mono">{e.action}{e.count > 1 ? ` ×${e.count}` : ""}</div>
                       <div>{actorName(e)}</div>
-                      <div className="mono small">{e.resource_type ? `${e.resource_type} ${shortId(e.resource_id)}` : "—"}</div>
+                      <div className="mono small col-resource">{e.resource_type ? `${e.resource_type} ${shortId(e.resource_id)}` : "—"}</div>
                       <div><span className={`badge ${e.outcome === "success" ? "ok" : e.outcome === "denied" ? "warn" : "bad"}`}>{e.outcome}</span></div>
                     </div>
                   );
@@ -194,7 +196,10 @@ function show(v: unknown): string {
 
 function Detail({ detail, actor, onClose }: { detail: EventDetail; actor: string; onClose: () => void }) {
   const e = detail.event;
-  const changed = detail.changes.filter((c) => c.change !== "unchanged").length;
+  const [showAll, setShowAll] = useState(false);
+  const changes = detail.changes.filter((c) => c.change !== "unchanged");
+  const unchanged = detail.changes.length - changes.length;
+  const shown = showAll ? detail.changes : changes;
   return (
     <section className="detail" aria-label="Event detail" data-testid="event-detail">
       <div className="row">
@@ -211,20 +216,25 @@ function Detail({ detail, actor, onClose }: { detail: EventDetail; actor: string
         {e.request_id && (<><dt>Request</dt><dd className="mono">{e.request_id}</dd></>)}
         <dt>Hash</dt><dd className="mono small">{e.hash}</dd>
       </dl>
-      <h3>Changes {detail.changes.length > 0 ? `(${changed} of ${detail.changes.length} fields)` : ""}</h3>
+      <h3>Changes {detail.changes.length > 0 ? `(${changes.length} of ${detail.changes.length} fields)` : ""}</h3>
       {detail.changes.length === 0 ? (
         <div className="muted small">This event records no before/after state.</div>
       ) : (
         <table className="diff" data-testid="diff">
           <thead><tr><th>Field</th><th>Before</th><th>After</th></tr></thead>
           <tbody>
-            {detail.changes.map((c) => (
+            {shown.map((c) => (
               <tr key={c.field} className={c.change} data-testid={`diff-${c.change}`}>
                 <td>{c.field}</td><td className="before">{show(c.before)}</td><td className="after">{show(c.after)}</td>
               </tr>
             ))}
           </tbody>
         </table>
+      )}
+      {unchanged > 0 && (
+        <button className="linkish small" onClick={() => setShowAll((v) => !v)} data-testid="toggle-unchanged">
+          {showAll ? "Hide unchanged fields" : `Show ${unchanged} unchanged field${unchanged === 1 ? "" : "s"}`}
+        </button>
       )}
       {Object.keys(e.metadata ?? {}).length > 0 && (
         <>

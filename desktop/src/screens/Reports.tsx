@@ -1,9 +1,16 @@
 import { useState } from "react";
 import { call, commands, progressChannel } from "../api";
 import type { OfflineSummary, Progress, ReportPreview_Serialize as ReportPreview, SessionView } from "../bindings";
-import { ErrorNotice, PathField, ProgressBar, formatBytes } from "../components/common";
+import { ErrorNotice, PathField, ProgressBar, formatBytes, formatTime } from "../components/common";
 import { describe } from "../errors";
 import { Alarm } from "./ChainStatus";
+
+const PIN_LABEL: Record<string, string> = {
+  pinned_now: "Key pinned at this sign-in",
+  match: "Signed by the pinned key",
+  succession: "Signed by a successor the pinned key introduced",
+  alarm: "Signed by a key that is NOT pinned",
+};
 
 const FRAMEWORKS = [["soc2", "SOC 2 (Trust Services Criteria)"], ["iso27001", "ISO/IEC 27001:2022 Annex A"], ["gdpr", "GDPR"]];
 
@@ -97,11 +104,11 @@ export function Reports(props: { source: "online" | "offline"; session: SessionV
                 </span>
               </div>
               <dl className="kv">
-                <dt>Period</dt><dd>{preview.period_from ?? "start"} → {preview.period_to ?? "end"}</dd>
+                <dt>Period</dt><dd>{preview.period_from ? formatTime(preview.period_from) : "start"} → {preview.period_to ? formatTime(preview.period_to) : "end"}</dd>
                 <dt>Events in period</dt><dd>{(preview.events_in_period ?? 0).toLocaleString()}</dd>
                 <dt>Integrity</dt><dd>{preview.integrity_statement}</dd>
                 <dt>Signer</dt><dd className="fingerprint">{preview.signer_fingerprints.join(", ") || "—"}</dd>
-                <dt>Pin state</dt><dd>{preview.pin ? preview.pin.state.replace("_", " ") : "Offline: checked against every key pinned on this computer"}</dd>
+                <dt>Pin state</dt><dd>{preview.pin ? PIN_LABEL[preview.pin.state] : "Offline: checked against every key pinned on this computer"}</dd>
                 {preview.partial && (<><dt>Scope</dt><dd>No snapshot: controls that need current state are Not tested.</dd></>)}
               </dl>
               <table className="controls">

@@ -24,7 +24,11 @@ pub async fn search_events(
 
 #[tauri::command]
 #[specta::specta]
-pub async fn get_event(state: State<'_, AppState>, source: Source, id: Uuid) -> AppResult<EventDetail> {
+pub async fn get_event(
+    state: State<'_, AppState>,
+    source: Source,
+    id: Uuid,
+) -> AppResult<EventDetail> {
     audit::event(&state, source, id).await
 }
 

@@ -97,9 +97,8 @@ pub fn matches(e: &AuditEvent, f: &AuditFilter) -> bool {
 fn check_times(f: &AuditFilter) -> AppResult<()> {
     for (name, v) in [("From", &f.from), ("To", &f.to)] {
         if let Some(s) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
-                AppError::input(format!("{name}: “{s}” is not a date and time."))
-            })?;
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|_| AppError::input(format!("{name}: “{s}” is not a date and time.")))?;
         }
     }
     Ok(())
@@ -119,7 +118,9 @@ pub async fn search(
         Source::Online => {
             let mut guard = state.session.lock().await;
             let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
-            let org = s.org.ok_or_else(|| AppError::input("Choose an organization first."))?;
+            let org = s
+                .org
+                .ok_or_else(|| AppError::input("Choose an organization first."))?;
             let f = filter.clone();
             s.call(|c, t| {
                 let f = f.clone();
@@ -159,7 +160,9 @@ pub async fn event(state: &AppState, source: Source, id: Uuid) -> AppResult<Even
         Source::Online => {
             let mut guard = state.session.lock().await;
             let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
-            let org = s.org.ok_or_else(|| AppError::input("Choose an organization first."))?;
+            let org = s
+                .org
+                .ok_or_else(|| AppError::input("Choose an organization first."))?;
             s.call(|c, t| async move { c.audit_event(&t, org, id).await })
                 .await?
         }
@@ -183,9 +186,7 @@ pub async fn people(state: &AppState) -> AppResult<Vec<Person>> {
     let Some(org) = s.org else {
         return Ok(Vec::new());
     };
-    let members = s
-        .call(|c, t| async move { c.members(&t, org).await })
-        .await;
+    let members = s.call(|c, t| async move { c.members(&t, org).await }).await;
     Ok(members
         .map(|m| {
             m.members
@@ -235,7 +236,9 @@ pub async fn chain_status(state: &AppState) -> AppResult<ChainStatus> {
     let (bytes, server, org, pin) = {
         let mut guard = state.session.lock().await;
         let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
-        let org = s.org.ok_or_else(|| AppError::input("Choose an organization first."))?;
+        let org = s
+            .org
+            .ok_or_else(|| AppError::input("Choose an organization first."))?;
         let bytes = export_bytes(s, org, "bundle", |_| {}).await?;
         (bytes, s.server.clone(), org, s.pin.clone())
     };
@@ -319,7 +322,9 @@ pub async fn export(
     let bytes = {
         let mut guard = state.session.lock().await;
         let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
-        let org = s.org.ok_or_else(|| AppError::input("Choose an organization first."))?;
+        let org = s
+            .org
+            .ok_or_else(|| AppError::input("Choose an organization first."))?;
         let f = match format {
             ExportFormat::Bundle => "bundle",
             ExportFormat::Csv => "csv",

@@ -16,7 +16,9 @@ use crate::vault::{self, account};
 #[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SignInOutcome {
-    SignedIn { session: SessionView },
+    SignedIn {
+        session: Box<SessionView>,
+    },
     /// The password was right; ask for the TOTP code.
     MfaRequired,
 }
@@ -52,14 +54,8 @@ async fn begin(
 ) -> AppResult<SessionView> {
     let pin = pin(state, &client).await?;
     let server = client.base().as_str().trim_end_matches('/').to_owned();
-    let mut session = Session::start(
-        client,
-        state.vault.clone(),
-        account(&server, email),
-        t,
-        pin,
-    )
-    .await?;
+    let mut session =
+        Session::start(client, state.vault.clone(), account(&server, email), t, pin).await?;
     // Open in an organization: the first one, when the token has none.
     if session.org.is_none() {
         if let Some(first) = session.organizations.first().map(|o| o.id) {
@@ -96,7 +92,7 @@ pub async fn sign_in(
     vault::blocking(move || v.get("loki-desktop-probe").map(|_| ())).await?;
     match client.login(email, password).await? {
         LoginResponse::Tokens(t) => Ok(SignInOutcome::SignedIn {
-            session: begin(state, client, email, &t).await?,
+            session: Box::new(begin(state, client, email, &t).await?),
         }),
         LoginResponse::MfaRequired(c) => {
             *state.challenge.lock().await = Some((

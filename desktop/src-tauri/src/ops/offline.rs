@@ -41,11 +41,10 @@ pub async fn open(
     let trust = state.trust.clone();
     let cancel = state.cancel.clone();
     let keys_pinned = !trust.pinned(None)?.0.is_empty();
-    let opened = tokio::task::spawn_blocking(move || {
-        bundle::open(&path, &trust, &cancel, progress)
-    })
-    .await
-    .map_err(|e| AppError::new(crate::error::ErrorKind::Io, e.to_string()))??;
+    let opened =
+        tokio::task::spawn_blocking(move || bundle::open(&path, &trust, &cancel, progress))
+            .await
+            .map_err(|e| AppError::new(crate::error::ErrorKind::Io, e.to_string()))??;
     if opened.verify.events == 0 && opened.verify.failure.is_none() {
         return Err(AppError::input(
             "This file holds no audit events: is it a LOKI audit bundle (lokid audit export)?",

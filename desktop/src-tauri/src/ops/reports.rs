@@ -81,9 +81,8 @@ fn time(name: &str, v: &Option<String>, end_of_day: bool) -> AppResult<Option<Da
 }
 
 pub fn options(r: &ReportRequest) -> AppResult<ReportOptions> {
-    let framework = Framework::parse(&r.framework).ok_or_else(|| {
-        AppError::input("Choose a framework: SOC 2, ISO 27001 or GDPR.")
-    })?;
+    let framework = Framework::parse(&r.framework)
+        .ok_or_else(|| AppError::input("Choose a framework: SOC 2, ISO 27001 or GDPR."))?;
     let mut o = ReportOptions::new(framework, Utc::now());
     o.from = time("From", &r.from, false)?;
     o.to = time("To", &r.to, true)?;
@@ -92,12 +91,18 @@ pub fn options(r: &ReportRequest) -> AppResult<ReportOptions> {
             return Err(AppError::input("The period starts after it ends."));
         }
     }
-    o.subject = match r.subject.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => Some(Uuid::parse_str(s).map_err(|_| {
-            AppError::input("Data subject: paste the person's user id (a UUID).")
-        })?),
-        None => None,
-    };
+    o.subject =
+        match r
+            .subject
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(s) => Some(Uuid::parse_str(s).map_err(|_| {
+                AppError::input("Data subject: paste the person's user id (a UUID).")
+            })?),
+            None => None,
+        };
     o.awareness = time("Awareness time", &r.awareness, false)?;
     o.notified_at = time("Notified at", &r.notified_at, false)?;
     Ok(o)
@@ -121,9 +126,14 @@ pub async fn generate(
         Source::Online => {
             let mut guard = state.session.lock().await;
             let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
-            let org = s.org.ok_or_else(|| AppError::input("Choose an organization first."))?;
+            let org = s
+                .org
+                .ok_or_else(|| AppError::input("Choose an organization first."))?;
             let p = progress.clone();
-            let bytes = export_bytes(s, org, "bundle", move |n| p("Downloading the audit bundle", n, None)).await?;
+            let bytes = export_bytes(s, org, "bundle", move |n| {
+                p("Downloading the audit bundle", n, None)
+            })
+            .await?;
             if cancel.load(Ordering::Relaxed) {
                 return Err(AppError::cancelled());
             }
@@ -145,7 +155,8 @@ pub async fn generate(
                 .clone()
                 .ok_or_else(|| AppError::input("Open an audit bundle first."))?;
             let path = std::path::PathBuf::from(&b.path);
-            let text = std::fs::read_to_string(&path).map_err(|e| AppError::io("read", &path, e))?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| AppError::io("read", &path, e))?;
             let checks: Checks = state.trust.checks(None, b.verify.org_id)?;
             let lines: Vec<String> = text.lines().map(str::to_owned).collect();
             (lines, None, checks, None, b.sha256.clone())
@@ -161,7 +172,11 @@ pub async fn generate(
                 return Err(AppError::cancelled());
             }
             builder.lines(block, 2);
-            progress("Verifying and reading events", ((i + 1) * 2048).min(lines.len()) as u64, Some(total));
+            progress(
+                "Verifying and reading events",
+                ((i + 1) * 2048).min(lines.len()) as u64,
+                Some(total),
+            );
         }
         let checked = match &snapshot_text {
             Some(text) => Some(
@@ -185,7 +200,8 @@ pub async fn generate(
             ),
             None => None,
         };
-        let (mut report, _verify) = builder.finish_with(checked.as_ref().map(|c| &c.snapshot), &checks);
+        let (mut report, _verify) =
+            builder.finish_with(checked.as_ref().map(|c| &c.snapshot), &checks);
         report.snapshot_sha256 = checked.map(|c| c.sha256);
         report.bundle_sha256 = Some(bundle_sha);
         progress("Drawing the PDF", 0, None);
@@ -201,9 +217,19 @@ pub async fn generate(
         .as_deref()
         .unwrap_or("organization")
         .chars()
-        .map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect::<String>();
-    let suggested_name = format!("{}-{}-{day}.pdf", slug.trim_matches('-'), framework.as_str());
+    let suggested_name = format!(
+        "{}-{}-{day}.pdf",
+        slug.trim_matches('-'),
+        framework.as_str()
+    );
     let preview = ReportPreview {
         title: report.title.clone(),
         org_name: report.org_name.clone(),
