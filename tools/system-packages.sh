@@ -19,7 +19,8 @@ have WebKitWebDriver || need+=(webkit2gtk-driver)
 have gnome-keyring-daemon || need+=(gnome-keyring)
 have secret-tool || need+=(libsecret-tools)
 have dbus-run-session || need+=(dbus)
-fc-list 2>/dev/null | grep -qi "URW" || need+=(fonts-urw-base35)
+# poppler draws the PDF base-14 fonts with the right metrics (Nimbus = URW base35).
+fc-list 2>/dev/null | grep -qi "nimbus" || need+=(fonts-urw-base35)
 have node || need+=(nodejs)
 have npm || need+=(npm)
 

@@ -132,6 +132,27 @@ describe("explorer", () => {
     await waitFor(() => expect(calls.some((c) => c.cmd === "get_event" && c.args.id === "e2")).toBe(true));
   });
 
+  it("keeps only the rows in view in the page, even with 100,000 results", async () => {
+    const many = Array.from({ length: 100_000 }, (_, i) => event(100_000 - i));
+    ipc({ resume_session: session, search_events: { events: many, next_cursor: null } });
+    render(<App />);
+    await screen.findAllByTestId("event-row");
+    expect(screen.getByTestId("row-count").textContent).toContain("100,000");
+    expect(screen.getAllByTestId("event-row").length).toBeLessThan(60);
+  });
+
+  it("asks for the next page with the cursor the last page gave", async () => {
+    ipc({
+      resume_session: session,
+      search_events: (_c: string, a: Record<string, unknown>) =>
+        a.cursor == null ? { events: [event(5), event(4)], next_cursor: 4 } : { events: [event(3)], next_cursor: null },
+    });
+    render(<App />);
+    await waitFor(() => expect(screen.getAllByTestId("event-row")).toHaveLength(3));
+    const pages = calls.filter((c) => c.cmd === "search_events");
+    expect(pages.map((p) => p.args.cursor)).toEqual([null, 4]);
+  });
+
   it("says so when nothing matches", async () => {
     ipc({ resume_session: session, search_events: { events: [], next_cursor: null } });
     render(<App />);

@@ -34,8 +34,8 @@ export const commands = {
 	saveReport: (path: string) => typedError<string, AppError>(__TAURI_INVOKE("save_report", { path })),
 	/**  Stops the running export, verification or report at its next block. */
 	cancelTask: () => __TAURI_INVOKE<void>("cancel_task"),
-	/**  Opens a saved file with the system's viewer. */
-	openFile: (path: string) => typedError<null, AppError>(__TAURI_INVOKE("open_file", { path })),
+	/**  Opens the report saved last with the system's PDF viewer. */
+	openSavedReport: () => typedError<null, AppError>(__TAURI_INVOKE("open_saved_report")),
 };
 
 /* Types */

@@ -40,7 +40,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             reports::generate_report,
             reports::save_report,
             reports::cancel_task,
-            reports::open_file,
+            reports::open_saved_report,
         ])
 }
 

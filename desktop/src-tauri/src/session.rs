@@ -147,6 +147,13 @@ impl Session {
         self.expires_at = Instant::now();
     }
 
+    /// The organization the session is scoped to, which audit and report
+    /// commands need.
+    pub fn current_org(&self) -> AppResult<Uuid> {
+        self.org
+            .ok_or_else(|| AppError::input("Choose an organization first."))
+    }
+
     pub fn session_id(&self) -> &str {
         &self.tokens.session_id
     }

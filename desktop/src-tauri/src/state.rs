@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use tokio::sync::Mutex;
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::bundle::OpenedBundle;
+use crate::error::{AppError, AppResult};
 use crate::session::Session;
 use crate::trust::TrustStore;
 use crate::vault::SharedVault;
@@ -16,6 +17,8 @@ use crate::vault::SharedVault;
 pub struct PendingReport {
     pub pdf: Vec<u8>,
     pub suggested_name: String,
+    /// Where it was saved: the only file the window may ask to open.
+    pub saved_to: Option<std::path::PathBuf>,
 }
 
 pub struct AppState {
@@ -44,5 +47,11 @@ impl AppState {
             report: Mutex::new(None),
             cancel: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The signed-in session, held for the caller's request.
+    pub async fn signed_in(&self) -> AppResult<MappedMutexGuard<'_, Session>> {
+        MutexGuard::try_map(self.session.lock().await, Option::as_mut)
+            .map_err(|_| AppError::not_signed_in())
     }
 }

@@ -277,9 +277,12 @@ async fn reports_are_made_online_and_offline_and_saved() {
     assert_eq!(online.org_name.as_deref(), Some("Acme Corporation"));
     let dir = tempfile::tempdir().expect("dir");
     let pdf = dir.path().join("soc2.pdf");
+    // The viewer opens only the file the user saved, and only once saved.
+    assert!(reports::saved_path(&f.state).await.is_err());
     reports::save(&f.state, pdf.to_str().expect("utf8"))
         .await
         .expect("save");
+    assert_eq!(reports::saved_path(&f.state).await.expect("saved"), pdf);
     let bytes = std::fs::read(&pdf).expect("pdf");
     assert!(bytes.starts_with(b"%PDF"));
 

@@ -129,7 +129,7 @@ export function Reports(props: { source: "online" | "offline"; session: SessionV
               {saved && (
                 <div className="notice ok row" data-testid="r-saved">
                   <span className="grow">Saved to <span className="mono">{saved}</span></span>
-                  <button className="btn small" onClick={() => call(commands.openFile(saved)).catch((e) => setError(describe(e)))}>Open in viewer</button>
+                  <button className="btn small" onClick={() => call(commands.openSavedReport()).catch((e) => setError(describe(e)))}>Open in viewer</button>
                 </div>
               )}
             </div>

@@ -43,11 +43,12 @@ pub fn cancel_task(state: State<'_, AppState>) {
     state.cancel.store(true, Ordering::Relaxed);
 }
 
-/// Opens a saved file with the system's viewer.
+/// Opens the report saved last with the system's PDF viewer.
 #[tauri::command]
 #[specta::specta]
-pub fn open_file(app: AppHandle, path: String) -> AppResult<()> {
+pub async fn open_saved_report(app: AppHandle, state: State<'_, AppState>) -> AppResult<()> {
+    let path = reports::saved_path(&state).await?;
     app.opener()
-        .open_path(path, None::<&str>)
+        .open_path(path.display().to_string(), None::<&str>)
         .map_err(|e| AppError::new(ErrorKind::Io, format!("No viewer could open it: {e}.")))
 }

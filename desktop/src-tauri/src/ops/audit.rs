@@ -116,11 +116,8 @@ pub async fn search(
     let limit = limit.clamp(1, MAX_PAGE);
     match source {
         Source::Online => {
-            let mut guard = state.session.lock().await;
-            let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
-            let org = s
-                .org
-                .ok_or_else(|| AppError::input("Choose an organization first."))?;
+            let mut s = state.signed_in().await?;
+            let org = s.current_org()?;
             let f = filter.clone();
             s.call(|c, t| {
                 let f = f.clone();
@@ -158,11 +155,8 @@ pub async fn search(
 pub async fn event(state: &AppState, source: Source, id: Uuid) -> AppResult<EventDetail> {
     let event = match source {
         Source::Online => {
-            let mut guard = state.session.lock().await;
-            let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
-            let org = s
-                .org
-                .ok_or_else(|| AppError::input("Choose an organization first."))?;
+            let mut s = state.signed_in().await?;
+            let org = s.current_org()?;
             s.call(|c, t| async move { c.audit_event(&t, org, id).await })
                 .await?
         }
@@ -181,8 +175,7 @@ pub async fn event(state: &AppState, source: Source, id: Uuid) -> AppResult<Even
 /// The organization's members by id (for showing actors by email); empty
 /// when the user may not list members.
 pub async fn people(state: &AppState) -> AppResult<Vec<Person>> {
-    let mut guard = state.session.lock().await;
-    let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
+    let mut s = state.signed_in().await?;
     let Some(org) = s.org else {
         return Ok(Vec::new());
     };
@@ -234,12 +227,9 @@ pub fn alarm_of(report: &VerifyReport, pin: &PinState) -> Option<String> {
 /// the witness.
 pub async fn chain_status(state: &AppState) -> AppResult<ChainStatus> {
     let (bytes, server, org, pin) = {
-        let mut guard = state.session.lock().await;
-        let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
-        let org = s
-            .org
-            .ok_or_else(|| AppError::input("Choose an organization first."))?;
-        let bytes = export_bytes(s, org, "bundle", |_| {}).await?;
+        let mut s = state.signed_in().await?;
+        let org = s.current_org()?;
+        let bytes = export_bytes(&mut s, org, "bundle", |_| {}).await?;
         (bytes, s.server.clone(), org, s.pin.clone())
     };
     let checks = state.trust.checks(Some(&server), Some(org))?;
@@ -320,16 +310,13 @@ pub async fn export(
     }
     state.cancel.store(false, Ordering::Relaxed);
     let bytes = {
-        let mut guard = state.session.lock().await;
-        let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
-        let org = s
-            .org
-            .ok_or_else(|| AppError::input("Choose an organization first."))?;
+        let mut s = state.signed_in().await?;
+        let org = s.current_org()?;
         let f = match format {
             ExportFormat::Bundle => "bundle",
             ExportFormat::Csv => "csv",
         };
-        export_bytes(s, org, f, progress).await?
+        export_bytes(&mut s, org, f, progress).await?
     };
     crate::trust::write_file(&path, &bytes)?;
     Ok(ExportDone {

@@ -156,8 +156,7 @@ pub async fn resume(state: &AppState) -> AppResult<Option<SessionView>> {
 }
 
 pub async fn switch_org(state: &AppState, org: Uuid) -> AppResult<SessionView> {
-    let mut guard = state.session.lock().await;
-    let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
+    let mut s = state.signed_in().await?;
     s.switch_org(org).await?;
     Ok(s.view())
 }

@@ -124,13 +124,10 @@ pub async fn generate(
     let cancel = state.cancel.clone();
     let (lines, snapshot_text, checks, pin, bundle_sha) = match source {
         Source::Online => {
-            let mut guard = state.session.lock().await;
-            let s = guard.as_mut().ok_or_else(AppError::not_signed_in)?;
-            let org = s
-                .org
-                .ok_or_else(|| AppError::input("Choose an organization first."))?;
+            let mut s = state.signed_in().await?;
+            let org = s.current_org()?;
             let p = progress.clone();
-            let bytes = export_bytes(s, org, "bundle", move |n| {
+            let bytes = export_bytes(&mut s, org, "bundle", move |n| {
                 p("Downloading the audit bundle", n, None)
             })
             .await?;
@@ -258,6 +255,7 @@ pub async fn generate(
     *state.report.lock().await = Some(PendingReport {
         pdf: bytes,
         suggested_name,
+        saved_to: None,
     });
     Ok(preview)
 }
@@ -268,10 +266,23 @@ pub async fn save(state: &AppState, path: &str) -> AppResult<String> {
     if path.as_os_str().is_empty() {
         return Err(AppError::input("Choose where to save the PDF."));
     }
-    let guard = state.report.lock().await;
+    let mut guard = state.report.lock().await;
     let r = guard
-        .as_ref()
+        .as_mut()
         .ok_or_else(|| AppError::input("Generate a report first."))?;
     crate::trust::write_file(&path, &r.pdf)?;
+    r.saved_to = Some(path.clone());
     Ok(path.display().to_string())
+}
+
+/// The saved report's path (what the system viewer may open: the window
+/// cannot name another file).
+pub async fn saved_path(state: &AppState) -> AppResult<std::path::PathBuf> {
+    state
+        .report
+        .lock()
+        .await
+        .as_ref()
+        .and_then(|r| r.saved_to.clone())
+        .ok_or_else(|| AppError::input("Save the report first."))
 }
