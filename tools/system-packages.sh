@@ -20,7 +20,7 @@ have gnome-keyring-daemon || need+=(gnome-keyring)
 have secret-tool || need+=(libsecret-tools)
 have dbus-run-session || need+=(dbus)
 # poppler draws the PDF base-14 fonts with the right metrics (Nimbus = URW base35).
-fc-list 2>/dev/null | grep -qi "nimbus" || need+=(fonts-urw-base35)
+{ fc-list 2>/dev/null | grep -i nimbus >/dev/null; } || need+=(fonts-urw-base35)  # not -q: pipefail + SIGPIPE
 have node || need+=(nodejs)
 have npm || need+=(npm)
 

@@ -345,10 +345,12 @@ export type OfflineSummary_Deserialize = {
 	/**  Set when the bundle must not be relied on: why, and what to do. */
 	alarm?: string | null,
 	/**
-	 *  Whether any key was pinned on this computer (otherwise authenticity
-	 *  cannot be established, only integrity).
+	 *  Whether the keys of the server this organization came from are
+	 *  pinned here (otherwise only integrity is established, not who signed).
 	 */
 	keys_pinned: boolean,
+	/**  That server. */
+	server?: string | null,
 };
 
 export type OfflineSummary_Serialize = {
@@ -360,10 +362,12 @@ export type OfflineSummary_Serialize = {
 	/**  Set when the bundle must not be relied on: why, and what to do. */
 	alarm: string | null,
 	/**
-	 *  Whether any key was pinned on this computer (otherwise authenticity
-	 *  cannot be established, only integrity).
+	 *  Whether the keys of the server this organization came from are
+	 *  pinned here (otherwise only integrity is established, not who signed).
 	 */
 	keys_pinned: boolean,
+	/**  That server. */
+	server: string | null,
 };
 
 /**  An organization the user can switch to. */

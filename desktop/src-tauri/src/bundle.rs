@@ -31,8 +31,16 @@ pub fn each_block(
     mut progress: impl FnMut(u64, u64),
     mut f: impl FnMut(&[String]),
 ) -> AppResult<String> {
+    // Checked before opening: opening a FIFO would block.
+    let meta = std::fs::metadata(path).map_err(|e| AppError::io("open", path, e))?;
+    if !meta.is_file() {
+        return Err(AppError::input(format!(
+            "{} is not a file: choose an audit bundle (.jsonl).",
+            path.display()
+        )));
+    }
+    let total = meta.len();
     let file = std::fs::File::open(path).map_err(|e| AppError::io("open", path, e))?;
-    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut digest = sha2::Sha256::new();
     let mut block = Vec::with_capacity(BLOCK);
@@ -74,6 +82,9 @@ pub fn each_block(
 #[derive(Debug)]
 pub struct OpenedBundle {
     pub path: String,
+    /// The server this organization was seen on at a sign-in here: its pins
+    /// and witness are what the bundle was checked against.
+    pub server: Option<String>,
     pub sha256: String,
     pub verify: VerifyReport,
     pub events: Vec<AuditEvent>,
@@ -101,10 +112,15 @@ pub fn open(
             }
         }
     })?;
-    let checks: Checks = trust.checks(None, verifier.org())?;
+    let server = verifier.org().and_then(|o| trust.server_of(o));
+    let checks = match (&server, verifier.org()) {
+        (Some(s), Some(o)) => trust.checks(s, o)?,
+        _ => Checks::default(),
+    };
     let verify = verifier.finish_with(&checks);
     Ok(OpenedBundle {
         path: path.display().to_string(),
+        server,
         sha256,
         verify,
         events,

@@ -31,10 +31,16 @@ impl std::fmt::Debug for DaemonClient {
 /// path, query or credentials).
 pub fn normalise_server(input: &str) -> AppResult<Url> {
     let text = input.trim();
+    // Without a scheme: https, except for this machine (a local lokid).
     let with_scheme = if text.contains("://") {
         text.to_owned()
-    } else {
+    } else if ["localhost", "127.", "[::1]"]
+        .iter()
+        .any(|l| text.starts_with(l))
+    {
         format!("http://{text}")
+    } else {
+        format!("https://{text}")
     };
     let url = Url::parse(&with_scheme).map_err(|_| {
         AppError::input(format!(
@@ -52,6 +58,11 @@ pub fn normalise_server(input: &str) -> AppResult<Url> {
         ));
     }
     let mut base = url;
+    if let Some(host) = base.host_str().map(|h| h.trim_end_matches('.').to_owned()) {
+        // `example.com.` and `example.com` are one server (one pin).
+        base.set_host(Some(&host))
+            .map_err(|_| AppError::input("The server's host name is not valid."))?;
+    }
     base.set_path("");
     base.set_query(None);
     base.set_fragment(None);
@@ -265,7 +276,9 @@ impl DaemonClient {
                 &format!("/orgs/{org}/audit/export"),
                 Some(token),
             )
-            .query(&[("format", format)]),
+            .query(&[("format", format)])
+            // A large trail streams for longer than an ordinary request.
+            .timeout(std::time::Duration::from_secs(3600)),
         )
         .await?;
         let mut stream = resp.bytes_stream();
@@ -349,4 +362,34 @@ pub fn from_code(status: StatusCode, code: &str, message: &str, retry: Option<u6
         _ => (K::Server, format!("The server refused ({status}): {message}")),
     };
     AppError::new(kind, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_server;
+
+    #[test]
+    fn server_addresses_are_normalised() {
+        let n = |s: &str| normalise_server(s).map(|u| u.to_string());
+        assert_eq!(
+            n("127.0.0.1:8080").ok().as_deref(),
+            Some("http://127.0.0.1:8080/")
+        );
+        assert_eq!(
+            n("localhost:8080").ok().as_deref(),
+            Some("http://localhost:8080/")
+        );
+        // Elsewhere the default is TLS.
+        assert_eq!(
+            n("loki.example.com").ok().as_deref(),
+            Some("https://loki.example.com/")
+        );
+        assert_eq!(
+            n("https://LOKI.example.com./api/v1?x=1#y").ok().as_deref(),
+            Some("https://loki.example.com/")
+        );
+        assert!(n("ftp://loki.example.com").is_err());
+        assert!(n("https://user:pw@loki.example.com").is_err());
+        assert!(n("not a url at all").is_err());
+    }
 }

@@ -170,12 +170,7 @@ impl Session {
     /// keyring before it is used.
     pub async fn refresh(&mut self) -> AppResult<()> {
         let t = self.client.refresh(&self.tokens.refresh_token).await?;
-        let tokens = stored(&t);
-        store(&self.vault, &self.account, &tokens).await?;
-        self.tokens = tokens;
-        self.expires_at = Instant::now() + Duration::from_secs(t.expires_in);
-        self.org = t.org.as_ref().map(|o| o.id);
-        Ok(())
+        self.adopt(&t).await
     }
 
     /// Runs a request with the access token, refreshing first when it is
@@ -201,17 +196,26 @@ impl Session {
         let t = self
             .call(|c, tok| async move { c.switch_org(&tok, org).await })
             .await?;
-        let tokens = stored(&t);
-        store(&self.vault, &self.account, &tokens).await?;
-        self.tokens = tokens;
-        self.expires_at = Instant::now() + Duration::from_secs(t.expires_in);
+        self.adopt(&t).await?;
         self.reload_me().await
+    }
+
+    /// Takes a new token pair: in memory first (the server has already
+    /// spent the old refresh token, so it must never be sent again), then
+    /// into the keyring.
+    async fn adopt(&mut self, t: &TokenResponse) -> AppResult<()> {
+        self.tokens = stored(t);
+        self.expires_at = Instant::now() + Duration::from_secs(t.expires_in);
+        self.org = t.org.as_ref().map(|o| o.id);
+        store(&self.vault, &self.account, &self.tokens).await
     }
 
     /// Ends the session on the server, then forgets the tokens. The keyring
     /// entry goes even when the server cannot be told (reported after).
-    pub async fn sign_out(self) -> AppResult<()> {
-        let told = self.client.logout(&self.tokens.access_token).await;
+    pub async fn sign_out(mut self) -> AppResult<()> {
+        // Through `call`: an expired access token is refreshed first, so the
+        // session (and its refresh token) really ends on the server.
+        let told = self.call(|c, t| async move { c.logout(&t).await }).await;
         let vault = self.vault.clone();
         let account = self.account.clone();
         vault::blocking(move || vault.delete(&account)).await?;

@@ -71,8 +71,16 @@ impl TrustStore {
         self.dir.join("pinned-keys.json")
     }
 
-    fn witness_path(&self, org: Uuid) -> PathBuf {
-        self.dir.join("witness").join(format!("{org}.txt"))
+    /// One witness file per server and organization.
+    fn witness_path(&self, server: &str, org: Uuid) -> PathBuf {
+        let tag: String = crate::ops::sha256_hex(server.as_bytes())
+            .chars()
+            .take(16)
+            .collect();
+        self.dir
+            .join("witness")
+            .join(tag)
+            .join(format!("{org}.txt"))
     }
 
     fn load(&self) -> AppResult<HashMap<String, PinRecord>> {
@@ -101,10 +109,26 @@ impl TrustStore {
     }
 
     /// Compares what a server presents with what was pinned for it, pinning
-    /// at first use and accepting a signed succession.
+    /// at first use and accepting a signed succession. Keys are compared by
+    /// fingerprint (a key id is only a label the server chooses).
     pub fn check_server(&self, server: &str, served: &[BundleKey]) -> AppResult<PinState> {
         let mut pins = self.load()?;
         let fingerprints = fps(served);
+        let unreadable: Vec<String> = served
+            .iter()
+            .filter(|k| fingerprint_of(&k.public_key).is_none())
+            .map(|k| format!("key {} (unreadable)", k.key_id))
+            .collect();
+        if served.is_empty() || !unreadable.is_empty() {
+            return Ok(PinState::Alarm {
+                fingerprints,
+                unexpected: unreadable,
+                explanation:
+                    "This server presents no usable audit key, so nothing it signs can be \
+                              checked. Ask its operator; nothing was pinned."
+                        .to_owned(),
+            });
+        }
         let Some(record) = pins.get_mut(server) else {
             pins.insert(
                 server.to_owned(),
@@ -116,12 +140,12 @@ impl TrustStore {
             self.save(&pins)?;
             return Ok(PinState::PinnedNow { fingerprints });
         };
-        let pinned = Pinned(fps(&record.keys).into_iter().collect());
-        let mut all: HashMap<String, BundleKey> = HashMap::new();
-        for k in record.keys.iter().chain(served) {
-            all.entry(k.key_id.clone()).or_insert_with(|| k.clone());
-        }
-        let trusted = trusted_key_ids(&all, &pinned);
+        let pinned_fps: HashSet<String> = fps(&record.keys).into_iter().collect();
+        let served_map: HashMap<String, BundleKey> = served
+            .iter()
+            .map(|k| (k.key_id.clone(), k.clone()))
+            .collect();
+        let trusted = trusted_key_ids(&served_map, &Pinned(pinned_fps.clone()));
         let unexpected: Vec<String> = served
             .iter()
             .filter(|k| !trusted.contains(&k.key_id))
@@ -141,19 +165,15 @@ impl TrustStore {
                 unexpected,
             });
         }
-        let added: Vec<String> = served
+        let new: Vec<&BundleKey> = served
             .iter()
-            .filter(|k| !record.keys.iter().any(|p| p.key_id == k.key_id))
-            .filter_map(|k| fingerprint_of(&k.public_key))
+            .filter(|k| fingerprint_of(&k.public_key).is_some_and(|f| !pinned_fps.contains(&f)))
             .collect();
-        if added.is_empty() {
+        if new.is_empty() {
             return Ok(PinState::Match { fingerprints });
         }
-        for k in served {
-            if !record.keys.iter().any(|p| p.key_id == k.key_id) {
-                record.keys.push(k.clone());
-            }
-        }
+        let added = fps(&new.iter().map(|k| (*k).clone()).collect::<Vec<_>>());
+        record.keys.extend(new.into_iter().cloned());
         self.save(&pins)?;
         Ok(PinState::Succession {
             fingerprints,
@@ -161,20 +181,57 @@ impl TrustStore {
         })
     }
 
-    /// Fingerprints pinned for one server, or for every server known (an
-    /// offline bundle says nothing of where it came from).
-    pub fn pinned(&self, server: Option<&str>) -> AppResult<Pinned> {
-        let pins = self.load()?;
-        let set: HashSet<String> = pins
-            .iter()
-            .filter(|(s, _)| server.is_none_or(|want| want == s.as_str()))
-            .flat_map(|(_, r)| fps(&r.keys))
-            .collect();
-        Ok(Pinned(set))
+    fn orgs_path(&self) -> PathBuf {
+        self.dir.join("organizations.json")
     }
 
-    pub fn witness(&self, org: Uuid) -> AppResult<Witness> {
-        let path = self.witness_path(org);
+    fn orgs(&self) -> HashMap<Uuid, String> {
+        std::fs::read_to_string(self.orgs_path())
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+
+    /// Remembers on which server each organization was seen (the first one
+    /// stays): an offline bundle of that organization is checked against that
+    /// server's pins only.
+    pub fn record_orgs(&self, server: &str, orgs: &[Uuid]) -> AppResult<()> {
+        let mut map = self.orgs();
+        let before = map.len();
+        for o in orgs {
+            map.entry(*o).or_insert_with(|| server.to_owned());
+        }
+        if map.len() == before {
+            return Ok(());
+        }
+        write_file(
+            &self.orgs_path(),
+            &serde_json::to_vec_pretty(&map).unwrap_or_default(),
+        )
+    }
+
+    /// The server an organization was seen on.
+    pub fn server_of(&self, org: Uuid) -> Option<String> {
+        self.orgs().get(&org).cloned()
+    }
+
+    /// Fingerprints pinned for a server.
+    pub fn pinned(&self, server: &str) -> AppResult<Pinned> {
+        let pins = self.load()?;
+        Ok(Pinned(
+            pins.get(server)
+                .map(|r| fps(&r.keys).into_iter().collect())
+                .unwrap_or_default(),
+        ))
+    }
+
+    /// Whether any server is pinned here.
+    pub fn any_pinned(&self) -> AppResult<bool> {
+        Ok(!self.load()?.is_empty())
+    }
+
+    pub fn witness(&self, server: &str, org: Uuid) -> AppResult<Witness> {
+        let path = self.witness_path(server, org);
         match std::fs::read_to_string(&path) {
             Ok(text) => Witness::parse(&text).map_err(|e| {
                 AppError::new(
@@ -187,20 +244,22 @@ impl TrustStore {
         }
     }
 
-    /// What a verification of `org`'s bundle checks against.
-    pub fn checks(&self, server: Option<&str>, org: Option<Uuid>) -> AppResult<Checks> {
+    /// What a verification of `org`'s bundle from `server` checks against.
+    pub fn checks(&self, server: &str, org: Uuid) -> AppResult<Checks> {
         let pinned = self.pinned(server)?;
         Ok(Checks {
             pinned: (!pinned.0.is_empty()).then_some(pinned),
-            witness: match org {
-                Some(o) => self.witness(o)?,
-                None => Witness::default(),
-            },
+            witness: self.witness(server, org)?,
         })
     }
 
     /// After a verification that passed with trust, records its head.
-    pub fn witness_update(&self, report: &VerifyReport, checks: &Checks) -> AppResult<bool> {
+    pub fn witness_update(
+        &self,
+        server: &str,
+        report: &VerifyReport,
+        checks: &Checks,
+    ) -> AppResult<bool> {
         let (true, true, Some(head)) = (report.ok, report.trusted, &report.head_checkpoint) else {
             return Ok(false);
         };
@@ -212,10 +271,14 @@ impl TrustStore {
         if known {
             return Ok(false);
         }
-        let path = self.witness_path(head.body.org_id);
+        let path = self.witness_path(server, head.body.org_id);
         let line = Witness::line(head)
             .map_err(|e| AppError::new(crate::error::ErrorKind::Io, e.to_string()))?;
-        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(AppError::io("read", &path, e)),
+        };
         text.push_str(&line);
         text.push('\n');
         write_file(&path, text.as_bytes())?;

@@ -41,6 +41,15 @@ async fn sign_in_with_totp_stores_tokens_and_sign_out_revokes_the_session() {
     let json = serde_json::to_string(&view).expect("json");
     assert!(!json.contains(&stored.access_token) && !json.contains(&stored.refresh_token));
 
+    // Even with an expired access token, sign-out ends the session on the
+    // server (it refreshes first).
+    f.state
+        .session
+        .lock()
+        .await
+        .as_mut()
+        .expect("session")
+        .expire_access_token();
     auth::sign_out(&f.state).await.expect("sign out");
     assert!(
         f.vault.get(&acct).expect("vault").is_none(),
@@ -195,6 +204,28 @@ async fn explorer_pages_and_filters_match_online_and_offline() {
     .await
     .expect("export");
     assert!(done.bytes > 0.0);
+    // CSV too, with the progress reported as it streams.
+    let csv = dir.path().join("audit.csv");
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let s2 = seen.clone();
+    audit::export(
+        &f.state,
+        ExportFormat::Csv,
+        csv.to_str().expect("utf8"),
+        move |n| s2.store(n, std::sync::atomic::Ordering::Relaxed),
+    )
+    .await
+    .expect("csv");
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    assert!(
+        text.lines().next().is_some_and(|h| h.contains("action")),
+        "{text}"
+    );
+    assert!(text.contains("org.updated"));
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::Relaxed),
+        text.len() as u64
+    );
     let summary = offline::open(&f.state, path.to_str().expect("utf8"), |_, _| {})
         .await
         .expect("open");
@@ -250,6 +281,18 @@ async fn explorer_pages_and_filters_match_online_and_offline() {
         .events
         .iter()
         .all(|e| e.action.starts_with("auth.") && e.outcome == "success"));
+
+    // Not into the app's own folder (pins and witnesses).
+    let inside = f.state.data_dir.join("trust").join("pinned-keys.json");
+    let e = audit::export(
+        &f.state,
+        ExportFormat::Csv,
+        inside.to_str().expect("utf8"),
+        |_| {},
+    )
+    .await
+    .expect_err("refused");
+    assert_eq!(e.kind, ErrorKind::InvalidInput, "{}", e.message);
 
     let bad = AuditFilter {
         from: Some("yesterday".into()),

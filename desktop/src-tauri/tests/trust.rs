@@ -128,6 +128,10 @@ fn a_bundle_signed_by_another_key_fails_against_the_pin() {
         .check_server("https://loki.example", &[real])
         .expect("pin");
     let org = Uuid::now_v7();
+    // The organization was seen on that server at a sign-in.
+    store
+        .record_orgs("https://loki.example", &[org])
+        .expect("record");
     let path = dir.path().join("forged.jsonl");
     std::fs::write(&path, bundle_signed_by(7, org, 5)).expect("write");
     let opened = bundle::open(&path, &store, &AtomicBool::new(false), |_, _| {}).expect("open");
@@ -144,9 +148,10 @@ fn a_bundle_signed_by_another_key_fails_against_the_pin() {
     std::fs::write(&good, bundle_signed_by(1, org, 5)).expect("write");
     let opened = bundle::open(&good, &store, &AtomicBool::new(false), |_, _| {}).expect("open");
     assert!(opened.verify.ok && opened.verify.trusted);
-    let checks = store.checks(None, Some(org)).expect("checks");
+    assert_eq!(opened.server.as_deref(), Some("https://loki.example"));
+    let checks = store.checks("https://loki.example", org).expect("checks");
     assert!(store
-        .witness_update(&opened.verify, &checks)
+        .witness_update("https://loki.example", &opened.verify, &checks)
         .expect("witness"));
 
     // The same org's history rewritten (same key, other events): the
@@ -176,6 +181,58 @@ fn a_bundle_signed_by_another_key_fails_against_the_pin() {
     assert!(alarm_of(&opened.verify, &pin)
         .expect("alarm")
         .contains("rewritten"));
+}
+
+#[test]
+fn keys_are_compared_by_fingerprint_and_pins_stay_with_their_server() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = TrustStore::new(dir.path());
+    let (_, real) = key(1, "k1");
+    let a = "https://a.example";
+    store
+        .check_server(a, std::slice::from_ref(&real))
+        .expect("pin");
+    // The same key id with another public key is not the pinned key.
+    let (_, mut swapped) = key(5, "k1");
+    swapped.key_id = "k1".into();
+    assert!(store.check_server(a, &[swapped]).expect("check").is_alarm());
+    // No key at all is no reason to trust.
+    assert!(store.check_server(a, &[]).expect("check").is_alarm());
+    let mut broken = real.clone();
+    broken.public_key = "not base64!".into();
+    assert!(store.check_server(a, &[broken]).expect("check").is_alarm());
+
+    // A key pinned for server B does not vouch for an organization seen on A.
+    let (_, other) = key(7, "k7");
+    store
+        .check_server("https://b.example", &[other])
+        .expect("pin b");
+    let org = Uuid::now_v7();
+    store.record_orgs(a, &[org]).expect("record");
+    store
+        .record_orgs("https://b.example", &[org])
+        .expect("first stays");
+    assert_eq!(store.server_of(org).as_deref(), Some(a));
+    let path = dir.path().join("b-signed.jsonl");
+    std::fs::write(&path, bundle_signed_by(7, org, 3)).expect("write");
+    let opened = bundle::open(&path, &store, &AtomicBool::new(false), |_, _| {}).expect("open");
+    assert!(
+        opened.verify.ok && !opened.verify.trusted,
+        "{:?}",
+        opened.verify
+    );
+
+    // An organization never seen here: integrity only, no pin to claim.
+    let stranger = Uuid::now_v7();
+    let path = dir.path().join("stranger.jsonl");
+    std::fs::write(&path, bundle_signed_by(1, stranger, 3)).expect("write");
+    let opened = bundle::open(&path, &store, &AtomicBool::new(false), |_, _| {}).expect("open");
+    assert!(opened.server.is_none());
+    assert!(opened.verify.ok && !opened.verify.trusted);
+
+    // Not a regular file: refused before it is opened (a FIFO would block).
+    let e = bundle::open(dir.path(), &store, &AtomicBool::new(false), |_, _| {}).expect_err("dir");
+    assert_eq!(e.kind, loki_desktop::error::ErrorKind::InvalidInput);
 }
 
 #[test]

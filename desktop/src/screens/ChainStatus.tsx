@@ -26,15 +26,16 @@ export function Alarm({ title, text }: { title: string; text: string }) {
 }
 
 /** With keys pinned, a chain signed by another key is a failure, not a warning. */
-function verdict(report: VerifyReport, pinsExist: boolean): { text: string; cls: string } {
+function verdict(report: VerifyReport, pinsExist: boolean, alarmed: boolean): { text: string; cls: string } {
   if (!report.ok) return { text: "✗ Verification FAILED", cls: "bad" };
+  if (alarmed && report.trusted) return { text: "✗ Not trusted: see the alarm", cls: "bad" };
   if (report.trusted) return { text: "✓ Verified and trusted", cls: "ok" };
   if (pinsExist) return { text: "✗ FAILED: signed by a key that is not pinned", cls: "bad" };
   return { text: "Intact, signer not pinned", cls: "warn" };
 }
 
-function Summary({ report, pin, pinsExist, extra }: { report: VerifyReport; pin: PinState | null; pinsExist: boolean; extra?: React.ReactNode }) {
-  const v = verdict(report, pinsExist);
+function Summary({ report, pin, pinsExist, alarmed, extra }: { report: VerifyReport; pin: PinState | null; pinsExist: boolean; alarmed: boolean; extra?: React.ReactNode }) {
+  const v = verdict(report, pinsExist, alarmed);
   return (
     <div className="card chain" data-testid="chain-status">
       <span className={`badge ${v.cls}`} data-testid="chain-verdict">{v.text}</span>
@@ -83,7 +84,7 @@ export function OnlineChain() {
   return (
     <>
       {status.alarm && <Alarm title="Do not trust this audit trail" text={status.alarm} />}
-      <Summary report={status.report} pin={status.pin} pinsExist
+      <Summary report={status.report} pin={status.pin} pinsExist alarmed={!!status.alarm}
         extra={<>
           <span className="muted small">Checked {formatTime(status.checked_at)}{status.witness_updated ? " · head witnessed" : ""}</span>
           <button className="btn small" onClick={check} disabled={busy}>{busy ? "Verifying…" : "Verify again"}</button>
@@ -96,8 +97,8 @@ export function OfflineChain({ summary }: { summary: OfflineSummary }) {
   return (
     <>
       {summary.alarm && <Alarm title={summary.report.ok ? "This bundle is not signed by a pinned key" : "This bundle failed verification"} text={summary.alarm} />}
-      <Summary report={summary.report} pin={null} pinsExist={summary.keys_pinned}
-        extra={<span className="muted small">{summary.keys_pinned ? "Checked against keys pinned on this computer" : "No keys pinned on this computer"}</span>} />
+      <Summary report={summary.report} pin={null} pinsExist={summary.keys_pinned} alarmed={!!summary.alarm}
+        extra={<span className="muted small">{summary.server ? `Checked against the keys pinned for ${summary.server}` : "Organization never seen at a sign-in here: no pinned key"}</span>} />
     </>
   );
 }

@@ -32,7 +32,7 @@ export function Offline(props: { summary: OfflineSummary | null; onOpened: (s: O
           <PathField label="Audit bundle file" value={path} onChange={setPath} mode="open" testId="bundle-path"
             filters={[{ name: "LOKI audit bundle", extensions: ["jsonl", "ndjson"] }]} />
           <div className="row">
-            <span className="muted small grow">Checked against the keys pinned at your sign-ins and the witness file of each organization.</span>
+            <span className="muted small grow">Checked against the keys pinned for the server you saw this organization on, and its witness file.</span>
             {progress && <button className="btn" onClick={() => commands.cancelTask()}>Cancel</button>}
             <button className="btn primary" onClick={openBundle} disabled={!path || !!progress} data-testid="bundle-open">Open and verify</button>
           </div>

@@ -108,7 +108,7 @@ export function Reports(props: { source: "online" | "offline"; session: SessionV
                 <dt>Events in period</dt><dd>{(preview.events_in_period ?? 0).toLocaleString()}</dd>
                 <dt>Integrity</dt><dd>{preview.integrity_statement}</dd>
                 <dt>Signer</dt><dd className="fingerprint">{preview.signer_fingerprints.join(", ") || "—"}</dd>
-                <dt>Pin state</dt><dd>{preview.pin ? PIN_LABEL[preview.pin.state] : "Offline: checked against every key pinned on this computer"}</dd>
+                <dt>Pin state</dt><dd>{preview.pin ? PIN_LABEL[preview.pin.state] : "Offline: checked against the keys pinned for the server this organization was seen on"}</dd>
                 {preview.partial && (<><dt>Scope</dt><dd>No snapshot: controls that need current state are Not tested.</dd></>)}
               </dl>
               <table className="controls">

@@ -2,7 +2,7 @@
 //! opened bundle with the same filters), one event with its diff, the
 //! chain's status checked here against pins and witness, and exports.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use loki_shared::api::AuditEventList;
 use loki_shared::audit::{AuditEvent, BundleVerifier, FailureKind, VerifyReport};
@@ -229,10 +229,10 @@ pub async fn chain_status(state: &AppState) -> AppResult<ChainStatus> {
     let (bytes, server, org, pin) = {
         let mut s = state.signed_in().await?;
         let org = s.current_org()?;
-        let bytes = export_bytes(&mut s, org, "bundle", |_| {}).await?;
+        let bytes = export_bytes(&mut s, org, "bundle", |_| {}, &AtomicBool::new(false)).await?;
         (bytes, s.server.clone(), org, s.pin.clone())
     };
-    let checks = state.trust.checks(Some(&server), Some(org))?;
+    let checks = state.trust.checks(&server, org)?;
     let report = tokio::task::spawn_blocking(move || {
         let text = String::from_utf8_lossy(&bytes);
         let lines: Vec<String> = text.lines().map(str::to_owned).collect();
@@ -243,13 +243,26 @@ pub async fn chain_status(state: &AppState) -> AppResult<ChainStatus> {
     .await
     .map_err(|e| AppError::new(crate::error::ErrorKind::Io, e.to_string()))?;
     let (report, checks) = report;
-    let witness_updated = if pin.is_alarm() {
+    // A bundle of another organization (signed by the same key) must not
+    // stand in for this one's, nor enter its witness.
+    let wrong_org = report.org_id != Some(org);
+    let witness_updated = if pin.is_alarm() || wrong_org {
         false
     } else {
-        state.trust.witness_update(&report, &checks)?
+        state.trust.witness_update(&server, &report, &checks)?
     };
+    let alarm =
+        if wrong_org {
+            Some(format!(
+            "The server answered this organization's export with the chain of another one ({}). \
+             Do not rely on it; tell the server's operator.",
+            report.org_id.map(|o| o.to_string()).unwrap_or_else(|| "none".into())
+        ))
+        } else {
+            alarm_of(&report, &pin)
+        };
     Ok(ChainStatus {
-        alarm: alarm_of(&report, &pin),
+        alarm,
         report,
         pin,
         witness_updated,
@@ -262,6 +275,7 @@ pub async fn export_bytes(
     org: Uuid,
     format: &'static str,
     progress: impl Fn(u64) + Clone,
+    cancel: &std::sync::atomic::AtomicBool,
 ) -> AppResult<Vec<u8>> {
     s.call(|c, t| {
         let progress = progress.clone();
@@ -272,6 +286,9 @@ pub async fn export_bytes(
                 org,
                 format,
                 |chunk| {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(AppError::cancelled());
+                    }
                     out.extend_from_slice(chunk);
                     Ok(())
                 },
@@ -304,10 +321,7 @@ pub async fn export(
     path: &str,
     progress: impl Fn(u64) + Clone,
 ) -> AppResult<ExportDone> {
-    let path = std::path::PathBuf::from(path.trim());
-    if path.as_os_str().is_empty() {
-        return Err(AppError::input("Choose where to save the export."));
-    }
+    let path = crate::ops::save_target(state, path, "the export")?;
     state.cancel.store(false, Ordering::Relaxed);
     let bytes = {
         let mut s = state.signed_in().await?;
@@ -316,7 +330,7 @@ pub async fn export(
             ExportFormat::Bundle => "bundle",
             ExportFormat::Csv => "csv",
         };
-        export_bytes(&mut s, org, f, progress).await?
+        export_bytes(&mut s, org, f, progress, &state.cancel).await?
     };
     crate::trust::write_file(&path, &bytes)?;
     Ok(ExportDone {

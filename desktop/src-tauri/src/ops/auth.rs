@@ -63,6 +63,8 @@ async fn begin(
         }
     }
     let view = session.view();
+    let ids: Vec<Uuid> = view.organizations.iter().map(|o| o.id).collect();
+    state.trust.record_orgs(&view.server, &ids)?;
     let last = LastSignIn {
         server,
         email: email.to_owned(),
@@ -143,6 +145,8 @@ pub async fn resume(state: &AppState) -> AppResult<Option<SessionView>> {
     match Session::resume(client, state.vault.clone(), acct.clone(), tokens, pin).await {
         Ok(s) => {
             let view = s.view();
+            let ids: Vec<Uuid> = view.organizations.iter().map(|o| o.id).collect();
+            state.trust.record_orgs(&view.server, &ids)?;
             *state.session.lock().await = Some(s);
             Ok(Some(view))
         }

@@ -23,9 +23,11 @@ pub struct OfflineSummary {
     pub report: VerifyReport,
     /// Set when the bundle must not be relied on: why, and what to do.
     pub alarm: Option<String>,
-    /// Whether any key was pinned on this computer (otherwise authenticity
-    /// cannot be established, only integrity).
+    /// Whether the keys of the server this organization came from are
+    /// pinned here (otherwise only integrity is established, not who signed).
     pub keys_pinned: bool,
+    /// That server.
+    pub server: Option<String>,
 }
 
 pub async fn open(
@@ -40,7 +42,6 @@ pub async fn open(
     state.cancel.store(false, Ordering::Relaxed);
     let trust = state.trust.clone();
     let cancel = state.cancel.clone();
-    let keys_pinned = !trust.pinned(None)?.0.is_empty();
     let opened =
         tokio::task::spawn_blocking(move || bundle::open(&path, &trust, &cancel, progress))
             .await
@@ -53,12 +54,26 @@ pub async fn open(
     let pin = PinState::Match {
         fingerprints: opened.verify.signer_fingerprints.clone(),
     };
+    let keys_pinned = match &opened.server {
+        Some(s) => !state.trust.pinned(s)?.0.is_empty(),
+        None => false,
+    };
+    let alarm = match (&opened.server, opened.verify.ok) {
+        (None, true) => Some(
+            "This organization was never seen at a sign-in on this computer, so there is no pinned \
+             key to check its signer against: the chain is intact, but who signed it is not \
+             established. Sign in once to its server to pin its keys."
+                .to_owned(),
+        ),
+        _ => alarm_of(&opened.verify, &pin),
+    };
     let summary = OfflineSummary {
+        server: opened.server.clone(),
         path: opened.path.clone(),
         sha256: opened.sha256.clone(),
         org_id: opened.verify.org_id,
         events: opened.events.len() as f64,
-        alarm: alarm_of(&opened.verify, &pin),
+        alarm,
         report: opened.verify.clone(),
         keys_pinned,
     };

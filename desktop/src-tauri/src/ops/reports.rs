@@ -127,9 +127,13 @@ pub async fn generate(
             let mut s = state.signed_in().await?;
             let org = s.current_org()?;
             let p = progress.clone();
-            let bytes = export_bytes(&mut s, org, "bundle", move |n| {
-                p("Downloading the audit bundle", n, None)
-            })
+            let bytes = export_bytes(
+                &mut s,
+                org,
+                "bundle",
+                move |n| p("Downloading the audit bundle", n, None),
+                &cancel,
+            )
             .await?;
             if cancel.load(Ordering::Relaxed) {
                 return Err(AppError::cancelled());
@@ -138,7 +142,7 @@ pub async fn generate(
             let snap = s
                 .call(|c, t| async move { c.snapshot(&t, org).await })
                 .await?;
-            let checks = state.trust.checks(Some(&s.server), Some(org))?;
+            let checks = state.trust.checks(&s.server, org)?;
             let sha = crate::ops::sha256_hex(&bytes);
             let text = String::from_utf8_lossy(&bytes).into_owned();
             let lines: Vec<String> = text.lines().map(str::to_owned).collect();
@@ -154,9 +158,15 @@ pub async fn generate(
             let path = std::path::PathBuf::from(&b.path);
             let text =
                 std::fs::read_to_string(&path).map_err(|e| AppError::io("read", &path, e))?;
-            let checks: Checks = state.trust.checks(None, b.verify.org_id)?;
+            let checks: Checks = match (&b.server, b.verify.org_id) {
+                (Some(s), Some(o)) => state.trust.checks(s, o)?,
+                _ => Checks::default(),
+            };
+            // The hash of what this report reads (the file may have changed
+            // since it was opened).
+            let sha = crate::ops::sha256_hex(text.as_bytes());
             let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-            (lines, None, checks, None, b.sha256.clone())
+            (lines, None, checks, None, sha)
         }
     };
     let (from, to) = (opts.from, opts.to);
@@ -262,10 +272,7 @@ pub async fn generate(
 
 /// Writes the report made last to `path`.
 pub async fn save(state: &AppState, path: &str) -> AppResult<String> {
-    let path = std::path::PathBuf::from(path.trim());
-    if path.as_os_str().is_empty() {
-        return Err(AppError::input("Choose where to save the PDF."));
-    }
+    let path = crate::ops::save_target(state, path, "the PDF")?;
     let mut guard = state.report.lock().await;
     let r = guard
         .as_mut()
