@@ -95,7 +95,12 @@ impl Session {
             pin,
             vault,
         };
-        s.reload_me().await?;
+        if let Err(e) = s.reload_me().await {
+            // Half a sign-in leaves nothing behind: not the server session,
+            // not the keyring entry.
+            let _ = s.sign_out().await;
+            return Err(e);
+        }
         Ok(s)
     }
 

@@ -50,6 +50,9 @@ struct PinRecord {
 #[derive(Debug, Clone)]
 pub struct TrustStore {
     dir: PathBuf,
+    /// Serialises read-modify-write of the files (two checks at once must
+    /// not drop a line).
+    write: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 fn fps(keys: &[BundleKey]) -> Vec<String> {
@@ -64,7 +67,14 @@ fn fps(keys: &[BundleKey]) -> Vec<String> {
 
 impl TrustStore {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            write: Default::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.write.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn pins_path(&self) -> PathBuf {
@@ -112,6 +122,7 @@ impl TrustStore {
     /// at first use and accepting a signed succession. Keys are compared by
     /// fingerprint (a key id is only a label the server chooses).
     pub fn check_server(&self, server: &str, served: &[BundleKey]) -> AppResult<PinState> {
+        let _write = self.lock();
         let mut pins = self.load()?;
         let fingerprints = fps(served);
         let unreadable: Vec<String> = served
@@ -196,6 +207,7 @@ impl TrustStore {
     /// stays): an offline bundle of that organization is checked against that
     /// server's pins only.
     pub fn record_orgs(&self, server: &str, orgs: &[Uuid]) -> AppResult<()> {
+        let _write = self.lock();
         let mut map = self.orgs();
         let before = map.len();
         for o in orgs {
@@ -263,6 +275,7 @@ impl TrustStore {
         let (true, true, Some(head)) = (report.ok, report.trusted, &report.head_checkpoint) else {
             return Ok(false);
         };
+        let _write = self.lock();
         let known = checks
             .witness
             .heads

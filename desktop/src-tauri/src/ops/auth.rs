@@ -56,7 +56,27 @@ async fn begin(
     let server = client.base().as_str().trim_end_matches('/').to_owned();
     let mut session =
         Session::start(client, state.vault.clone(), account(&server, email), t, pin).await?;
-    // Open in an organization: the first one, when the token has none.
+    match finish_sign_in(state, &mut session, server, email).await {
+        Ok(view) => {
+            *state.session.lock().await = Some(session);
+            Ok(view)
+        }
+        Err(e) => {
+            // Half a sign-in leaves nothing behind.
+            let _ = session.sign_out().await;
+            Err(e)
+        }
+    }
+}
+
+/// Opens the session in an organization (the first, when the token has
+/// none) and remembers where it came from.
+async fn finish_sign_in(
+    state: &AppState,
+    session: &mut Session,
+    server: String,
+    email: &str,
+) -> AppResult<SessionView> {
     if session.org.is_none() {
         if let Some(first) = session.organizations.first().map(|o| o.id) {
             session.switch_org(first).await?;
@@ -73,7 +93,6 @@ async fn begin(
         &last_path(state),
         &serde_json::to_vec(&last).unwrap_or_default(),
     )?;
-    *state.session.lock().await = Some(session);
     Ok(view)
 }
 
