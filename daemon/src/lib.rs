@@ -15,6 +15,7 @@ pub mod kv;
 pub mod offline;
 pub mod rbac;
 pub mod security;
+pub mod sso;
 pub mod state;
 pub mod store;
 pub mod telemetry;

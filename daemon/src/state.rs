@@ -64,6 +64,7 @@ pub struct Services {
     pub roles: Roles,
     pub members: Members,
     pub grants: Grants,
+    pub idps: crate::sso::IdentityProviders,
     pub documents: Documents,
     pub tenancy: Tenancy,
     pub invitations: Invitations,
@@ -178,6 +179,11 @@ impl AppState {
             store: store.clone(),
             auditor: auditor.clone(),
         };
+        let idps = crate::sso::IdentityProviders {
+            store: store.clone(),
+            auditor: auditor.clone(),
+            master: master.clone(),
+        };
         let documents = Documents {
             store: store.clone(),
             config: config.clone(),
@@ -256,6 +262,7 @@ impl AppState {
             roles,
             members,
             grants,
+            idps,
             documents,
             tenancy,
             invitations,

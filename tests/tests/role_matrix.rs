@@ -26,6 +26,8 @@ enum Fx {
     Managed,
     /// An event of the organization's audit trail.
     Event,
+    /// An identity provider (single sign-on).
+    Idp,
 }
 
 struct Row {
@@ -231,6 +233,34 @@ const ROWS: &[Row] = &[
         &[GrantRevoke],
         &[Fx::Grant],
     ),
+    row(
+        "GET",
+        "/orgs/{org}/identity-providers",
+        None,
+        &[SecurityRead],
+        &[],
+    ),
+    row(
+        "GET",
+        "/orgs/{org}/identity-providers/{idp}",
+        None,
+        &[SecurityRead],
+        &[Fx::Idp],
+    ),
+    row(
+        "POST",
+        "/orgs/{org}/identity-providers",
+        Some(r#"{"name":"idp_{n}","preset":"google","client_id":"c"}"#),
+        &[SecurityUpdate],
+        &[],
+    ),
+    row(
+        "DELETE",
+        "/orgs/{org}/identity-providers/{idp}",
+        None,
+        &[SecurityUpdate],
+        &[Fx::Idp],
+    ),
     row("GET", "/orgs/{org}/api-keys", None, &[ApiKeyRead], &[]),
     row(
         "POST",
@@ -422,6 +452,18 @@ impl Ctx<'_> {
                     .post(&format!("/api/v1/orgs/{org}/grants"), Some(&admin), body)
                     .await;
                 ("{grant}", id(r.assert_status(201), "id"))
+            }
+            Fx::Idp => {
+                let body = json!({"name": format!("idp_fx_{}", self.next()), "preset": "google", "client_id": "c"});
+                let r = self
+                    .app
+                    .post(
+                        &format!("/api/v1/orgs/{org}/identity-providers"),
+                        Some(&admin),
+                        body,
+                    )
+                    .await;
+                ("{idp}", id(r.assert_status(201), "id"))
             }
             Fx::Managed => {
                 let email = format!("managed{}@example.com", self.next());

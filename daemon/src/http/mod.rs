@@ -17,6 +17,7 @@ pub mod reports;
 pub mod request_id;
 pub mod roles;
 pub mod sessions;
+pub mod sso;
 
 use std::time::Duration;
 
@@ -71,6 +72,8 @@ pub fn routes(doc_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(roles::get, roles::update, roles::delete))
         .routes(routes!(grants::list, grants::create))
         .routes(routes!(grants::revoke))
+        .routes(routes!(sso::list, sso::create))
+        .routes(routes!(sso::get, sso::delete))
         .routes(routes!(documents::list))
         .routes(routes!(documents::create).layer(uploads()))
         .routes(routes!(

@@ -20,6 +20,7 @@ mod org_store;
 pub mod postgres;
 mod roles_sql;
 pub mod sqlite;
+mod sso_sql;
 mod tenant_sql;
 pub mod tenant_store;
 #[cfg(test)]
@@ -37,8 +38,8 @@ pub use audit_store::{AuditBatch, AuditFilter, AuditStore, CheckpointRecord};
 pub use invitation_store::{Accepting, InvitationRecord, InvitationStore};
 pub use models::{
     ApiKeyRecord, AuditKeyRecord, DocumentFilter, DocumentPatch, DocumentRecord, GrantRecord,
-    MfaState, NewContent, NewOrg, NewRefreshToken, NewUser, OrgPatch, RefreshTokenRecord,
-    RolePatch, RoleRecord, SigningKeyRecord, UserCredentials, VersionRecord,
+    IdpRecord, MfaState, NewContent, NewOrg, NewRefreshToken, NewUser, OrgPatch,
+    RefreshTokenRecord, RolePatch, RoleRecord, SigningKeyRecord, UserCredentials, VersionRecord,
 };
 pub use tenant_store::TenantStore;
 

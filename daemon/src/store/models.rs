@@ -394,3 +394,32 @@ pub struct DocumentFilter {
 pub(crate) const DOCUMENT_COLUMNS: &str =
     "d.id, d.org_id, d.name, d.description, d.content_type, d.size, d.sha256, \
      d.version, d.frameworks, d.controls, d.created_by, d.created_at, d.updated_at";
+
+/// An identity provider of an organization. `settings` is the JSON of
+/// `loki_shared::api::IdpSettings`; `client_secret` is sealed.
+#[derive(Clone, sqlx::FromRow)]
+pub struct IdpRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub settings: String,
+    pub client_secret: Option<Vec<u8>>,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for IdpRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdpRecord")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[sealed]"),
+            )
+            .finish_non_exhaustive()
+    }
+}

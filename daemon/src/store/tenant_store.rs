@@ -85,6 +85,11 @@ pub trait TenantStore: Send + Sync {
     ) -> StoreResult<Vec<GrantRecord>>;
     async fn delete_grant(&self, org: Uuid, id: Uuid, audit: &mut AuditBatch) -> StoreResult<()>;
 
+    // --- identity providers (single sign-on)
+    async fn create_idp(&self, idp: IdpRecord, audit: &mut AuditBatch) -> StoreResult<()>;
+    async fn idps(&self, org: Uuid) -> StoreResult<Vec<IdpRecord>>;
+    async fn delete_idp(&self, org: Uuid, id: Uuid, audit: &mut AuditBatch) -> StoreResult<()>;
+
     // --- documents
     async fn create_document(
         &self,
@@ -294,6 +299,26 @@ macro_rules! tenant_store {
             async fn delete_grant(&self, org: Uuid, id: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::delete_grant(&mut tx, org, id).await?, "grant")?;
+                AuditSql::<$db>::commit(tx, org, audit).await
+            }
+
+            async fn create_idp(&self, idp: IdpRecord, audit: &mut AuditBatch) -> StoreResult<()> {
+                let org = idp.org_id;
+                let mut tx = self.scope(org).await?;
+                Tenant::<$db>::insert_idp(&mut tx, idp).await?;
+                AuditSql::<$db>::commit(tx, org, audit).await
+            }
+
+            async fn idps(&self, org: Uuid) -> StoreResult<Vec<IdpRecord>> {
+                let mut tx = self.scope(org).await?;
+                let list = Tenant::<$db>::idps(&mut tx, org).await?;
+                tx.commit().await.map_err(super::map_err)?;
+                Ok(list)
+            }
+
+            async fn delete_idp(&self, org: Uuid, id: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
+                let mut tx = self.scope(org).await?;
+                found(Tenant::<$db>::delete_idp(&mut tx, org, id).await?, "identity provider")?;
                 AuditSql::<$db>::commit(tx, org, audit).await
             }
 

@@ -404,10 +404,12 @@ pub struct DocumentVersionListResponse {
 mod auth;
 mod invitations;
 mod reports;
+mod sso;
 
 pub use auth::*;
 pub use invitations::*;
 pub use reports::*;
+pub use sso::*;
 
 #[cfg(test)]
 mod tests {

@@ -93,6 +93,8 @@ actions! {
     RoleRevoked = "role.revoked", "A role was taken from a member";
     GrantCreated = "grant.created", "A permission was granted on one resource";
     GrantRevoked = "grant.revoked", "A resource grant was revoked";
+    SsoProviderCreated = "sso.provider_created", "An identity provider was configured for single sign-on";
+    SsoProviderDeleted = "sso.provider_deleted", "An identity provider was removed";
     DocumentCreated = "document.created", "Evidence was uploaded";
     DocumentUpdated = "document.updated", "Evidence metadata changed";
     DocumentContentReplaced = "document.content_replaced", "A new version of evidence was uploaded";

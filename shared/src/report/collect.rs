@@ -70,7 +70,9 @@ fn action_kinds(action: Action) -> &'static [Kind] {
         | OrgCreated
         | OrgDeleted
         | SystemSigningKeyRotated
-        | AuditKeyRotated => &[Configuration],
+        | AuditKeyRotated
+        | SsoProviderCreated
+        | SsoProviderDeleted => &[Configuration],
         AuthRefreshTokenReused => &[TokenReuse],
         ApiKeyCreated | ApiKeyRotated | ApiKeyRevoked => &[Credential, KeyLifecycle],
         UserPasswordChanged | UserPasswordReset | MfaEnabled | MfaDisabled
