@@ -9,6 +9,7 @@ use loki_shared::audit::{AuditEvent, BundleVerifier, FailureKind, VerifyReport};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::bundle;
 use crate::client::AuditFilter;
 use crate::error::{AppError, AppResult};
 use crate::ops::diff::{diff, FieldChange};
@@ -226,22 +227,26 @@ pub fn alarm_of(report: &VerifyReport, pin: &PinState) -> Option<String> {
 /// pinned for this server and the org's witness file; a passing head joins
 /// the witness.
 pub async fn chain_status(state: &AppState) -> AppResult<ChainStatus> {
-    let (bytes, server, org, pin) = {
+    let (file, server, org, pin) = {
         let mut s = state.signed_in().await?;
         let org = s.current_org()?;
-        let bytes = export_bytes(&mut s, org, "bundle", |_| {}, &AtomicBool::new(false)).await?;
-        (bytes, s.server.clone(), org, s.pin.clone())
+        let file =
+            export_to_file(&mut s, org, "bundle", None, |_| {}, &AtomicBool::new(false)).await?;
+        (file, s.server.clone(), org, s.pin.clone())
     };
     let checks = state.trust.checks(&server, org)?;
-    let report = tokio::task::spawn_blocking(move || {
-        let text = String::from_utf8_lossy(&bytes);
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let report = tokio::task::spawn_blocking(move || -> AppResult<_> {
         let mut v = BundleVerifier::new();
-        v.lines(&lines, 2);
-        (v.finish_with(&checks), checks)
+        bundle::each_block(
+            file.path(),
+            &AtomicBool::new(false),
+            |_, _| {},
+            |block| v.lines(block, 2),
+        )?;
+        Ok((v.finish_with(&checks), checks))
     })
     .await
-    .map_err(|e| AppError::new(crate::error::ErrorKind::Io, e.to_string()))?;
+    .map_err(|e| AppError::new(crate::error::ErrorKind::Io, e.to_string()))??;
     let (report, checks) = report;
     // A bundle of another organization (signed by the same key) must not
     // stand in for this one's, nor enter its witness.
@@ -270,17 +275,32 @@ pub async fn chain_status(state: &AppState) -> AppResult<ChainStatus> {
     })
 }
 
-pub async fn export_bytes(
+/// Streams an export into a temporary file in `dir` (memory stays bounded
+/// however long the trail; a file in the target's folder is renamed into
+/// place).
+pub async fn export_to_file(
     s: &mut crate::session::Session,
     org: Uuid,
     format: &'static str,
+    dir: Option<&std::path::Path>,
     progress: impl Fn(u64) + Clone,
-    cancel: &std::sync::atomic::AtomicBool,
-) -> AppResult<Vec<u8>> {
+    cancel: &AtomicBool,
+) -> AppResult<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let io = |e: std::io::Error| {
+        AppError::new(
+            crate::error::ErrorKind::Io,
+            format!("Cannot write the export: {e}."),
+        )
+    };
     s.call(|c, t| {
         let progress = progress.clone();
         async move {
-            let mut out = Vec::new();
+            let mut file = match dir {
+                Some(d) => tempfile::NamedTempFile::new_in(d),
+                None => tempfile::NamedTempFile::new(),
+            }
+            .map_err(io)?;
             c.export(
                 &t,
                 org,
@@ -289,13 +309,13 @@ pub async fn export_bytes(
                     if cancel.load(Ordering::Relaxed) {
                         return Err(AppError::cancelled());
                     }
-                    out.extend_from_slice(chunk);
-                    Ok(())
+                    file.write_all(chunk).map_err(io)
                 },
                 progress,
             )
             .await?;
-            Ok(out)
+            file.flush().map_err(io)?;
+            Ok(file)
         }
     })
     .await
@@ -323,18 +343,20 @@ pub async fn export(
 ) -> AppResult<ExportDone> {
     let path = crate::ops::save_target(state, path, "the export")?;
     state.cancel.store(false, Ordering::Relaxed);
-    let bytes = {
+    let file = {
         let mut s = state.signed_in().await?;
         let org = s.current_org()?;
         let f = match format {
             ExportFormat::Bundle => "bundle",
             ExportFormat::Csv => "csv",
         };
-        export_bytes(&mut s, org, f, progress, &state.cancel).await?
+        export_to_file(&mut s, org, f, path.parent(), progress, &state.cancel).await?
     };
-    crate::trust::write_file(&path, &bytes)?;
+    let bytes = file.as_file().metadata().map(|m| m.len()).unwrap_or(0);
+    file.persist(&path)
+        .map_err(|e| AppError::io("write", &path, e.error))?;
     Ok(ExportDone {
         path: path.display().to_string(),
-        bytes: bytes.len() as f64,
+        bytes: bytes as f64,
     })
 }

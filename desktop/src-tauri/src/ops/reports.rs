@@ -11,8 +11,9 @@ use loki_shared::Framework;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::bundle;
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::ops::audit::{export_bytes, Source};
+use crate::ops::audit::{export_to_file, Source};
 use crate::state::{AppState, PendingReport};
 use crate::trust::PinState;
 
@@ -108,6 +109,21 @@ pub fn options(r: &ReportRequest) -> AppResult<ReportOptions> {
     Ok(o)
 }
 
+/// What a report reads: a fresh export (deleted when done) or a file.
+enum Input {
+    Temp(tempfile::NamedTempFile),
+    File(std::path::PathBuf),
+}
+
+impl Input {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            Input::Temp(f) => f.path(),
+            Input::File(p) => p,
+        }
+    }
+}
+
 fn status_label(s: Status) -> String {
     s.label().to_owned()
 }
@@ -122,31 +138,28 @@ pub async fn generate(
     let opts = options(request)?;
     state.cancel.store(false, Ordering::Relaxed);
     let cancel = state.cancel.clone();
-    let (lines, snapshot_text, checks, pin, bundle_sha) = match source {
+    // Online: a fresh export streamed to a temporary file; offline: the
+    // bundle file itself, read again (its hash is of what this report read).
+    let (input, snapshot_text, checks, pin) = match source {
         Source::Online => {
             let mut s = state.signed_in().await?;
             let org = s.current_org()?;
             let p = progress.clone();
-            let bytes = export_bytes(
+            let file = export_to_file(
                 &mut s,
                 org,
                 "bundle",
+                None,
                 move |n| p("Downloading the audit bundle", n, None),
                 &cancel,
             )
             .await?;
-            if cancel.load(Ordering::Relaxed) {
-                return Err(AppError::cancelled());
-            }
             progress("Fetching the signed snapshot", 0, None);
             let snap = s
                 .call(|c, t| async move { c.snapshot(&t, org).await })
                 .await?;
             let checks = state.trust.checks(&s.server, org)?;
-            let sha = crate::ops::sha256_hex(&bytes);
-            let text = String::from_utf8_lossy(&bytes).into_owned();
-            let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-            (lines, Some(snap), checks, Some(s.pin.clone()), sha)
+            (Input::Temp(file), Some(snap), checks, Some(s.pin.clone()))
         }
         Source::Offline => {
             let b = state
@@ -155,36 +168,23 @@ pub async fn generate(
                 .await
                 .clone()
                 .ok_or_else(|| AppError::input("Open an audit bundle first."))?;
-            let path = std::path::PathBuf::from(&b.path);
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| AppError::io("read", &path, e))?;
             let checks: Checks = match (&b.server, b.verify.org_id) {
                 (Some(s), Some(o)) => state.trust.checks(s, o)?,
                 _ => Checks::default(),
             };
-            // The hash of what this report reads (the file may have changed
-            // since it was opened).
-            let sha = crate::ops::sha256_hex(text.as_bytes());
-            let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-            (lines, None, checks, None, sha)
+            (Input::File(b.path.clone().into()), None, checks, None)
         }
     };
     let (from, to) = (opts.from, opts.to);
     let framework = opts.framework;
     let built = tokio::task::spawn_blocking(move || -> AppResult<_> {
         let mut builder = ReportBuilder::new(opts);
-        let total = lines.len() as u64;
-        for (i, block) in lines.chunks(2048).enumerate() {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(AppError::cancelled());
-            }
-            builder.lines(block, 2);
-            progress(
-                "Verifying and reading events",
-                ((i + 1) * 2048).min(lines.len()) as u64,
-                Some(total),
-            );
-        }
+        let bundle_sha = bundle::each_block(
+            input.path(),
+            &cancel,
+            |done, total| progress("Verifying and reading events", done, Some(total)),
+            |block| builder.lines(block, 2),
+        )?;
         let checked = match &snapshot_text {
             Some(text) => Some(
                 snapshot::check(
