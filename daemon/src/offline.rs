@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use loki_shared::api::ReportSnapshot;
 use loki_shared::audit::{Checks, Pinned, VerifyReport, Witness};
-use loki_shared::report::{snapshot, ReportBuilder, ReportOptions};
+use loki_shared::report::{ReportBuilder, ReportOptions};
 use loki_shared::Framework;
 
 /// A reader that hashes what passes through it (the bundle's SHA-256, stated
@@ -281,18 +281,9 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<()> {
     let bundle_sha256 = each_block(&a.bundle, |block| builder.lines(block, threads))?;
     let checked = match (&snapshot_text, &a.snapshot) {
         (Some(text), Some(p)) => Some(
-            snapshot::check(
-                text,
-                &snapshot::Expect {
-                    keys: builder.keys(),
-                    pinned: checks.pinned.as_ref(),
-                    org: builder.org(),
-                    from,
-                    to,
-                    any_time: a.snapshot_any_time,
-                },
-            )
-            .map_err(|e| anyhow::anyhow!("--snapshot {} refused: {e}", p.display()))?,
+            builder
+                .check_snapshot(text, checks.pinned.as_ref(), a.snapshot_any_time)
+                .map_err(|e| anyhow::anyhow!("--snapshot {} refused: {e}", p.display()))?,
         ),
         _ => None,
     };

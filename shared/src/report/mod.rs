@@ -229,6 +229,27 @@ impl ReportBuilder {
         self.verifier.org()
     }
 
+    /// Checks a signed snapshot against what the bundle carried so far (its
+    /// keys, or those pinned; its organization) and the report's period.
+    pub fn check_snapshot(
+        &self,
+        text: &str,
+        pinned: Option<&crate::audit::Pinned>,
+        any_time: bool,
+    ) -> Result<snapshot::Checked, String> {
+        snapshot::check(
+            text,
+            &snapshot::Expect {
+                keys: self.keys(),
+                pinned,
+                org: self.org(),
+                from: self.options.from,
+                to: self.options.to,
+                any_time,
+            },
+        )
+    }
+
     /// Feeds one bundle line (JSON Lines, as exported).
     pub fn line(&mut self, line: &str) {
         self.verifier.line(line);

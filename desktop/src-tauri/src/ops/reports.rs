@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use loki_shared::audit::Checks;
-use loki_shared::report::{pdf, snapshot, ReportBuilder, ReportOptions, Status};
+use loki_shared::report::{pdf, ReportBuilder, ReportOptions, Status};
 use loki_shared::Framework;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -175,7 +175,6 @@ pub async fn generate(
             (Input::File(b.path.clone().into()), None, checks, None)
         }
     };
-    let (from, to) = (opts.from, opts.to);
     let framework = opts.framework;
     let built = tokio::task::spawn_blocking(move || -> AppResult<_> {
         let mut builder = ReportBuilder::new(opts);
@@ -187,23 +186,14 @@ pub async fn generate(
         )?;
         let checked = match &snapshot_text {
             Some(text) => Some(
-                snapshot::check(
-                    text,
-                    &snapshot::Expect {
-                        keys: builder.keys(),
-                        pinned: checks.pinned.as_ref(),
-                        org: builder.org(),
-                        from,
-                        to,
-                        any_time: false,
-                    },
-                )
-                .map_err(|e| {
-                    AppError::new(
-                        ErrorKind::TrustAlarm,
-                        format!("The server's signed snapshot was refused: {e}."),
-                    )
-                })?,
+                builder
+                    .check_snapshot(text, checks.pinned.as_ref(), false)
+                    .map_err(|e| {
+                        AppError::new(
+                            ErrorKind::TrustAlarm,
+                            format!("The server's signed snapshot was refused: {e}."),
+                        )
+                    })?,
             ),
             None => None,
         };
