@@ -377,6 +377,14 @@ def main():
         alarm = d.text("[data-testid=trust-alarm]")
         assert "rewritten" in alarm or "not pinned" in alarm, alarm
         d.screenshot("offline-forged")
+        step("the window's size is remembered across restarts")
+        d.cmd("POST", "/window/rect", {"width": 1100, "height": 720})
+        wait_until("resized", lambda: d.cmd("GET", "/window/rect")["width"] == 1100)
+        d.quit()
+        driver = d = Driver(wd_port, os.environ["DESKTOP_BIN"])
+        d.wait("[data-testid=signin-form]")
+        rect = d.cmd("GET", "/window/rect")
+        assert (rect["width"], rect["height"]) == (1100, 720), rect
         print(f"desktop e2e: {len(STEPS)} steps passed", flush=True)
     except Exception:
         if driver:

@@ -79,6 +79,17 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        // Saved as it changes, not only at exit: a session ended by the
+        // system (or a test driver) still reopens at the size it had.
+        .on_window_event(|window, event| {
+            use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+            if matches!(
+                event,
+                tauri::WindowEvent::Resized(_) | tauri::WindowEvent::Moved(_)
+            ) {
+                let _ = window.app_handle().save_window_state(StateFlags::all());
+            }
+        })
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
