@@ -608,3 +608,14 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// The section of a report for one control (tests of reports read them by id).
+pub fn section<'a>(
+    r: &'a loki_shared::report::Report,
+    id: &str,
+) -> &'a loki_shared::report::Section {
+    r.sections
+        .iter()
+        .find(|s| s.control_id == id)
+        .unwrap_or_else(|| panic!("no section {id}"))
+}

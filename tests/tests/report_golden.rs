@@ -18,6 +18,7 @@ use loki_shared::api::ReportSnapshot;
 use loki_shared::audit::{AuditEvent, BundleWriter, Checks, Pinned};
 use loki_shared::controls::Framework;
 use loki_shared::report::{self, Report, ReportBuilder, ReportOptions, Status};
+use loki_tests::section;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -335,13 +336,6 @@ fn report(g: &Golden, framework: Framework) -> Report {
     let (mut r, _) = builder.finish_with(Some(&g.snapshot), &checks);
     r.bundle_sha256 = Some(loki_shared::audit::sha256_hex(g.bundle.as_bytes()));
     r
-}
-
-fn section<'a>(r: &'a Report, id: &str) -> &'a report::Section {
-    r.sections
-        .iter()
-        .find(|s| s.control_id == id)
-        .unwrap_or_else(|| panic!("no section {id}"))
 }
 
 /// The cover's text, read back with lopdf.
