@@ -18,12 +18,16 @@ pub struct Application {
 
 impl Application {
     /// Opens everything and binds the listener (port 0 picks a free port).
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         let listen = config.listen;
-        let state = AppState::open(config).await?;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
+        if config.public_url.is_none() {
+            let addr = listener.local_addr()?;
+            config.public_url = Some(format!("http://{addr}"));
+        }
+        let state = AppState::open(config).await?;
         Ok(Self { listener, state })
     }
 

@@ -71,6 +71,14 @@ pub struct Config {
     pub signing_key_refresh_secs: u64,
     /// Issuer name shown by authenticator apps.
     pub mfa_issuer: String,
+    /// The address browsers reach this daemon at, e.g.
+    /// `https://loki.example.com`: identity providers send users back to
+    /// `<public_url>/api/v1/auth/sso/callback`. Default: `http://` and the
+    /// listening address.
+    pub public_url: Option<String>,
+    /// Pages besides this machine's loopback addresses that a single
+    /// sign-on may return to (exact URLs, e.g. a web console's).
+    pub sso_return_urls: Vec<String>,
     /// A signed checkpoint every this many events of a chain...
     pub audit_checkpoint_every: u64,
     /// ...and at least this often for chains that moved.
@@ -141,6 +149,8 @@ impl Default for Config {
             api_key_rotation_grace_secs: 24 * 3600,
             signing_key_refresh_secs: 60,
             mfa_issuer: "LOKI".to_owned(),
+            public_url: None,
+            sso_return_urls: Vec::new(),
             limits: Default::default(),
             ip_deny: Vec::new(),
             ip_allow: Vec::new(),

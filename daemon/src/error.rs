@@ -59,6 +59,10 @@ pub enum AppError {
         /// The rate-limit decision, sent as `RateLimit-*` headers.
         rate: Option<crate::security::rate_limit::Decision>,
     },
+    /// 502: a service we depend on answered wrongly or not at all (an
+    /// identity provider).
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
     /// 503: a dependency (database, kv store) is unreachable.
     #[error("{0}")]
     Unavailable(String),
@@ -128,6 +132,7 @@ impl AppError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
+            Self::BadGateway { code, .. } => (StatusCode::BAD_GATEWAY, code),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

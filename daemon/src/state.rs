@@ -65,6 +65,7 @@ pub struct Services {
     pub members: Members,
     pub grants: Grants,
     pub idps: crate::sso::IdentityProviders,
+    pub signon: crate::sso::signon::SignOn,
     pub documents: Documents,
     pub tenancy: Tenancy,
     pub invitations: Invitations,
@@ -125,8 +126,9 @@ impl AppState {
         let authz = Arc::new(Authorizer::new(store.clone(), kv.clone()));
         let config = Arc::new(config);
         let tokens = Arc::new(tokens);
+        let http = crate::sso::oidc::http_client()?;
         Ok(Self::assemble(
-            config, store, kv, tokens, passwords, master, authz,
+            config, store, kv, tokens, passwords, master, authz, http,
         ))
     }
 }
@@ -142,6 +144,7 @@ impl AppState {
         passwords: PasswordHasherPool,
         master: Arc<MasterKey>,
         authz: Arc<Authorizer>,
+        http: crate::sso::oidc::ProviderHttp,
     ) -> Self {
         let auditor = Auditor {
             store: store.clone(),
@@ -241,6 +244,15 @@ impl AppState {
             identity: identity.clone(),
             throttle: throttle.clone(),
         };
+        let signon = crate::sso::signon::SignOn {
+            idps: idps.clone(),
+            identity: identity.clone(),
+            store: store.clone(),
+            kv: kv.clone(),
+            config: config.clone(),
+            auditor: auditor.clone(),
+            http,
+        };
         let authenticator = Authenticator {
             store: store.clone(),
             kv: kv.clone(),
@@ -263,6 +275,7 @@ impl AppState {
             members,
             grants,
             idps,
+            signon,
             documents,
             tenancy,
             invitations,

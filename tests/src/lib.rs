@@ -15,6 +15,8 @@ use sqlx::Connection;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+pub mod oidc;
+
 pub use reqwest;
 pub use serde_json::json;
 

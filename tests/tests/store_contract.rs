@@ -35,7 +35,7 @@ fn new_user(email: &str) -> NewUser {
         id: Uuid::now_v7(),
         email: email.to_owned(),
         display_name: Some("Name".into()),
-        password_hash: "$argon2id$placeholder".into(),
+        password_hash: Some("$argon2id$placeholder".into()),
     }
 }
 
@@ -69,7 +69,7 @@ async fn users(b: Backend) {
         .await
         .expect("creds")
         .expect("some");
-    assert_eq!(creds.password_hash, "$argon2id$placeholder");
+    assert_eq!(creds.password_hash.as_deref(), Some("$argon2id$placeholder"));
     assert!(
         !format!("{creds:?}").contains("placeholder"),
         "hash hidden from Debug"
@@ -128,6 +128,7 @@ async fn organizations(b: Backend) {
                     ip_allow: vec!["2001:db8::/32".parse().expect("cidr")],
                     ip_deny: vec!["10.0.0.0/8".parse().expect("cidr")],
                     require_signed_requests: true,
+                    ..Default::default()
                 }),
                 ..Default::default()
             },

@@ -139,6 +139,13 @@ impl Event {
         self.metadata = metadata;
         self
     }
+
+    /// The same actor and client, another action.
+    pub fn retitled(mut self, action: Action, outcome: Outcome) -> Self {
+        self.action = action;
+        self.outcome = outcome;
+        self
+    }
 }
 
 /// Turns an event into a draft for its chain (seq and hashes come later).

@@ -79,8 +79,11 @@ pub struct Principal {
 impl Principal {
     /// Super-admin power comes with a signed-in session only: an API key a
     /// super admin created is bound to its organization like any other.
+    /// A session an organization's identity provider started carries no
+    /// super-admin power either: that provider speaks for its organization
+    /// only.
     pub fn is_super_admin(&self) -> bool {
-        self.user.is_super_admin && self.session().is_some()
+        self.user.is_super_admin && self.session().is_some_and(|s| s.sso.is_none())
     }
 
     pub fn session(&self) -> Option<&Session> {

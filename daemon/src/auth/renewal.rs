@@ -102,6 +102,7 @@ impl Renewal {
                         &user,
                         &org.to_string(),
                         event(Action::AuthMembershipRefused, Outcome::Denied),
+                        session.sso,
                     )
                     .await?,
             ),
@@ -173,6 +174,7 @@ impl Renewal {
                 &principal.user,
                 &req.org,
                 principal.event(Action::AuthMembershipRefused, Outcome::Denied),
+                session.sso,
             )
             .await?;
         let session = sessions::set_org(self.kv.as_ref(), session, org.id).await?;

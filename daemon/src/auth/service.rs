@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::password::check_policy;
 use super::secrets::{random_token, sha256_hex};
-use super::sessions::{self, CookieSecrets, Session, SESSION_TTL};
+use super::sessions::{self, CookieSecrets, Session, SsoOrigin, SESSION_TTL};
 use super::{mfa, Principal};
 use crate::audit::Auditor;
 use crate::audit::{self, Event, Outcome};
@@ -76,7 +76,7 @@ impl Identity {
                     id,
                     email,
                     display_name,
-                    password_hash,
+                    password_hash: Some(password_hash),
                 },
                 &mut audit,
             )
@@ -112,7 +112,7 @@ impl Identity {
                     id,
                     email,
                     display_name: None,
-                    password_hash,
+                    password_hash: Some(password_hash),
                 },
                 &mut audit,
             )
@@ -186,7 +186,9 @@ impl Identity {
             None => None,
         };
         let (user, hash) = match creds {
-            Some(c) => (Some(c.user), Some(c.password_hash)),
+            // An account without a password (SSO only) verifies against the
+            // dummy hash like an unknown one: never a match.
+            Some(c) => (Some(c.user), c.password_hash),
             None => (None, None),
         };
         let ok = match self.passwords.verify(password, hash).await {
@@ -335,13 +337,46 @@ impl Identity {
                 let refused = Event::new(Action::AuthMembershipRefused, Outcome::Denied)
                     .actor(Some(user.id), None)
                     .client(client);
-                Some(self.resolve_membership(&user, r, refused).await?)
+                Some(self.resolve_membership(&user, r, refused, None).await?)
             }
             None => None,
         };
+        let meta = serde_json::json!({"kind": kind, "mfa": user.mfa_enabled, "method": "password"});
+        self.open_session(user, org, kind, None, meta, client).await
+    }
+
+    /// Opens a session for a sign-in its organization's identity provider
+    /// vouched for; pinned to that organization.
+    pub(crate) async fn start_sso(
+        &self,
+        user: User,
+        kind: SessionKind,
+        origin: SsoOrigin,
+        client: &ClientInfo,
+    ) -> Result<Started, AppError> {
+        let refused = Event::new(Action::AuthMembershipRefused, Outcome::Denied)
+            .actor(Some(user.id), None)
+            .client(client);
+        let org = self
+            .resolve_membership(&user, &origin.org_id.to_string(), refused, Some(origin))
+            .await?;
+        let meta = serde_json::json!({"kind": kind, "method": "sso", "identity_provider": origin.idp_id});
+        self.open_session(user, Some(org), kind, Some(origin), meta, client)
+            .await
+    }
+
+    async fn open_session(
+        &self,
+        user: User,
+        org: Option<Organization>,
+        kind: SessionKind,
+        sso: Option<SsoOrigin>,
+        meta: serde_json::Value,
+        client: &ClientInfo,
+    ) -> Result<Started, AppError> {
         let org_id = org.as_ref().map(|o| o.id);
         let (session, cookie) =
-            sessions::create(self.kv.as_ref(), user.id, org_id, kind, client).await?;
+            sessions::create(self.kv.as_ref(), user.id, org_id, kind, sso, client).await?;
         self.store
             .create_refresh_family(session.id, user.id)
             .await?;
@@ -351,7 +386,7 @@ impl Identity {
                     .org(org_id)
                     .actor(Some(user.id), Some(session.id))
                     .client(client)
-                    .meta(serde_json::json!({"kind": kind, "mfa": user.mfa_enabled})),
+                    .meta(meta),
             )
             .await?;
         Ok(Started {
@@ -431,13 +466,17 @@ impl Identity {
     }
 
     /// Finds the organization `reference` (id or slug) among the user's own and
-    /// applies its MFA policy. Not being a member and the organization not
-    /// existing answer alike, so this cannot probe for other tenants.
+    /// applies its policies: MFA for admins, and single sign-on when it
+    /// requires it (`sso` is the identity provider behind the session, if
+    /// any; such a session is pinned to that provider's organization). Not
+    /// being a member and the organization not existing answer alike, so
+    /// this cannot probe for other tenants.
     pub async fn resolve_membership(
         &self,
         user: &User,
         reference: &str,
         refused: Event,
+        sso: Option<SsoOrigin>,
     ) -> Result<Organization, AppError> {
         let reference = reference.trim();
         let id = Uuid::parse_str(reference).ok();
@@ -466,8 +505,29 @@ impl Identity {
                 "you are not a member of that organization (or it does not exist)",
             ));
         };
-        require_mfa_policy(&mine.organization, &mine.roles, user)?;
-        Ok(mine.organization)
+        let org = mine.organization;
+        if let Some(origin) = sso.filter(|o| o.org_id != org.id) {
+            self.auditor
+                .record(refused.org(Some(org.id)).meta(serde_json::json!({
+                    "reason": "sso_session_pinned",
+                    "identity_provider": origin.idp_id,
+                })))
+                .await?;
+            return Err(sso_pinned());
+        }
+        if sso.is_none() && sso_required_for(&org, user) {
+            self.auditor
+                .record(
+                    refused
+                        .retitled(Action::AuthSsoRequired, Outcome::Denied)
+                        .org(Some(org.id)),
+                )
+                .await?;
+            return Err(sso_required());
+        }
+        let mfa = user.mfa_enabled || sso.is_some_and(|o| o.mfa);
+        require_mfa_policy(&org, &mine.roles, mfa)?;
+        Ok(org)
     }
 }
 
@@ -506,16 +566,31 @@ pub fn cookie_session(started: Started) -> Result<(CookieSessionResponse, String
     ))
 }
 
-/// An organization may require MFA of its admins.
-pub fn require_mfa_policy(
-    org: &Organization,
-    roles: &[String],
-    user: &User,
-) -> Result<(), AppError> {
-    if org.settings.require_mfa_for_admins
-        && roles.iter().any(|r| r == "admin")
-        && !user.mfa_enabled
-    {
+/// Whether the organization refuses this user's password sign-in.
+pub fn sso_required_for(org: &Organization, user: &User) -> bool {
+    org.settings.require_sso && org.settings.sso_break_glass_user != Some(user.id)
+}
+
+pub fn sso_required() -> AppError {
+    AppError::forbidden(
+        "sso_required",
+        "this organization requires single sign-on: sign in with its identity provider",
+    )
+}
+
+/// A session an identity provider started stays in that provider's
+/// organization.
+pub fn sso_pinned() -> AppError {
+    AppError::forbidden(
+        "sso_session_pinned",
+        "this session was started by an organization's identity provider and stays in that organization; sign in again to use another",
+    )
+}
+
+/// An organization may require MFA of its admins: TOTP in LOKI, or a
+/// multi-factor sign-in its identity provider asserted (`mfa`).
+pub fn require_mfa_policy(org: &Organization, roles: &[String], mfa: bool) -> Result<(), AppError> {
+    if org.settings.require_mfa_for_admins && roles.iter().any(|r| r == "admin") && !mfa {
         return Err(AppError::forbidden(
             "mfa_enrollment_required",
             "this organization requires MFA for admins: enable it (POST /api/v1/auth/mfa/enroll) first",

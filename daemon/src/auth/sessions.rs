@@ -35,6 +35,21 @@ pub struct Session {
     pub cookie_hash: Option<String>,
     #[serde(default)]
     pub csrf_hash: Option<String>,
+    /// Set when an organization's identity provider vouched for the sign-in:
+    /// the session is pinned to that organization (no switching, no
+    /// super-admin power), because that provider speaks for nothing else.
+    #[serde(default)]
+    pub sso: Option<SsoOrigin>,
+}
+
+/// Which identity provider of which organization started a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoOrigin {
+    pub org_id: Uuid,
+    pub idp_id: Uuid,
+    /// The provider asserted a multi-factor sign-in (`amr`).
+    #[serde(default)]
+    pub mfa: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -44,6 +59,7 @@ impl std::fmt::Debug for Session {
             .field("user_id", &self.user_id)
             .field("org_id", &self.org_id)
             .field("kind", &self.kind)
+            .field("sso", &self.sso)
             .finish_non_exhaustive()
     }
 }
@@ -132,6 +148,7 @@ pub async fn create(
     user: Uuid,
     org: Option<Uuid>,
     kind: SessionKind,
+    sso: Option<SsoOrigin>,
     client: &ClientInfo,
 ) -> Result<(Session, Option<CookieSecrets>), AppError> {
     let now = Utc::now();
@@ -157,6 +174,7 @@ pub async fn create(
         csrf_hash: secrets
             .as_ref()
             .map(|s| sha256_hex(s.csrf_token.as_bytes())),
+        sso,
     };
     save(kv, &session).await?;
     index(kv, &session).await?;

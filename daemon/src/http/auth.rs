@@ -64,7 +64,7 @@ fn session_cookie(value: &str, max_age: i64) -> Result<HeaderValue, AppError> {
     HeaderValue::from_str(&cookie.to_string()).map_err(|e| AppError::Internal(e.into()))
 }
 
-fn cookie_response(started: Started) -> AppResult<Response> {
+pub(super) fn cookie_response(started: Started) -> AppResult<Response> {
     let (body, cookie) = service::cookie_session(started)?;
     let max_age = sessions::SESSION_TTL.num_seconds();
     let mut resp = JsonResponse(CookieLoginResponse::Session(Box::new(body))).into_response();

@@ -18,6 +18,7 @@ pub mod request_id;
 pub mod roles;
 pub mod sessions;
 pub mod sso;
+pub mod sso_signin;
 
 use std::time::Duration;
 
@@ -49,6 +50,10 @@ pub fn routes(doc_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(auth::mfa_confirm))
         .routes(routes!(auth::mfa_disable))
         .routes(routes!(auth::mfa_verify))
+        .routes(routes!(sso_signin::providers))
+        .routes(routes!(sso_signin::start))
+        .routes(routes!(sso_signin::callback))
+        .routes(routes!(sso_signin::exchange))
         .routes(routes!(roles::permissions))
         .routes(routes!(orgs::list, orgs::create))
         .routes(routes!(orgs::get, orgs::update, orgs::delete))

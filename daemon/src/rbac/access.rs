@@ -152,7 +152,19 @@ impl Admission {
                 return Err(self.refuse(principal, org_id, e, "not_a_member").await);
             }
         };
-        crate::auth::service::require_mfa_policy(&org, &roles, &principal.user)?;
+        let sso = principal.session().and_then(|s| s.sso);
+        if principal.session().is_some() {
+            // Checked on every request, so that requiring SSO also ends what
+            // password sessions were already open (API keys are exempt).
+            let vouched = sso.is_some_and(|o| o.org_id == org_id);
+            if !vouched && !superuser && crate::auth::service::sso_required_for(&org, &principal.user) {
+                return Err(self
+                    .refuse(principal, org_id, crate::auth::service::sso_required(), "sso_required")
+                    .await);
+            }
+        }
+        let mfa = principal.user.mfa_enabled || sso.is_some_and(|o| o.mfa);
+        crate::auth::service::require_mfa_policy(&org, &roles, mfa)?;
         let scopes = match &principal.credential {
             Credential::ApiKey { scopes, .. } => Some(
                 scopes

@@ -40,6 +40,10 @@ pub const PUBLIC: &[&str] = &[
     "/api/v1/auth/session",
     "/api/v1/auth/refresh",
     "/api/v1/auth/mfa/verify",
+    "/api/v1/auth/sso/providers",
+    "/api/v1/auth/sso/start",
+    "/api/v1/auth/sso/callback",
+    "/api/v1/auth/sso/exchange",
 ];
 
 /// Routes that need no credential when none is sent (a sent one is checked

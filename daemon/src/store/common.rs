@@ -117,12 +117,14 @@ macro_rules! common_sql {
     // --- passwords and MFA
 
     pub async fn password_hash(&mut self, user: Uuid) -> StoreResult<Option<String>> {
-        let row = sqlx::query_as::<$db, (String,)>("SELECT password_hash FROM users WHERE id = $1")
-            .bind(user)
-            .fetch_optional(&mut *self.0)
-            .await
-            .map_err(err)?;
-        Ok(row.map(|r| r.0))
+        let row = sqlx::query_as::<$db, (Option<String>,)>(
+            "SELECT password_hash FROM users WHERE id = $1",
+        )
+        .bind(user)
+        .fetch_optional(&mut *self.0)
+        .await
+        .map_err(err)?;
+        Ok(row.and_then(|r| r.0))
     }
 
     pub async fn set_password(&mut self, user: Uuid, hash: String) -> StoreResult<()> {

@@ -12,7 +12,9 @@ pub struct NewUser {
     pub id: Uuid,
     pub email: String,
     pub display_name: Option<String>,
-    pub password_hash: String,
+    /// None: an account that signs in only through its organization's
+    /// identity provider.
+    pub password_hash: Option<String>,
 }
 
 impl std::fmt::Debug for NewUser {
@@ -27,7 +29,8 @@ impl std::fmt::Debug for NewUser {
 /// A user with their password hash: only the sign-in path sees this.
 pub struct UserCredentials {
     pub user: User,
-    pub password_hash: String,
+    /// None for an account without a password (single sign-on only).
+    pub password_hash: Option<String>,
 }
 
 impl std::fmt::Debug for UserCredentials {
@@ -120,7 +123,7 @@ impl From<UserRow> for User {
 pub(crate) struct CredentialsRow {
     #[sqlx(flatten)]
     pub user: UserRow,
-    pub password_hash: String,
+    pub password_hash: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -422,4 +425,21 @@ impl std::fmt::Debug for IdpRecord {
             )
             .finish_non_exhaustive()
     }
+}
+
+/// An identity provider's subject, bound to the account it signs in as.
+#[derive(Debug, Clone)]
+pub struct SsoLink {
+    pub idp_id: Uuid,
+    pub subject: String,
+    pub user_id: Uuid,
+}
+
+/// A first sign-in through an identity provider with just-in-time
+/// provisioning: the account (without a password) and its membership.
+#[derive(Debug)]
+pub struct SsoProvision {
+    pub user: NewUser,
+    pub roles: Vec<String>,
+    pub max_members: Option<u32>,
 }

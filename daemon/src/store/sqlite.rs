@@ -57,6 +57,63 @@ fn options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
         .busy_timeout(Duration::from_secs(10)))
 }
 
+/// The users table as of migration 0011: `password_hash` may be NULL (an
+/// account that signs in only through its organization's identity
+/// provider).
+const USERS_REBUILT: &str = "
+CREATE TABLE users_rebuilt (
+    id                      BLOB PRIMARY KEY NOT NULL,
+    email                   TEXT NOT NULL,
+    display_name            TEXT,
+    password_hash           TEXT,
+    is_super_admin          BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at              TEXT NOT NULL,
+    updated_at              TEXT NOT NULL,
+    mfa_enabled             BOOLEAN NOT NULL DEFAULT FALSE,
+    mfa_secret_enc          BLOB,
+    mfa_pending_secret_enc  BLOB,
+    mfa_last_step           INTEGER,
+    managed_by_org          BLOB
+);
+INSERT INTO users_rebuilt (id, email, display_name, password_hash, is_super_admin, created_at,
+        updated_at, mfa_enabled, mfa_secret_enc, mfa_pending_secret_enc, mfa_last_step, managed_by_org)
+    SELECT id, email, display_name, password_hash, is_super_admin, created_at,
+        updated_at, mfa_enabled, mfa_secret_enc, mfa_pending_secret_enc, mfa_last_step, managed_by_org
+    FROM users;
+DROP TABLE users;
+ALTER TABLE users_rebuilt RENAME TO users;
+CREATE UNIQUE INDEX users_email_key ON users (email);
+";
+
+/// Drops the NOT NULL of `users.password_hash` (once; a no-op after): SQLite's
+/// documented table rebuild, with foreign keys off so that dropping the old
+/// table cascades to nothing, in one transaction, then checked. The
+/// connection is closed afterwards rather than returned to the pool with
+/// foreign keys off.
+async fn allow_accounts_without_password(pool: &SqlitePool) -> anyhow::Result<()> {
+    use sqlx::{Connection as _, Executor as _, Row as _};
+    let mut conn = pool.acquire().await?;
+    let not_null: bool = sqlx::query("SELECT \"notnull\" FROM pragma_table_info('users') WHERE name = 'password_hash'")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get::<i64, _>(0)?
+        == 1;
+    if !not_null {
+        return Ok(());
+    }
+    let mut conn = conn.detach();
+    conn.execute("PRAGMA foreign_keys = OFF").await?;
+    let mut tx = conn.begin().await?;
+    tx.execute(USERS_REBUILT).await?;
+    let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *tx).await?;
+    if !broken.is_empty() {
+        anyhow::bail!("rebuilding users would break {} foreign keys; nothing was changed", broken.len());
+    }
+    tx.commit().await?;
+    conn.close().await?;
+    Ok(())
+}
+
 impl SqliteStore {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let pool = SqlitePoolOptions::new()
@@ -67,6 +124,7 @@ impl SqliteStore {
             .connect_with(options(url)?)
             .await?;
         MIGRATOR.run(&pool).await?;
+        allow_accounts_without_password(&pool).await?;
         Ok(Self { pool })
     }
 
@@ -76,6 +134,7 @@ impl SqliteStore {
             .connect_with(options(url)?)
             .await?;
         MIGRATOR.run(&pool).await?;
+        allow_accounts_without_password(&pool).await?;
         pool.close().await;
         Ok(())
     }

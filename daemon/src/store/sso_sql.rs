@@ -4,7 +4,7 @@
 use sqlx::{Postgres, Sqlite};
 use uuid::Uuid;
 
-use super::models::IdpRecord;
+use super::models::{IdpRecord, SsoLink};
 use super::tenant_sql::Tenant;
 use super::{map_sqlx, StoreError, StoreResult};
 
@@ -49,6 +49,35 @@ macro_rules! sso_sql {
                 .fetch_all(conn)
                 .await
                 .map_err(err)
+            }
+
+            /// The account an identity provider's subject is linked to.
+            pub async fn sso_identity(conn: &mut <$db as sqlx::Database>::Connection, org: Uuid, idp: Uuid, subject: &str) -> StoreResult<Option<Uuid>> {
+                let row = sqlx::query_as::<$db, (Uuid,)>(
+                    "SELECT user_id FROM sso_identities WHERE org_id = $1 AND idp_id = $2 AND subject = $3",
+                )
+                .bind(org)
+                .bind(idp)
+                .bind(subject.to_owned())
+                .fetch_optional(conn)
+                .await
+                .map_err(err)?;
+                Ok(row.map(|r| r.0))
+            }
+
+            pub async fn insert_sso_identity(conn: &mut <$db as sqlx::Database>::Connection, org: Uuid, link: &SsoLink) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO sso_identities (idp_id, subject, org_id, user_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(link.idp_id)
+                .bind(link.subject.clone())
+                .bind(org)
+                .bind(link.user_id)
+                .bind(chrono::Utc::now())
+                .execute(conn)
+                .await
+                .map_err(|e| map_sqlx(e, Some(("sso_identity_linked", "this identity is already linked to an account"))))?;
+                Ok(())
             }
 
             pub async fn delete_idp(conn: &mut <$db as sqlx::Database>::Connection, org: Uuid, id: Uuid) -> StoreResult<bool> {

@@ -89,6 +89,17 @@ pub trait TenantStore: Send + Sync {
     async fn create_idp(&self, idp: IdpRecord, audit: &mut AuditBatch) -> StoreResult<()>;
     async fn idps(&self, org: Uuid) -> StoreResult<Vec<IdpRecord>>;
     async fn delete_idp(&self, org: Uuid, id: Uuid, audit: &mut AuditBatch) -> StoreResult<()>;
+    async fn sso_identity(&self, org: Uuid, idp: Uuid, subject: &str) -> StoreResult<Option<Uuid>>;
+    /// Links a subject to an account, creating the account and its
+    /// membership first when `provision` is given (member limit checked
+    /// under the organization's lock); one transaction with the audit.
+    async fn link_sso_identity(
+        &self,
+        org: Uuid,
+        link: SsoLink,
+        provision: Option<SsoProvision>,
+        audit: &mut AuditBatch,
+    ) -> StoreResult<()>;
 
     // --- documents
     async fn create_document(
@@ -319,6 +330,47 @@ macro_rules! tenant_store {
             async fn delete_idp(&self, org: Uuid, id: Uuid, audit: &mut AuditBatch) -> StoreResult<()> {
                 let mut tx = self.scope(org).await?;
                 found(Tenant::<$db>::delete_idp(&mut tx, org, id).await?, "identity provider")?;
+                AuditSql::<$db>::commit(tx, org, audit).await
+            }
+
+            async fn sso_identity(&self, org: Uuid, idp: Uuid, subject: &str) -> StoreResult<Option<Uuid>> {
+                let mut tx = self.scope(org).await?;
+                let user = Tenant::<$db>::sso_identity(&mut tx, org, idp, subject).await?;
+                tx.commit().await.map_err(super::map_err)?;
+                Ok(user)
+            }
+
+            async fn link_sso_identity(
+                &self,
+                org: Uuid,
+                link: SsoLink,
+                provision: Option<SsoProvision>,
+                audit: &mut AuditBatch,
+            ) -> StoreResult<()> {
+                let mut tx = self.scope(org).await?;
+                if let Some(p) = provision {
+                    if !Tenant::<$db>::lock_org(&mut tx, org).await? {
+                        return Err(StoreError::NotFound("organization"));
+                    }
+                    if let Some(max) = p.max_members {
+                        if Tenant::<$db>::count_members(&mut tx, org).await? >= u64::from(max) {
+                            return Err(super::member_limit_error(Some(max)));
+                        }
+                    }
+                    let id = p.user.id;
+                    super::common::Common::<$db>(&mut tx).insert_user(p.user, false).await?;
+                    sqlx::query::<$db>("UPDATE users SET managed_by_org = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(org)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(super::map_err)?;
+                    Tenant::<$db>::insert_membership(&mut tx, org, id).await?;
+                    for r in &p.roles {
+                        Tenant::<$db>::add_member_role(&mut tx, org, id, r).await?;
+                    }
+                }
+                Tenant::<$db>::insert_sso_identity(&mut tx, org, &link).await?;
                 AuditSql::<$db>::commit(tx, org, audit).await
             }
 

@@ -21,7 +21,7 @@ fn user(email: &str) -> NewUser {
         id: Uuid::now_v7(),
         email: email.into(),
         display_name: None,
-        password_hash: "$argon2id$x".into(),
+        password_hash: Some("$argon2id$x".into()),
     }
 }
 

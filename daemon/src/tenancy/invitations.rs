@@ -358,7 +358,7 @@ impl Invitations {
                     id: user,
                     email: r.email.clone(),
                     display_name,
-                    password_hash,
+                    password_hash: Some(password_hash),
                 }),
                 &roles,
                 self.max_members(&org),

@@ -136,6 +136,9 @@ impl Tenancy {
                 "nothing to update: give name, slug or settings",
             ));
         }
+        if let Some(settings) = &patch.settings {
+            self.check_sso_policy(access, principal, settings).await?;
+        }
         let action = if patch.settings.is_some() {
             Action::SecuritySettingsChanged
         } else {
@@ -158,6 +161,52 @@ impl Tenancy {
         let updated = self.store.update_org(org, patch, &mut audit).await?;
         self.auditor.committed(&audit).await?;
         Ok(updated)
+    }
+
+    /// Requiring single sign-on needs an identity provider to sign in with,
+    /// a break-glass user who is an admin of the organization, and must not
+    /// lock out the caller's own password session.
+    async fn check_sso_policy(
+        &self,
+        access: &OrgAccess,
+        principal: &Principal,
+        s: &OrgSettings,
+    ) -> Result<(), AppError> {
+        let org = access.org().id;
+        if let Some(user) = s.sso_break_glass_user {
+            let admin = self
+                .store
+                .member(org, user)
+                .await?
+                .is_some_and(|m| m.roles.iter().any(|r| r == "admin"));
+            if !admin {
+                return Err(AppError::validation(
+                    "settings.sso_break_glass_user",
+                    "must be a member of this organization with the admin role",
+                ));
+            }
+        }
+        if !s.require_sso {
+            return Ok(());
+        }
+        if self.store.idps(org).await?.is_empty() {
+            return Err(AppError::validation(
+                "settings.require_sso",
+                "add an identity provider before requiring single sign-on",
+            ));
+        }
+        let vouched = principal
+            .session()
+            .and_then(|x| x.sso)
+            .is_some_and(|o| o.org_id == org);
+        let own_session = principal.session().is_some() && !principal.is_super_admin();
+        if own_session && !vouched && s.sso_break_glass_user != Some(principal.user.id) {
+            return Err(AppError::validation(
+                "settings.require_sso",
+                "this would end your own password session: sign in through the identity provider first, or name yourself the break-glass admin",
+            ));
+        }
+        Ok(())
     }
 
     pub async fn set_tier(

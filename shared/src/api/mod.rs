@@ -83,6 +83,15 @@ pub struct OrgSettings {
     /// Whether every API-key request for this organization must be signed.
     #[serde(default)]
     pub require_signed_requests: bool,
+    /// Members sign in only through the organization's identity providers:
+    /// password sign-ins (and password sessions already open) are refused,
+    /// `sso_break_glass_user` excepted. API keys are not affected.
+    #[serde(default)]
+    pub require_sso: bool,
+    /// The one admin who may still sign in with a password when SSO is
+    /// required (for when the identity provider is down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso_break_glass_user: Option<Uuid>,
 }
 
 fn default_retention_days() -> u32 {
@@ -97,6 +106,8 @@ impl Default for OrgSettings {
             ip_allow: Vec::new(),
             ip_deny: Vec::new(),
             require_signed_requests: false,
+            require_sso: false,
+            sso_break_glass_user: None,
         }
     }
 }

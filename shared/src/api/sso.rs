@@ -169,3 +169,73 @@ pub struct IdentityProviderInfo {
 pub struct IdentityProviderListResponse {
     pub identity_providers: Vec<IdentityProviderInfo>,
 }
+
+/// An identity provider as the sign-in screen shows it (no configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SsoProviderSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: IdpKind,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SsoProviderListResponse {
+    pub providers: Vec<SsoProviderSummary>,
+}
+
+/// Starts a single sign-on. The app keeps `code_verifier` (RFC 7636) and
+/// listens at `return_to`; the daemon sends the browser there with a
+/// one-time `code` (or an `error`) and the app's `state`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SsoStartRequest {
+    /// The organization's id.
+    pub org: Uuid,
+    /// Which of its identity providers (optional when it has one).
+    #[serde(default)]
+    pub provider: Option<Uuid>,
+    /// `token` (an app: access and refresh token) or `cookie` (a browser).
+    #[serde(default = "default_kind")]
+    pub kind: super::SessionKind,
+    /// Where the browser goes back to: a loopback address of this machine
+    /// (`http://127.0.0.1:<port>/…` or `http://[::1]:<port>/…`, RFC 8252),
+    /// or a URL listed in the daemon's `sso_return_urls`.
+    pub return_to: String,
+    /// `BASE64URL(SHA-256(code_verifier))`, 43 characters.
+    pub code_challenge: String,
+    /// Opaque to the daemon, handed back with the code (at most 200 characters).
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+fn default_kind() -> super::SessionKind {
+    super::SessionKind::Token
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SsoStartResponse {
+    /// Open this in the user's browser.
+    pub authorization_url: String,
+    pub provider: Uuid,
+    /// Seconds the sign-in may take.
+    pub expires_in: u64,
+}
+
+/// Redeems the one-time code the browser brought back.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SsoExchangeRequest {
+    pub code: String,
+    pub code_verifier: String,
+}
+
+impl std::fmt::Debug for SsoExchangeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SsoExchangeRequest { .. }")
+    }
+}

@@ -95,6 +95,7 @@ actions! {
     GrantRevoked = "grant.revoked", "A resource grant was revoked";
     SsoProviderCreated = "sso.provider_created", "An identity provider was configured for single sign-on";
     SsoProviderDeleted = "sso.provider_deleted", "An identity provider was removed";
+    SsoIdentityLinked = "sso.identity_linked", "An identity provider's account was linked to a LOKI account (by verified email, or when provisioned)";
     DocumentCreated = "document.created", "Evidence was uploaded";
     DocumentUpdated = "document.updated", "Evidence metadata changed";
     DocumentContentReplaced = "document.content_replaced", "A new version of evidence was uploaded";
@@ -103,6 +104,8 @@ actions! {
     AccessDenied = "access.denied", "A request was refused for a missing permission or scope";
     AccessEscalationRefused = "access.escalation_refused", "A change was refused because it would give permissions the caller does not hold";
     AuthRecoveryCodeUsed = "auth.recovery_code_used", "A sign-in's second factor was a one-time recovery code";
+    AuthSsoFailed = "auth.sso_failed", "A single sign-on was refused: the identity provider's answer did not verify, or the account may not sign in through it";
+    AuthSsoRequired = "auth.sso_required", "A password sign-in was refused: the organization requires single sign-on";
     AuthMembershipRefused = "auth.membership_refused", "A sign-in or organization switch named an organization the account is not (or no longer) a member of";
     AuditRead = "audit.read", "The audit trail was searched or read";
     AuditExported = "audit.exported", "The audit trail was exported";

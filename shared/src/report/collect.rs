@@ -49,7 +49,9 @@ fn action_kinds(action: Action) -> &'static [Kind] {
     use Kind::*;
     match action {
         AuthLoginSucceeded => &[SignIn],
-        AuthLoginFailed | AuthLoginLocked | AuthAccountLocked | AuthMfaFailed => &[SignInFailure],
+        AuthLoginFailed | AuthLoginLocked | AuthAccountLocked | AuthMfaFailed | AuthSsoFailed => {
+            &[SignInFailure]
+        }
         MemberAdded | MemberRemoved => &[Provisioning, AccessChange],
         RoleAssigned | RoleRevoked | MemberRoleChanged => &[AccessChange, Privileged],
         RoleCreated | RoleUpdated | RoleDeleted | GrantCreated | GrantRevoked => &[AccessChange],
@@ -61,6 +63,7 @@ fn action_kinds(action: Action) -> &'static [Kind] {
         | AccessDenied
         | AccessEscalationRefused
         | AuthMembershipRefused
+        | AuthSsoRequired
         | ApiKeyRejected
         | AuthRefreshRefused => &[Refusal],
         // Configuration, not privilege: a tier or settings change is not an anomaly.
@@ -76,7 +79,8 @@ fn action_kinds(action: Action) -> &'static [Kind] {
         AuthRefreshTokenReused => &[TokenReuse],
         ApiKeyCreated | ApiKeyRotated | ApiKeyRevoked => &[Credential, KeyLifecycle],
         UserPasswordChanged | UserPasswordReset | MfaEnabled | MfaDisabled
-        | AuthRecoveryCodeUsed => &[Credential],
+        | AuthRecoveryCodeUsed
+        | SsoIdentityLinked => &[Credential],
         SessionRevoked => &[SessionRevocation],
         AuditExported | AuditVerified | AuditPurged => &[AuditOperation],
         UserRegistered => &[Registration],

@@ -1,0 +1,400 @@
+//! Single sign-on through a real OpenID provider (npm `oidc-provider`, run
+//! locally): authorization code + PKCE end to end, linking by verified
+//! email, just-in-time provisioning with the role mapping, the session an
+//! organization's provider starts (pinned, no super-admin power), and every
+//! refusal the issue names — each from the attacker's side, each audited.
+
+use loki_tests::oidc::{param, pkce, OidcProvider};
+use loki_tests::{backend_tests, json, Backend, Reply, TestApp, PASSWORD};
+use serde_json::Value;
+use uuid::Uuid;
+
+const RETURN_TO: &str = "http://127.0.0.1:9/callback";
+
+struct Sso {
+    app: TestApp,
+    idp: OidcProvider,
+    org: Uuid,
+    admin: String,
+    provider: Uuid,
+}
+
+/// A daemon, a provider with a client registered for the daemon's
+/// callback, and an organization (Acme) that trusts it for acme.example.
+async fn setup(b: Backend, extra: Value) -> Option<Sso> {
+    let idp = OidcProvider::start().await?;
+    let app = TestApp::spawn(b).await;
+    let (org, admin) = app.user_with_org("owner@acme.example", "Acme").await;
+    let (client_id, secret) = idp
+        .register_client(&app.url("/api/v1/auth/sso/callback"))
+        .await;
+    let mut body = json!({
+        "name": "Acme IdP", "kind": "oidc", "issuer": idp.issuer,
+        "client_id": client_id, "client_secret": secret,
+        "allowed_domains": ["acme.example"],
+    });
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        body[k] = v;
+    }
+    let r = app
+        .post(
+            &format!("/api/v1/orgs/{org}/identity-providers"),
+            Some(&admin),
+            body,
+        )
+        .await;
+    let provider = r.assert_status(201)["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("provider id");
+    Some(Sso {
+        app,
+        idp,
+        org,
+        admin,
+        provider,
+    })
+}
+
+struct Attempt {
+    /// Where the daemon sent the browser back to.
+    back: url::Url,
+    verifier: String,
+}
+
+impl Sso {
+    async fn start(&self, kind: &str, challenge: &str) -> Reply {
+        self.app
+            .post(
+                "/api/v1/auth/sso/start",
+                None,
+                json!({"org": self.org, "kind": kind, "return_to": RETURN_TO,
+                       "code_challenge": challenge, "state": "app-state-1"}),
+            )
+            .await
+    }
+
+    async fn attempt(&self, email: &str) -> Attempt {
+        let (verifier, challenge) = pkce();
+        let r = self.start("token", &challenge).await;
+        let url = r.assert_status(200)["authorization_url"]
+            .as_str()
+            .expect("authorization_url")
+            .to_owned();
+        let back = self.idp.sign_in(&url, email, RETURN_TO).await;
+        assert_eq!(param(&back, "state").as_deref(), Some("app-state-1"));
+        Attempt { back, verifier }
+    }
+
+    async fn exchange(&self, code: &str, verifier: &str) -> Reply {
+        self.app
+            .post(
+                "/api/v1/auth/sso/exchange",
+                None,
+                json!({"code": code, "code_verifier": verifier}),
+            )
+            .await
+    }
+
+    /// A complete sign-in; the token response.
+    async fn sign_in(&self, email: &str) -> Value {
+        let a = self.attempt(email).await;
+        let code = param(&a.back, "code")
+            .unwrap_or_else(|| panic!("no code: {}", a.back));
+        self.exchange(&code, &a.verifier)
+            .await
+            .assert_status(200)
+            .clone()
+    }
+
+    /// A refused sign-in: the error the app sees, and the reason audited
+    /// on the organization's chain.
+    async fn refused(&self, email: &str) -> (String, String) {
+        let a = self.attempt(email).await;
+        assert_eq!(param(&a.back, "code"), None, "refused, yet a code: {}", a.back);
+        assert_eq!(param(&a.back, "error").as_deref(), Some("access_denied"));
+        let description = param(&a.back, "error_description").unwrap_or_default();
+        (description, self.last_failure().await["metadata"]["reason"].as_str().unwrap_or_default().to_owned())
+    }
+
+    async fn events(&self, action: &str) -> Vec<Value> {
+        self.app
+            .audit_events(self.org, &self.admin, &format!("action={action}"))
+            .await
+    }
+
+    async fn last_failure(&self) -> Value {
+        self.events("auth.sso_failed").await.first().cloned().unwrap_or(Value::Null)
+    }
+
+    async fn me(&self, token: &str) -> Value {
+        self.app.get("/api/v1/auth/me", token).await.assert_status(200).clone()
+    }
+}
+
+fn token(v: &Value) -> &str {
+    v["access_token"].as_str().expect("access_token")
+}
+
+/// Code + PKCE end to end: an existing member signs in and is linked by
+/// verified email; the code is single-use and only redeems with the app's
+/// own verifier; the callback cannot be replayed; a provisioned account
+/// gets the default and mapped roles and has no password.
+async fn code_and_pkce(b: Backend) {
+    let Some(t) = setup(
+        b,
+        json!({"jit_provisioning": true, "default_role": "viewer",
+               "scopes": ["openid", "email", "profile", "groups"],
+               "role_mapping": [{"claim": "groups", "value": "auditors", "role": "auditor"}]}),
+    )
+    .await
+    else {
+        return;
+    };
+    t.app
+        .join_new(t.org, &t.admin, "bob@acme.example", &["compliance_officer"])
+        .await;
+    t.idp.account("bob@acme.example", true, &[]).await;
+    t.idp.account("carol@acme.example", true, &["auditors"]).await;
+
+    let tokens = t.sign_in("bob@acme.example").await;
+    let me = t.me(token(&tokens)).await;
+    assert_eq!(me["user"]["email"], "bob@acme.example");
+    assert_eq!(me["org"], json!(t.org));
+    assert!(tokens["refresh_token"].as_str().is_some_and(|r| r.starts_with("lrt_")));
+    // The same rotation as a password session.
+    let refreshed = t
+        .app
+        .post("/api/v1/auth/refresh", None, json!({"refresh_token": tokens["refresh_token"]}))
+        .await;
+    refreshed.assert_status(200);
+
+    // Audited on the organization's chain: the link and the sign-in.
+    let linked = t.events("sso.identity_linked").await;
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    let logins = t.events("auth.login_succeeded").await;
+    let sso_login = logins
+        .iter()
+        .find(|e| e["metadata"]["method"] == "sso")
+        .expect("an SSO sign-in event");
+    assert_eq!(sso_login["metadata"]["identity_provider"], json!(t.provider));
+    assert_eq!(sso_login["actor"]["user_id"], me["user"]["id"]);
+
+    // The second sign-in finds the account by its link.
+    let again = t.sign_in("bob@acme.example").await;
+    assert_eq!(t.me(token(&again)).await["user"]["id"], me["user"]["id"]);
+    assert_eq!(t.events("sso.identity_linked").await.len(), 1);
+
+    // A code redeems once, and only with the verifier of the app that
+    // started the sign-in.
+    let a = t.attempt("bob@acme.example").await;
+    let code = param(&a.back, "code").expect("code");
+    let (other_verifier, _) = pkce();
+    t.exchange(&code, &other_verifier).await.assert_error(400, "sso_code_invalid");
+    assert_eq!(t.last_failure().await["metadata"]["reason"], "pkce_mismatch");
+    // (the failed attempt used it up)
+    t.exchange(&code, &a.verifier).await.assert_error(400, "sso_code_invalid");
+    let a = t.attempt("bob@acme.example").await;
+    let code = param(&a.back, "code").expect("code");
+    t.exchange(&code, &a.verifier).await.assert_status(200);
+    t.exchange(&code, &a.verifier).await.assert_error(400, "sso_code_invalid");
+
+    // The provider's redirect cannot be replayed: the state is spent.
+    let (_, challenge) = pkce();
+    let url = t.start("token", &challenge).await.assert_status(200)["authorization_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let browser = loki_tests::reqwest::Client::builder()
+        .redirect(loki_tests::reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let state = param(&url::Url::parse(&url).expect("url"), "state").expect("state");
+    let forged = t
+        .app
+        .url(&format!("/api/v1/auth/sso/callback?state={state}&code=forged"));
+    let first = browser.get(&forged).send().await.expect("callback");
+    assert_eq!(first.status(), 303);
+    let back = url::Url::parse(first.headers()["location"].to_str().expect("loc")).expect("url");
+    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
+    let replay = TestApp::reply(browser.get(&forged).send().await.expect("callback")).await;
+    replay.assert_error(400, "sso_state_invalid");
+
+    // Just-in-time: carol has no account; she gets one, without a
+    // password, with the default role and the one her group maps to.
+    let carol = t.sign_in("carol@acme.example").await;
+    let carol_me = t.me(token(&carol)).await;
+    assert_eq!(carol_me["user"]["email"], "carol@acme.example");
+    let member = t
+        .app
+        .get(
+            &format!("/api/v1/orgs/{}/members/{}", t.org, carol_me["user"]["id"].as_str().expect("id")),
+            &t.admin,
+        )
+        .await;
+    let mut roles: Vec<String> = serde_json::from_value(member.assert_status(200)["roles"].clone()).expect("roles");
+    roles.sort();
+    assert_eq!(roles, ["auditor", "viewer"]);
+    let password = t
+        .app
+        .post("/api/v1/auth/login", None, json!({"email": "carol@acme.example", "password": PASSWORD}))
+        .await;
+    password.assert_error(401, "invalid_credentials");
+    let provisioned = t.events("member.added").await;
+    assert!(
+        provisioned.iter().any(|e| e["metadata"]["via"] == "sso_provisioning"),
+        "{provisioned:?}"
+    );
+
+    // A browser gets a cookie session the same way.
+    let (verifier, challenge) = pkce();
+    let url = t.start("cookie", &challenge).await.assert_status(200)["authorization_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let back = t.idp.sign_in(&url, "bob@acme.example", RETURN_TO).await;
+    let code = param(&back, "code").expect("code");
+    let r = t.exchange(&code, &verifier).await;
+    assert!(r.assert_status(200)["csrf_token"].is_string(), "{:?}", r.body);
+    assert!(r.headers.get("set-cookie").is_some());
+}
+
+/// Every refusal the issue names, each against the real provider: the app
+/// gets an error (never a code), the organization's chain the reason.
+async fn refusals(b: Backend) {
+    let Some(t) = setup(b, json!({})).await else {
+        return;
+    };
+    t.app.join_new(t.org, &t.admin, "bob@acme.example", &["viewer"]).await;
+    t.idp.account("bob@acme.example", true, &[]).await;
+    t.sign_in("bob@acme.example").await;
+
+    for (mode, reason) in [
+        ("wrong_nonce", "id_token_wrong_nonce"),
+        ("expired", "id_token_expired"),
+        ("wrong_aud", "id_token_wrong_audience"),
+        ("token_redirect", "token_exchange_failed"),
+    ] {
+        t.idp.tamper(mode).await;
+        let (description, audited) = t.refused("bob@acme.example").await;
+        assert_eq!(audited, reason, "{mode}: {description}");
+        assert!(!description.is_empty());
+    }
+    // The token endpoint's redirect was not followed.
+    let detail = t.last_failure().await["metadata"]["detail"].as_str().unwrap_or_default().to_owned();
+    assert!(detail.contains("307") && detail.contains("not followed"), "{detail}");
+    t.idp.tamper("none").await;
+
+    // Key rotation: the new key is picked up at once; a token signed with
+    // the removed key is refused.
+    t.idp.rotate().await;
+    t.sign_in("bob@acme.example").await;
+    t.idp.tamper("old_key").await;
+    let (_, audited) = t.refused("bob@acme.example").await;
+    assert_eq!(audited, "id_token_unknown_key");
+    t.idp.tamper("none").await;
+
+    // An email the provider has not verified links to nothing (gina is a
+    // member, not yet linked).
+    t.app.join_new(t.org, &t.admin, "gina@acme.example", &["viewer"]).await;
+    t.idp.account("gina@acme.example", false, &[]).await;
+    let (description, audited) = t.refused("gina@acme.example").await;
+    assert_eq!(audited, "email_unverified");
+    assert!(description.contains("not verified"), "{description}");
+
+    // Outside the allowed domains; no account (JIT off); an account that is
+    // not a member of this organization.
+    t.idp.account("eve@evil.example", true, &[]).await;
+    assert_eq!(t.refused("eve@evil.example").await.1, "domain_not_allowed");
+    t.idp.account("dave@acme.example", true, &[]).await;
+    assert_eq!(t.refused("dave@acme.example").await.1, "no_account");
+    t.app.register("frank@acme.example").await;
+    t.idp.account("frank@acme.example", true, &[]).await;
+    assert_eq!(t.refused("frank@acme.example").await.1, "not_a_member");
+
+    // A provider whose discovery answers with a redirect: not followed.
+    let r = t
+        .app
+        .post(
+            &format!("/api/v1/orgs/{}/identity-providers", t.org),
+            Some(&t.admin),
+            json!({"name": "Moved", "kind": "oidc", "issuer": format!("{}/redirect", t.idp.issuer),
+                   "client_id": "x", "client_secret": "y"}),
+        )
+        .await;
+    let moved = r.assert_status(201)["id"].clone();
+    let (_, challenge) = pkce();
+    let r = t
+        .app
+        .post(
+            "/api/v1/auth/sso/start",
+            None,
+            json!({"org": t.org, "provider": moved, "return_to": RETURN_TO, "code_challenge": challenge}),
+        )
+        .await;
+    r.assert_error(502, "identity_provider_unavailable");
+    let failure = t.last_failure().await;
+    assert_eq!(failure["metadata"]["reason"], "provider_unreachable");
+    assert!(
+        failure["metadata"]["detail"].as_str().unwrap_or_default().contains("not followed"),
+        "{failure}"
+    );
+}
+
+/// Bad starts get a 4xx naming the field; an unknown organization and one
+/// without single sign-on answer alike.
+async fn bad_starts(b: Backend) {
+    let Some(t) = setup(b, json!({})).await else {
+        return;
+    };
+    let (_, challenge) = pkce();
+    for (body, field) in [
+        (json!({"org": t.org, "return_to": "https://evil.example/cb", "code_challenge": challenge}), "return_to"),
+        (json!({"org": t.org, "return_to": "http://localhost:9/cb", "code_challenge": challenge}), "return_to"),
+        (json!({"org": t.org, "return_to": "http://127.0.0.1:9/cb", "code_challenge": "short"}), "code_challenge"),
+        (json!({"org": t.org, "return_to": "http://127.0.0.1:9/cb", "code_challenge": challenge, "state": ""}), "state"),
+    ] {
+        let r = t.app.post("/api/v1/auth/sso/start", None, body).await;
+        r.assert_error(422, "validation_failed");
+        assert!(
+            r.body["error"]["message"].as_str().is_some_and(|m| m.starts_with(field)),
+            "{field}: {:?}",
+            r.body
+        );
+    }
+    let unknown = t
+        .app
+        .post(
+            "/api/v1/auth/sso/start",
+            None,
+            json!({"org": Uuid::now_v7(), "return_to": RETURN_TO, "code_challenge": challenge}),
+        )
+        .await;
+    unknown.assert_error(404, "not_found");
+    let (other, _) = t.app.user_with_org("solo@other.example", "Other").await;
+    let none = t
+        .app
+        .post(
+            "/api/v1/auth/sso/start",
+            None,
+            json!({"org": other, "return_to": RETURN_TO, "code_challenge": challenge}),
+        )
+        .await;
+    none.assert_error(404, "not_found");
+    assert_eq!(unknown.body["error"]["message"], none.body["error"]["message"]);
+    // The sign-in screen's list: names and kinds only.
+    let list = t
+        .app
+        .call(loki_tests::reqwest::Method::GET, &format!("/api/v1/auth/sso/providers?org={}", t.org), None, None)
+        .await;
+    let list = list.assert_status(200);
+    assert_eq!(list["providers"][0]["name"], "Acme IdP");
+    assert!(!list.to_string().contains("client"), "{list}");
+    let callback = t
+        .app
+        .call(loki_tests::reqwest::Method::GET, "/api/v1/auth/sso/callback?code=x", None, None)
+        .await;
+    callback.assert_error(400, "sso_state_invalid");
+}
+
+backend_tests!(code_and_pkce, refusals, bad_starts);
