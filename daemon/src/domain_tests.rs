@@ -67,6 +67,7 @@ fn signed_in(user: &User, org: Option<Uuid>) -> Principal {
             expires_at: now + Duration::hours(1),
             cookie_hash: None,
             csrf_hash: None,
+            sso: None,
         }),
         client: client(),
         org_version: None,

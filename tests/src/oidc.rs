@@ -1,13 +1,17 @@
 //! A real OpenID provider for the single sign-on tests: the npm package
 //! `oidc-provider`, run by `tests/fixtures/oidc-provider/server.mjs` on
 //! 127.0.0.1:0, and a browser for it (a cookie jar that follows no
-//! redirects by itself, so each hop is seen).
+//! redirects by itself, so each hop is seen), and `Sso`: a daemon with an
+//! organization that signs in through it.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::{Backend, Reply, TestApp};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -67,11 +71,7 @@ impl OidcProvider {
             .send()
             .await
             .expect("fixture admin request");
-        assert!(
-            r.status().is_success(),
-            "fixture {path}: {}",
-            r.status()
-        );
+        assert!(r.status().is_success(), "fixture {path}: {}", r.status());
         r
     }
 
@@ -170,7 +170,11 @@ impl OidcProvider {
 pub fn pkce() -> (String, String) {
     use base64::Engine as _;
     use sha2::Digest as _;
-    let verifier = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     let challenge =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&verifier));
     (verifier, challenge)
@@ -181,4 +185,179 @@ pub fn param(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+pub const RETURN_TO: &str = "http://127.0.0.1:9/callback";
+
+/// A daemon and a provider, and an organization (Acme) that signs in
+/// through it.
+pub struct Sso {
+    pub app: TestApp,
+    pub idp: OidcProvider,
+    pub org: Uuid,
+    pub admin: String,
+    pub provider: Uuid,
+}
+
+/// A daemon, a provider with a client registered for the daemon's
+/// callback, and an organization (Acme) that trusts it for acme.example.
+pub async fn setup(b: Backend, extra: Value) -> Option<Sso> {
+    let idp = OidcProvider::start().await?;
+    let app = TestApp::spawn(b).await;
+    let (org, admin) = app.user_with_org("owner@acme.example", "Acme").await;
+    let provider = add_provider(&app, &idp, org, &admin, "Acme IdP", "acme.example", extra).await;
+    Some(Sso {
+        app,
+        idp,
+        org,
+        admin,
+        provider,
+    })
+}
+
+/// Registers a client for the daemon at the provider and configures it as
+/// an identity provider of `org` (for `domain`); its id.
+pub async fn add_provider(
+    app: &TestApp,
+    idp: &OidcProvider,
+    org: Uuid,
+    admin: &str,
+    name: &str,
+    domain: &str,
+    extra: Value,
+) -> Uuid {
+    let (client_id, secret) = idp
+        .register_client(&app.url("/api/v1/auth/sso/callback"))
+        .await;
+    let mut body = json!({
+        "name": name, "kind": "oidc", "issuer": idp.issuer,
+        "client_id": client_id, "client_secret": secret,
+        "allowed_domains": [domain],
+    });
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        body[k] = v;
+    }
+    let r = app
+        .post(
+            &format!("/api/v1/orgs/{org}/identity-providers"),
+            Some(admin),
+            body,
+        )
+        .await;
+    r.assert_status(201)["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("provider id")
+}
+
+/// A sign-in as far as the app's `return_to`.
+pub struct Attempt {
+    /// Where the daemon sent the browser back to.
+    pub back: url::Url,
+    pub verifier: String,
+}
+
+impl Sso {
+    pub async fn start(&self, kind: &str, challenge: &str) -> Reply {
+        self.start_at(self.org, self.provider, kind, challenge)
+            .await
+    }
+
+    pub async fn start_at(&self, org: Uuid, provider: Uuid, kind: &str, challenge: &str) -> Reply {
+        self.app
+            .post(
+                "/api/v1/auth/sso/start",
+                None,
+                json!({"org": org, "provider": provider, "kind": kind, "return_to": RETURN_TO,
+                       "code_challenge": challenge, "state": "app-state-1"}),
+            )
+            .await
+    }
+
+    pub async fn attempt(&self, email: &str) -> Attempt {
+        self.attempt_at(self.org, self.provider, email).await
+    }
+
+    pub async fn attempt_at(&self, org: Uuid, provider: Uuid, email: &str) -> Attempt {
+        let (verifier, challenge) = pkce();
+        let r = self.start_at(org, provider, "token", &challenge).await;
+        let url = r.assert_status(200)["authorization_url"]
+            .as_str()
+            .expect("authorization_url")
+            .to_owned();
+        let back = self.idp.sign_in(&url, email, RETURN_TO).await;
+        assert_eq!(param(&back, "state").as_deref(), Some("app-state-1"));
+        Attempt { back, verifier }
+    }
+
+    pub async fn exchange(&self, code: &str, verifier: &str) -> Reply {
+        self.app
+            .post(
+                "/api/v1/auth/sso/exchange",
+                None,
+                json!({"code": code, "code_verifier": verifier}),
+            )
+            .await
+    }
+
+    /// A complete sign-in; the token response.
+    pub async fn sign_in(&self, email: &str) -> Value {
+        self.sign_in_at(self.org, self.provider, email).await
+    }
+
+    pub async fn sign_in_at(&self, org: Uuid, provider: Uuid, email: &str) -> Value {
+        let a = self.attempt_at(org, provider, email).await;
+        let code = param(&a.back, "code").unwrap_or_else(|| panic!("no code: {}", a.back));
+        self.exchange(&code, &a.verifier)
+            .await
+            .assert_status(200)
+            .clone()
+    }
+
+    /// A refused sign-in: the error the app sees, and the reason audited
+    /// on the organization's chain.
+    pub async fn refused(&self, email: &str) -> (String, String) {
+        let a = self.attempt(email).await;
+        assert_eq!(
+            param(&a.back, "code"),
+            None,
+            "refused, yet a code: {}",
+            a.back
+        );
+        assert_eq!(param(&a.back, "error").as_deref(), Some("access_denied"));
+        let description = param(&a.back, "error_description").unwrap_or_default();
+        (
+            description,
+            self.last_failure().await["metadata"]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    }
+
+    pub async fn events(&self, action: &str) -> Vec<Value> {
+        self.app
+            .audit_events(self.org, &self.admin, &format!("action={action}"))
+            .await
+    }
+
+    pub async fn last_failure(&self) -> Value {
+        self.events("auth.sso_failed")
+            .await
+            .first()
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    pub async fn me(&self, token: &str) -> Value {
+        self.app
+            .get("/api/v1/auth/me", token)
+            .await
+            .assert_status(200)
+            .clone()
+    }
+}
+
+pub fn token(v: &Value) -> &str {
+    v["access_token"].as_str().expect("access_token")
 }

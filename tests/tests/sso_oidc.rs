@@ -1,140 +1,13 @@
 //! Single sign-on through a real OpenID provider (npm `oidc-provider`, run
 //! locally): authorization code + PKCE end to end, linking by verified
 //! email, just-in-time provisioning with the role mapping, the session an
-//! organization's provider starts (pinned, no super-admin power), and every
-//! refusal the issue names — each from the attacker's side, each audited.
+//! organization's provider starts, and every refusal the issue names —
+//! each from the attacker's side, each audited. (Requiring SSO and the
+//! pinned session: `sso_policy.rs`.)
 
-use loki_tests::oidc::{param, pkce, OidcProvider};
-use loki_tests::{backend_tests, json, Backend, Reply, TestApp, PASSWORD};
-use serde_json::Value;
+use loki_tests::oidc::{param, pkce, setup, token, RETURN_TO};
+use loki_tests::{backend_tests, json, Backend, TestApp, PASSWORD};
 use uuid::Uuid;
-
-const RETURN_TO: &str = "http://127.0.0.1:9/callback";
-
-struct Sso {
-    app: TestApp,
-    idp: OidcProvider,
-    org: Uuid,
-    admin: String,
-    provider: Uuid,
-}
-
-/// A daemon, a provider with a client registered for the daemon's
-/// callback, and an organization (Acme) that trusts it for acme.example.
-async fn setup(b: Backend, extra: Value) -> Option<Sso> {
-    let idp = OidcProvider::start().await?;
-    let app = TestApp::spawn(b).await;
-    let (org, admin) = app.user_with_org("owner@acme.example", "Acme").await;
-    let (client_id, secret) = idp
-        .register_client(&app.url("/api/v1/auth/sso/callback"))
-        .await;
-    let mut body = json!({
-        "name": "Acme IdP", "kind": "oidc", "issuer": idp.issuer,
-        "client_id": client_id, "client_secret": secret,
-        "allowed_domains": ["acme.example"],
-    });
-    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
-        body[k] = v;
-    }
-    let r = app
-        .post(
-            &format!("/api/v1/orgs/{org}/identity-providers"),
-            Some(&admin),
-            body,
-        )
-        .await;
-    let provider = r.assert_status(201)["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("provider id");
-    Some(Sso {
-        app,
-        idp,
-        org,
-        admin,
-        provider,
-    })
-}
-
-struct Attempt {
-    /// Where the daemon sent the browser back to.
-    back: url::Url,
-    verifier: String,
-}
-
-impl Sso {
-    async fn start(&self, kind: &str, challenge: &str) -> Reply {
-        self.app
-            .post(
-                "/api/v1/auth/sso/start",
-                None,
-                json!({"org": self.org, "kind": kind, "return_to": RETURN_TO,
-                       "code_challenge": challenge, "state": "app-state-1"}),
-            )
-            .await
-    }
-
-    async fn attempt(&self, email: &str) -> Attempt {
-        let (verifier, challenge) = pkce();
-        let r = self.start("token", &challenge).await;
-        let url = r.assert_status(200)["authorization_url"]
-            .as_str()
-            .expect("authorization_url")
-            .to_owned();
-        let back = self.idp.sign_in(&url, email, RETURN_TO).await;
-        assert_eq!(param(&back, "state").as_deref(), Some("app-state-1"));
-        Attempt { back, verifier }
-    }
-
-    async fn exchange(&self, code: &str, verifier: &str) -> Reply {
-        self.app
-            .post(
-                "/api/v1/auth/sso/exchange",
-                None,
-                json!({"code": code, "code_verifier": verifier}),
-            )
-            .await
-    }
-
-    /// A complete sign-in; the token response.
-    async fn sign_in(&self, email: &str) -> Value {
-        let a = self.attempt(email).await;
-        let code = param(&a.back, "code")
-            .unwrap_or_else(|| panic!("no code: {}", a.back));
-        self.exchange(&code, &a.verifier)
-            .await
-            .assert_status(200)
-            .clone()
-    }
-
-    /// A refused sign-in: the error the app sees, and the reason audited
-    /// on the organization's chain.
-    async fn refused(&self, email: &str) -> (String, String) {
-        let a = self.attempt(email).await;
-        assert_eq!(param(&a.back, "code"), None, "refused, yet a code: {}", a.back);
-        assert_eq!(param(&a.back, "error").as_deref(), Some("access_denied"));
-        let description = param(&a.back, "error_description").unwrap_or_default();
-        (description, self.last_failure().await["metadata"]["reason"].as_str().unwrap_or_default().to_owned())
-    }
-
-    async fn events(&self, action: &str) -> Vec<Value> {
-        self.app
-            .audit_events(self.org, &self.admin, &format!("action={action}"))
-            .await
-    }
-
-    async fn last_failure(&self) -> Value {
-        self.events("auth.sso_failed").await.first().cloned().unwrap_or(Value::Null)
-    }
-
-    async fn me(&self, token: &str) -> Value {
-        self.app.get("/api/v1/auth/me", token).await.assert_status(200).clone()
-    }
-}
-
-fn token(v: &Value) -> &str {
-    v["access_token"].as_str().expect("access_token")
-}
 
 /// Code + PKCE end to end: an existing member signs in and is linked by
 /// verified email; the code is single-use and only redeems with the app's
@@ -155,17 +28,25 @@ async fn code_and_pkce(b: Backend) {
         .join_new(t.org, &t.admin, "bob@acme.example", &["compliance_officer"])
         .await;
     t.idp.account("bob@acme.example", true, &[]).await;
-    t.idp.account("carol@acme.example", true, &["auditors"]).await;
+    t.idp
+        .account("carol@acme.example", true, &["auditors"])
+        .await;
 
     let tokens = t.sign_in("bob@acme.example").await;
     let me = t.me(token(&tokens)).await;
     assert_eq!(me["user"]["email"], "bob@acme.example");
     assert_eq!(me["org"], json!(t.org));
-    assert!(tokens["refresh_token"].as_str().is_some_and(|r| r.starts_with("lrt_")));
+    assert!(tokens["refresh_token"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("lrt_")));
     // The same rotation as a password session.
     let refreshed = t
         .app
-        .post("/api/v1/auth/refresh", None, json!({"refresh_token": tokens["refresh_token"]}))
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": tokens["refresh_token"]}),
+        )
         .await;
     refreshed.assert_status(200);
 
@@ -177,7 +58,10 @@ async fn code_and_pkce(b: Backend) {
         .iter()
         .find(|e| e["metadata"]["method"] == "sso")
         .expect("an SSO sign-in event");
-    assert_eq!(sso_login["metadata"]["identity_provider"], json!(t.provider));
+    assert_eq!(
+        sso_login["metadata"]["identity_provider"],
+        json!(t.provider)
+    );
     assert_eq!(sso_login["actor"]["user_id"], me["user"]["id"]);
 
     // The second sign-in finds the account by its link.
@@ -190,14 +74,23 @@ async fn code_and_pkce(b: Backend) {
     let a = t.attempt("bob@acme.example").await;
     let code = param(&a.back, "code").expect("code");
     let (other_verifier, _) = pkce();
-    t.exchange(&code, &other_verifier).await.assert_error(400, "sso_code_invalid");
-    assert_eq!(t.last_failure().await["metadata"]["reason"], "pkce_mismatch");
+    t.exchange(&code, &other_verifier)
+        .await
+        .assert_error(400, "sso_code_invalid");
+    assert_eq!(
+        t.last_failure().await["metadata"]["reason"],
+        "pkce_mismatch"
+    );
     // (the failed attempt used it up)
-    t.exchange(&code, &a.verifier).await.assert_error(400, "sso_code_invalid");
+    t.exchange(&code, &a.verifier)
+        .await
+        .assert_error(400, "sso_code_invalid");
     let a = t.attempt("bob@acme.example").await;
     let code = param(&a.back, "code").expect("code");
     t.exchange(&code, &a.verifier).await.assert_status(200);
-    t.exchange(&code, &a.verifier).await.assert_error(400, "sso_code_invalid");
+    t.exchange(&code, &a.verifier)
+        .await
+        .assert_error(400, "sso_code_invalid");
 
     // The provider's redirect cannot be replayed: the state is spent.
     let (_, challenge) = pkce();
@@ -210,9 +103,9 @@ async fn code_and_pkce(b: Backend) {
         .build()
         .expect("client");
     let state = param(&url::Url::parse(&url).expect("url"), "state").expect("state");
-    let forged = t
-        .app
-        .url(&format!("/api/v1/auth/sso/callback?state={state}&code=forged"));
+    let forged = t.app.url(&format!(
+        "/api/v1/auth/sso/callback?state={state}&code=forged"
+    ));
     let first = browser.get(&forged).send().await.expect("callback");
     assert_eq!(first.status(), 303);
     let back = url::Url::parse(first.headers()["location"].to_str().expect("loc")).expect("url");
@@ -228,21 +121,32 @@ async fn code_and_pkce(b: Backend) {
     let member = t
         .app
         .get(
-            &format!("/api/v1/orgs/{}/members/{}", t.org, carol_me["user"]["id"].as_str().expect("id")),
+            &format!(
+                "/api/v1/orgs/{}/members/{}",
+                t.org,
+                carol_me["user"]["id"].as_str().expect("id")
+            ),
             &t.admin,
         )
         .await;
-    let mut roles: Vec<String> = serde_json::from_value(member.assert_status(200)["roles"].clone()).expect("roles");
+    let mut roles: Vec<String> =
+        serde_json::from_value(member.assert_status(200)["roles"].clone()).expect("roles");
     roles.sort();
     assert_eq!(roles, ["auditor", "viewer"]);
     let password = t
         .app
-        .post("/api/v1/auth/login", None, json!({"email": "carol@acme.example", "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "carol@acme.example", "password": PASSWORD}),
+        )
         .await;
     password.assert_error(401, "invalid_credentials");
     let provisioned = t.events("member.added").await;
     assert!(
-        provisioned.iter().any(|e| e["metadata"]["via"] == "sso_provisioning"),
+        provisioned
+            .iter()
+            .any(|e| e["metadata"]["via"] == "sso_provisioning"),
         "{provisioned:?}"
     );
 
@@ -255,7 +159,11 @@ async fn code_and_pkce(b: Backend) {
     let back = t.idp.sign_in(&url, "bob@acme.example", RETURN_TO).await;
     let code = param(&back, "code").expect("code");
     let r = t.exchange(&code, &verifier).await;
-    assert!(r.assert_status(200)["csrf_token"].is_string(), "{:?}", r.body);
+    assert!(
+        r.assert_status(200)["csrf_token"].is_string(),
+        "{:?}",
+        r.body
+    );
     assert!(r.headers.get("set-cookie").is_some());
 }
 
@@ -265,7 +173,9 @@ async fn refusals(b: Backend) {
     let Some(t) = setup(b, json!({})).await else {
         return;
     };
-    t.app.join_new(t.org, &t.admin, "bob@acme.example", &["viewer"]).await;
+    t.app
+        .join_new(t.org, &t.admin, "bob@acme.example", &["viewer"])
+        .await;
     t.idp.account("bob@acme.example", true, &[]).await;
     t.sign_in("bob@acme.example").await;
 
@@ -281,8 +191,14 @@ async fn refusals(b: Backend) {
         assert!(!description.is_empty());
     }
     // The token endpoint's redirect was not followed.
-    let detail = t.last_failure().await["metadata"]["detail"].as_str().unwrap_or_default().to_owned();
-    assert!(detail.contains("307") && detail.contains("not followed"), "{detail}");
+    let detail = t.last_failure().await["metadata"]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        detail.contains("307") && detail.contains("not followed"),
+        "{detail}"
+    );
     t.idp.tamper("none").await;
 
     // Key rotation: the new key is picked up at once; a token signed with
@@ -296,7 +212,9 @@ async fn refusals(b: Backend) {
 
     // An email the provider has not verified links to nothing (gina is a
     // member, not yet linked).
-    t.app.join_new(t.org, &t.admin, "gina@acme.example", &["viewer"]).await;
+    t.app
+        .join_new(t.org, &t.admin, "gina@acme.example", &["viewer"])
+        .await;
     t.idp.account("gina@acme.example", false, &[]).await;
     let (description, audited) = t.refused("gina@acme.example").await;
     assert_eq!(audited, "email_unverified");
@@ -336,7 +254,10 @@ async fn refusals(b: Backend) {
     let failure = t.last_failure().await;
     assert_eq!(failure["metadata"]["reason"], "provider_unreachable");
     assert!(
-        failure["metadata"]["detail"].as_str().unwrap_or_default().contains("not followed"),
+        failure["metadata"]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not followed"),
         "{failure}"
     );
 }
@@ -349,15 +270,29 @@ async fn bad_starts(b: Backend) {
     };
     let (_, challenge) = pkce();
     for (body, field) in [
-        (json!({"org": t.org, "return_to": "https://evil.example/cb", "code_challenge": challenge}), "return_to"),
-        (json!({"org": t.org, "return_to": "http://localhost:9/cb", "code_challenge": challenge}), "return_to"),
-        (json!({"org": t.org, "return_to": "http://127.0.0.1:9/cb", "code_challenge": "short"}), "code_challenge"),
-        (json!({"org": t.org, "return_to": "http://127.0.0.1:9/cb", "code_challenge": challenge, "state": ""}), "state"),
+        (
+            json!({"org": t.org, "return_to": "https://evil.example/cb", "code_challenge": challenge}),
+            "return_to",
+        ),
+        (
+            json!({"org": t.org, "return_to": "http://localhost:9/cb", "code_challenge": challenge}),
+            "return_to",
+        ),
+        (
+            json!({"org": t.org, "return_to": "http://127.0.0.1:9/cb", "code_challenge": "short"}),
+            "code_challenge",
+        ),
+        (
+            json!({"org": t.org, "return_to": "http://127.0.0.1:9/cb", "code_challenge": challenge, "state": ""}),
+            "state",
+        ),
     ] {
         let r = t.app.post("/api/v1/auth/sso/start", None, body).await;
         r.assert_error(422, "validation_failed");
         assert!(
-            r.body["error"]["message"].as_str().is_some_and(|m| m.starts_with(field)),
+            r.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(field)),
             "{field}: {:?}",
             r.body
         );
@@ -381,20 +316,102 @@ async fn bad_starts(b: Backend) {
         )
         .await;
     none.assert_error(404, "not_found");
-    assert_eq!(unknown.body["error"]["message"], none.body["error"]["message"]);
+    assert_eq!(
+        unknown.body["error"]["message"],
+        none.body["error"]["message"]
+    );
     // The sign-in screen's list: names and kinds only.
     let list = t
         .app
-        .call(loki_tests::reqwest::Method::GET, &format!("/api/v1/auth/sso/providers?org={}", t.org), None, None)
+        .call(
+            loki_tests::reqwest::Method::GET,
+            &format!("/api/v1/auth/sso/providers?org={}", t.org),
+            None,
+            None,
+        )
         .await;
     let list = list.assert_status(200);
     assert_eq!(list["providers"][0]["name"], "Acme IdP");
     assert!(!list.to_string().contains("client"), "{list}");
     let callback = t
         .app
-        .call(loki_tests::reqwest::Method::GET, "/api/v1/auth/sso/callback?code=x", None, None)
+        .call(
+            loki_tests::reqwest::Method::GET,
+            "/api/v1/auth/sso/callback?code=x",
+            None,
+            None,
+        )
         .await;
     callback.assert_error(400, "sso_state_invalid");
 }
 
-backend_tests!(code_and_pkce, refusals, bad_starts);
+/// The reports count single sign-ons with password sign-ins and say how
+/// the two split, with figures an auditor can recount from the bundle.
+async fn reports_count_sso_sign_ins(b: Backend) {
+    let Some(t) = setup(b, json!({})).await else {
+        return;
+    };
+    t.app
+        .join_new(t.org, &t.admin, "bob@acme.example", &["viewer"])
+        .await;
+    t.idp.account("bob@acme.example", true, &[]).await;
+    t.idp.account("dave@acme.example", true, &[]).await;
+    t.sign_in("bob@acme.example").await;
+    t.sign_in("bob@acme.example").await;
+    assert_eq!(t.refused("dave@acme.example").await.1, "no_account");
+    let bundle = t
+        .app
+        .client
+        .get(t.app.url(&format!(
+            "/api/v1/orgs/{}/audit/export?format=bundle",
+            t.org
+        )))
+        .bearer_auth(&t.admin)
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("bundle");
+    let events: Vec<serde_json::Value> = bundle
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|l| l["event"].clone())
+        .filter(|e| e["action"] == "auth.login_succeeded")
+        .collect();
+    let sso = events
+        .iter()
+        .filter(|e| e["metadata"]["method"] == "sso")
+        .count();
+    let password = events.len() - sso;
+    assert_eq!(sso, 2);
+    assert!(password >= 1, "the owner signed in with a password");
+    let mut builder = loki_shared::report::ReportBuilder::new(
+        loki_shared::report::ReportOptions::new(loki_shared::Framework::Soc2, chrono::Utc::now()),
+    );
+    for l in bundle.lines() {
+        builder.line(l);
+    }
+    let (r, _) = builder.finish_with(None, &loki_shared::audit::Checks::default());
+    let access = loki_tests::section(&r, "CC6.1");
+    let expected = format!(
+        "Of the sign-ins, {sso} went through an organization's identity provider (single sign-on) and {password} used a password; 1 single sign-ons were refused and 0 password sign-ins were refused because single sign-on is required."
+    );
+    assert!(
+        access.evidence.contains(&expected),
+        "{:#?}",
+        access.evidence
+    );
+    assert!(
+        access.evidence[0].starts_with(&format!("{} successful sign-ins", sso + password)),
+        "{:#?}",
+        access.evidence
+    );
+}
+
+backend_tests!(
+    code_and_pkce,
+    refusals,
+    bad_starts,
+    reports_count_sso_sign_ins
+);

@@ -69,7 +69,10 @@ async fn users(b: Backend) {
         .await
         .expect("creds")
         .expect("some");
-    assert_eq!(creds.password_hash.as_deref(), Some("$argon2id$placeholder"));
+    assert_eq!(
+        creds.password_hash.as_deref(),
+        Some("$argon2id$placeholder")
+    );
     assert!(
         !format!("{creds:?}").contains("placeholder"),
         "hash hidden from Debug"

@@ -360,7 +360,8 @@ impl Identity {
         let org = self
             .resolve_membership(&user, &origin.org_id.to_string(), refused, Some(origin))
             .await?;
-        let meta = serde_json::json!({"kind": kind, "method": "sso", "identity_provider": origin.idp_id});
+        let meta =
+            serde_json::json!({"kind": kind, "method": "sso", "identity_provider": origin.idp_id});
         self.open_session(user, Some(org), kind, Some(origin), meta, client)
             .await
     }

@@ -20,6 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::sso::signon::CallbackQuery;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProvidersQuery {
     /// The organization's id.
     pub org: Uuid,
@@ -45,6 +46,7 @@ pub async fn start(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackParams {
     pub state: Option<String>,
     pub code: Option<String>,

@@ -157,9 +157,17 @@ impl Admission {
             // Checked on every request, so that requiring SSO also ends what
             // password sessions were already open (API keys are exempt).
             let vouched = sso.is_some_and(|o| o.org_id == org_id);
-            if !vouched && !superuser && crate::auth::service::sso_required_for(&org, &principal.user) {
+            if !vouched
+                && !superuser
+                && crate::auth::service::sso_required_for(&org, &principal.user)
+            {
                 return Err(self
-                    .refuse(principal, org_id, crate::auth::service::sso_required(), "sso_required")
+                    .refuse(
+                        principal,
+                        org_id,
+                        crate::auth::service::sso_required(),
+                        "sso_required",
+                    )
                     .await);
             }
         }

@@ -13,10 +13,9 @@ use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    reqwest, AsyncHttpClient, AuthorizationCode, ClaimsVerificationError, HttpClientError,
-    HttpRequest, HttpResponse, ClientId, ClientSecret, CsrfToken,
-    IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    SignatureVerificationError, TokenResponse as _,
+    reqwest, AsyncHttpClient, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
+    CsrfToken, HttpClientError, HttpRequest, HttpResponse, IssuerUrl, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError, TokenResponse as _,
 };
 use serde_json::{Map, Value};
 
@@ -36,7 +35,12 @@ pub fn http_client() -> anyhow::Result<ProviderHttp> {
 }
 
 type HttpFuture<'c> = Pin<
-    Box<dyn Future<Output = Result<HttpResponse, HttpClientError<reqwest::Error>>> + Send + Sync + 'c>,
+    Box<
+        dyn Future<Output = Result<HttpResponse, HttpClientError<reqwest::Error>>>
+            + Send
+            + Sync
+            + 'c,
+    >,
 >;
 
 impl<'c> AsyncHttpClient<'c> for ProviderHttp {
@@ -127,10 +131,7 @@ async fn discover(http: &ProviderHttp, issuer: &str) -> Result<CoreProviderMetad
         .map_err(|e| refusal("provider_unreachable", error_chain(&e)))
 }
 
-fn parsed<T>(
-    r: Result<T, openidconnect::url::ParseError>,
-    what: &str,
-) -> Result<T, Refusal> {
+fn parsed<T>(r: Result<T, openidconnect::url::ParseError>, what: &str) -> Result<T, Refusal> {
     r.map_err(|e| refusal("provider_invalid", format!("{what}: {e}")))
 }
 
@@ -171,9 +172,9 @@ fn claims_refusal(e: &ClaimsVerificationError) -> Refusal {
         ClaimsVerificationError::InvalidAudience(_) => "id_token_wrong_audience",
         ClaimsVerificationError::InvalidIssuer(_) => "id_token_wrong_issuer",
         ClaimsVerificationError::InvalidNonce(_) => "id_token_wrong_nonce",
-        ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => {
-            "id_token_unknown_key"
-        }
+        ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey,
+        ) => "id_token_unknown_key",
         ClaimsVerificationError::SignatureVerification(_) => "id_token_bad_signature",
         _ => "id_token_invalid",
     };
@@ -218,19 +219,25 @@ pub async fn redeem(
         .map(|v| v.iter().map(|a| a.as_str().to_owned()).collect())
         .unwrap_or_default();
     let factor = |f: &str| amr.iter().any(|a| a == f);
-    let mfa = factor("mfa") || (factor("pwd") && ["otp", "hwk", "swk", "sms"].iter().any(|f| factor(f)));
+    let mfa =
+        factor("mfa") || (factor("pwd") && ["otp", "hwk", "swk", "sms"].iter().any(|f| factor(f)));
+    // The payload the signature above covered, for the claims the crate
+    // does not model (groups, roles, Entra's `xms_edov`).
+    let all = payload(&id_token.to_string()).unwrap_or_default();
+    // Entra ID sends no `email_verified`; its optional claim `xms_edov`
+    // says the email's domain is verified by the tenant.
+    let verified = claims.email_verified() == Some(true)
+        || all.get("xms_edov").and_then(Value::as_bool) == Some(true);
     Ok(Verified {
         subject: claims.subject().as_str().to_owned(),
         email: claims.email().map(|e| e.as_str().to_owned()),
-        email_verified: claims.email_verified() == Some(true),
+        email_verified: verified,
         name: claims
             .name()
             .and_then(|n| n.get(None))
             .map(|n| n.as_str().to_owned()),
         mfa,
-        // The payload the signature above covered, for the claims the
-        // crate does not model (groups, roles).
-        claims: payload(&id_token.to_string()).unwrap_or_default(),
+        claims: all,
     })
 }
 

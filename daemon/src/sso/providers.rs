@@ -88,6 +88,14 @@ pub fn settings_of(req: &CreateIdentityProviderRequest) -> Result<IdpSettings, A
             {
                 return Err(v("tenant", "a tenant id or domain"));
             }
+            // Multi-tenant endpoints would take any tenant's word for an
+            // email address (the "nOAuth" mistake): one tenant only.
+            if ["common", "organizations", "consumers"].contains(&tenant.to_lowercase().as_str()) {
+                return Err(v(
+                    "tenant",
+                    "name your own tenant (its id or domain), not a multi-tenant endpoint",
+                ));
+            }
             (
                 IdpKind::Oidc,
                 Some(format!("https://login.microsoftonline.com/{tenant}/v2.0")),

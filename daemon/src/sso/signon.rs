@@ -16,8 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loki_shared::api::{
-    IdpKind, IdpSettings, SessionKind, SsoProviderSummary, SsoStartRequest,
-    SsoStartResponse, User,
+    IdpKind, IdpSettings, SessionKind, SsoProviderSummary, SsoStartRequest, SsoStartResponse, User,
 };
 use loki_shared::audit::actions::Action;
 use serde::{Deserialize, Serialize};
@@ -171,7 +170,11 @@ fn redirect_to(return_to: &str, params: &[(&str, Option<&str>)]) -> String {
 
 impl SignOn {
     fn callback_url(&self) -> String {
-        let base = self.config.public_url.as_deref().unwrap_or("http://127.0.0.1:8080");
+        let base = self
+            .config
+            .public_url
+            .as_deref()
+            .unwrap_or("http://127.0.0.1:8080");
         format!("{}/api/v1/auth/sso/callback", base.trim_end_matches('/'))
     }
 
@@ -265,7 +268,10 @@ impl SignOn {
         }
         if let Some(st) = &req.state {
             if st.is_empty() || st.len() > 200 || st.chars().any(char::is_control) {
-                return Err(AppError::validation("state", "1 to 200 printable characters"));
+                return Err(AppError::validation(
+                    "state",
+                    "1 to 200 printable characters",
+                ));
             }
         }
         let record = self.provider(req.org, req.provider).await?;
@@ -336,22 +342,34 @@ impl SignOn {
     }
 
     /// The provider's redirect back: where the browser goes next.
-    pub async fn callback(&self, q: CallbackQuery, client: &ClientInfo) -> Result<String, AppError> {
+    pub async fn callback(
+        &self,
+        q: CallbackQuery,
+        client: &ClientInfo,
+    ) -> Result<String, AppError> {
         let invalid = || {
             AppError::bad_request(
                 "sso_state_invalid",
                 "this sign-in is unknown, used or expired: start it again from the app",
             )
         };
-        let state = q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 500).ok_or_else(invalid)?;
+        let state = q
+            .state
+            .as_deref()
+            .filter(|s| !s.is_empty() && s.len() <= 500)
+            .ok_or_else(invalid)?;
         let bytes = self.take(&state_key(state)).await?.ok_or_else(invalid)?;
         let pending: Pending = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
         let outcome = self.complete(&pending, &q, client).await?;
         let client_state = pending.client_state.as_deref();
         Ok(match outcome {
-            Ok(code) => redirect_to(&pending.return_to, &[("code", Some(&code)), ("state", client_state)]),
+            Ok(code) => redirect_to(
+                &pending.return_to,
+                &[("code", Some(&code)), ("state", client_state)],
+            ),
             Err(r) => {
-                self.audit_failure(pending.org_id, pending.idp_id, &r, client).await?;
+                self.audit_failure(pending.org_id, pending.idp_id, &r, client)
+                    .await?;
                 redirect_to(
                     &pending.return_to,
                     &[
@@ -373,15 +391,37 @@ impl SignOn {
         client: &ClientInfo,
     ) -> Result<Result<String, Refused>, AppError> {
         if let Some(err) = &q.error {
-            let mut r = refused("provider_error", "the identity provider did not sign you in");
-            r.detail = Some(format!("{err}: {}", q.error_description.as_deref().unwrap_or("")));
+            let mut r = refused(
+                "provider_error",
+                "the identity provider did not sign you in",
+            );
+            r.detail = Some(format!(
+                "{err}: {}",
+                q.error_description.as_deref().unwrap_or("")
+            ));
             return Ok(Err(r));
         }
-        let Some(code) = q.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 2000) else {
-            return Ok(Err(refused("no_code", "the identity provider sent no code")));
+        let Some(code) = q
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty() && c.len() <= 2000)
+        else {
+            return Ok(Err(refused(
+                "no_code",
+                "the identity provider sent no code",
+            )));
         };
-        let Some(record) = self.store.idps(p.org_id).await?.into_iter().find(|r| r.id == p.idp_id) else {
-            return Ok(Err(refused("provider_removed", "the identity provider was removed meanwhile")));
+        let Some(record) = self
+            .store
+            .idps(p.org_id)
+            .await?
+            .into_iter()
+            .find(|r| r.id == p.idp_id)
+        else {
+            return Ok(Err(refused(
+                "provider_removed",
+                "the identity provider was removed meanwhile",
+            )));
         };
         let s = settings(&record)?;
         let secret = self.idps.client_secret(p.org_id, record.id).await?;
@@ -441,20 +481,32 @@ impl SignOn {
             });
         }
         let Some(email) = v.email.as_deref() else {
-            return Ok(Err(refused("no_email", "the identity provider gave no email address")));
+            return Ok(Err(refused(
+                "no_email",
+                "the identity provider gave no email address",
+            )));
         };
         let Ok(email) = crate::validate::email("email", email) else {
-            return Ok(Err(refused("no_email", "the identity provider gave no valid email address")));
+            return Ok(Err(refused(
+                "no_email",
+                "the identity provider gave no valid email address",
+            )));
         };
         // Linking by email is only as good as the provider's word on it.
         if !v.email_verified {
-            let mut r = refused("email_unverified", "your email address is not verified at the identity provider");
+            let mut r = refused(
+                "email_unverified",
+                "your email address is not verified at the identity provider",
+            );
             r.detail = Some(email);
             return Ok(Err(r));
         }
         let domain = email.rsplit('@').next().unwrap_or_default().to_owned();
         if !s.allowed_domains.is_empty() && !s.allowed_domains.contains(&domain) {
-            let mut r = refused("domain_not_allowed", format!("accounts of {domain} may not sign in here"));
+            let mut r = refused(
+                "domain_not_allowed",
+                format!("accounts of {domain} may not sign in here"),
+            );
             r.detail = Some(email);
             return Ok(Err(r));
         }
@@ -481,7 +533,9 @@ impl SignOn {
                 return Ok(Err(r));
             }
             let mut batch = audit::batch(linked(user.id));
-            self.store.link_sso_identity(org, link(user.id), None, &mut batch).await?;
+            self.store
+                .link_sso_identity(org, link(user.id), None, &mut batch)
+                .await?;
             self.auditor.committed(&batch).await?;
             return Ok(Ok(user));
         }
@@ -495,7 +549,10 @@ impl SignOn {
         }
         let roles = provisioned_roles(s, &v.claims);
         let Some(org_row) = self.store.org_by_id(org).await? else {
-            return Ok(Err(refused("no_account", "the organization no longer exists")));
+            return Ok(Err(refused(
+                "no_account",
+                "the organization no longer exists",
+            )));
         };
         let id = Uuid::now_v7();
         let new = NewUser {
@@ -528,10 +585,17 @@ impl SignOn {
             roles,
             max_members: self.config.limits(org_row.tier).max_members,
         };
-        match self.store.link_sso_identity(org, link(id), Some(provision), &mut batch).await {
+        match self
+            .store
+            .link_sso_identity(org, link(id), Some(provision), &mut batch)
+            .await
+        {
             Ok(()) => {}
             Err(crate::store::StoreError::LimitReached(m)) => {
-                let mut r = refused("member_limit", "the organization has no room for another member");
+                let mut r = refused(
+                    "member_limit",
+                    "the organization has no room for another member",
+                );
                 r.detail = Some(m);
                 return Ok(Err(r));
             }
@@ -540,7 +604,10 @@ impl SignOn {
         self.auditor.committed(&batch).await?;
         Ok(match self.store.user_by_id(id).await? {
             Some(u) => Ok(u),
-            None => Err(refused("no_account", "the new account could not be read back")),
+            None => Err(refused(
+                "no_account",
+                "the new account could not be read back",
+            )),
         })
     }
 
@@ -566,28 +633,40 @@ impl SignOn {
         if !ct_eq(&s256(verifier), &grant.code_challenge) {
             let mut r = refused("pkce_mismatch", "");
             r.user = Some(grant.user_id);
-            self.audit_failure(grant.org_id, grant.idp_id, &r, client).await?;
+            self.audit_failure(grant.org_id, grant.idp_id, &r, client)
+                .await?;
             return Err(invalid());
         }
-        let user = self.store.user_by_id(grant.user_id).await?.ok_or_else(invalid)?;
+        let user = self
+            .store
+            .user_by_id(grant.user_id)
+            .await?
+            .ok_or_else(invalid)?;
         let origin = SsoOrigin {
             org_id: grant.org_id,
             idp_id: grant.idp_id,
             mfa: grant.mfa,
         };
-        self.identity.start_sso(user, grant.kind, origin, client).await
+        self.identity
+            .start_sso(user, grant.kind, origin, client)
+            .await
     }
 }
 
 /// The roles a provisioned account starts with: the default role and every
 /// mapped role whose claim matches (a string equal to, or a list holding,
 /// the value).
-fn provisioned_roles(s: &IdpSettings, claims: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+fn provisioned_roles(
+    s: &IdpSettings,
+    claims: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<String> {
     let mut roles: Vec<String> = s.default_role.iter().cloned().collect();
     for m in &s.role_mapping {
         let hit = match claims.get(&m.claim) {
             Some(serde_json::Value::String(v)) => v == &m.value,
-            Some(serde_json::Value::Array(vs)) => vs.iter().any(|v| v.as_str() == Some(m.value.as_str())),
+            Some(serde_json::Value::Array(vs)) => {
+                vs.iter().any(|v| v.as_str() == Some(m.value.as_str()))
+            }
             _ => false,
         };
         if hit && !roles.contains(&m.role) {

@@ -38,8 +38,9 @@ pub use audit_store::{AuditBatch, AuditFilter, AuditStore, CheckpointRecord};
 pub use invitation_store::{Accepting, InvitationRecord, InvitationStore};
 pub use models::{
     ApiKeyRecord, AuditKeyRecord, DocumentFilter, DocumentPatch, DocumentRecord, GrantRecord,
-    IdpRecord, MfaState, NewContent, NewOrg, NewRefreshToken, NewUser, OrgPatch, SsoLink, SsoProvision,
-    RefreshTokenRecord, RolePatch, RoleRecord, SigningKeyRecord, UserCredentials, VersionRecord,
+    IdpRecord, MfaState, NewContent, NewOrg, NewRefreshToken, NewUser, OrgPatch,
+    RefreshTokenRecord, RolePatch, RoleRecord, SigningKeyRecord, SsoLink, SsoProvision,
+    UserCredentials, VersionRecord,
 };
 pub use tenant_store::TenantStore;
 

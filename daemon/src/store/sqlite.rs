@@ -93,10 +93,12 @@ CREATE UNIQUE INDEX users_email_key ON users (email);
 async fn allow_accounts_without_password(pool: &SqlitePool) -> anyhow::Result<()> {
     use sqlx::{Connection as _, Executor as _, Row as _};
     let mut conn = pool.acquire().await?;
-    let not_null: bool = sqlx::query("SELECT \"notnull\" FROM pragma_table_info('users') WHERE name = 'password_hash'")
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get::<i64, _>(0)?
+    let not_null: bool = sqlx::query(
+        "SELECT \"notnull\" FROM pragma_table_info('users') WHERE name = 'password_hash'",
+    )
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get::<i64, _>(0)?
         == 1;
     if !not_null {
         return Ok(());
@@ -105,9 +107,14 @@ async fn allow_accounts_without_password(pool: &SqlitePool) -> anyhow::Result<()
     conn.execute("PRAGMA foreign_keys = OFF").await?;
     let mut tx = conn.begin().await?;
     tx.execute(USERS_REBUILT).await?;
-    let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *tx).await?;
+    let broken = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut *tx)
+        .await?;
     if !broken.is_empty() {
-        anyhow::bail!("rebuilding users would break {} foreign keys; nothing was changed", broken.len());
+        anyhow::bail!(
+            "rebuilding users would break {} foreign keys; nothing was changed",
+            broken.len()
+        );
     }
     tx.commit().await?;
     conn.close().await?;

@@ -79,8 +79,7 @@ fn action_kinds(action: Action) -> &'static [Kind] {
         AuthRefreshTokenReused => &[TokenReuse],
         ApiKeyCreated | ApiKeyRotated | ApiKeyRevoked => &[Credential, KeyLifecycle],
         UserPasswordChanged | UserPasswordReset | MfaEnabled | MfaDisabled
-        | AuthRecoveryCodeUsed
-        | SsoIdentityLinked => &[Credential],
+        | AuthRecoveryCodeUsed | SsoIdentityLinked => &[Credential],
         SessionRevoked => &[SessionRevocation],
         AuditExported | AuditVerified | AuditPurged => &[AuditOperation],
         UserRegistered => &[Registration],

@@ -83,7 +83,7 @@ impl Interner {
 }
 
 /// Metadata keys shown as details (the rest is context, kept in the bundle).
-const DETAIL_KEYS: [&str; 10] = [
+const DETAIL_KEYS: [&str; 11] = [
     "reason",
     "limit",
     "scope",
@@ -93,6 +93,7 @@ const DETAIL_KEYS: [&str; 10] = [
     "kind",
     "mfa",
     "method",
+    "identity_provider",
     "what",
 ];
 

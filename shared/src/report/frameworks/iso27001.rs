@@ -256,6 +256,9 @@ pub(super) fn secure_authentication(ev: &Evidence, snap: Option<&ReportSnapshot>
         ev.count("auth.account_locked") + ev.count("auth.login_locked"),
         ev.count("auth.mfa_failed")
     ));
+    if let Some(split) = signin_methods(ev) {
+        d.evidence(split);
+    }
     if let Some(s) = snap {
         mfa_coverage(&mut d, s);
     }

@@ -29,6 +29,27 @@ pub(super) fn total(rows: &[Row]) -> u64 {
     rows.iter().map(|r| r.count).sum()
 }
 
+/// How sign-ins split between single sign-on and passwords (each row's
+/// `method`; older events without one were password sign-ins). Said only
+/// when the period has SSO sign-ins or refusals.
+pub(super) fn signin_methods(ev: &Evidence) -> Option<String> {
+    let signins = ev.rows(Kind::SignIn);
+    let sso: u64 = signins
+        .iter()
+        .filter(|r| r.details.get("method").and_then(|m| m.as_str()) == Some("sso"))
+        .map(|r| r.count)
+        .sum();
+    let sso_failed = ev.count("auth.sso_failed");
+    let sso_required = ev.count("auth.sso_required");
+    if sso == 0 && sso_failed == 0 && sso_required == 0 {
+        return None;
+    }
+    Some(format!(
+        "Of the sign-ins, {sso} went through an organization's identity provider (single sign-on) and {} used a password; {sso_failed} single sign-ons were refused and {sso_required} password sign-ins were refused because single sign-on is required.",
+        total(signins) - sso
+    ))
+}
+
 /// A section being written.
 pub(super) struct Draft(Section);
 

@@ -16,6 +16,9 @@ pub(super) fn logical_access(id: &str, ev: &Evidence, snap: Option<&ReportSnapsh
         total(signins),
         total(ev.rows(Kind::SignInFailure))
     ));
+    if let Some(split) = signin_methods(ev) {
+        d.evidence(split);
+    }
     if let Some(s) = snap {
         mfa_coverage(&mut d, s);
         d.table(role_matrix(s)).table(members_table(s));
