@@ -136,6 +136,9 @@ impl AppState {
 impl AppState {
     /// Wires the services: each gets the parts it uses and the services it
     /// calls, in dependency order (a cycle would not compile).
+    // Every part is handed over once, here; a struct of them would only
+    // repeat this list.
+    #[allow(clippy::too_many_arguments)]
     fn assemble(
         config: Arc<Config>,
         store: DynStore,
