@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from verify_bundle import jcs  # noqa: E402  (our own independent verifier)
 
 TMP = os.environ["E2E_TMP"]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHOTS = os.environ.get("LOKI_SCREENSHOTS")
 PASSWORD = "correct horse battery staple 42"
 STEPS = []
@@ -249,9 +250,29 @@ def main():
         s, body = http("POST", f"{api}/auth/mfa/confirm", {"code": totp(secret)}, token)
         assert s == 200, (s, body)
 
+        # A real OpenID provider on this machine (tests/fixtures/oidc-provider),
+        # trusted by Acme for single sign-on.
+        fixture = subprocess.Popen(["node", "server.mjs"], cwd=os.path.join(ROOT, "tests/fixtures/oidc-provider"),
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=open(os.path.join(TMP, "oidc.log"), "w"))
+        procs.append(fixture)
+        issuer = json.loads(fixture.stdout.readline())["issuer"]
+        s, client = http("POST", f"{issuer}/reg", {"redirect_uris": [f"{server}/api/v1/auth/sso/callback"],
+                                                   "grant_types": ["authorization_code"], "response_types": ["code"],
+                                                   "token_endpoint_auth_method": "client_secret_basic"})
+        assert s == 201, (s, client)
+        s, _ = http("POST", f"{issuer}/__test/accounts", {"email": email, "email_verified": True, "name": "Officer"})
+        assert s == 204, s
+        s, body = http("POST", f"{api}/orgs/{org_a['id']}/identity-providers",
+                       {"name": "Acme SSO", "kind": "oidc", "issuer": issuer, "client_id": client["client_id"],
+                        "client_secret": client["client_secret"], "allowed_domains": ["acme.example"]}, token)
+        assert s == 201, (s, body)
+
         wd_port = free_port()
+        browser_env = {"BROWSER": os.path.join(ROOT, "tools/e2e_browser.py"), "E2E_SSO_EMAIL": email,
+                       "E2E_SSO_NOT_APP": f"{issuer} {server}"}
         wd = subprocess.Popen(["WebKitWebDriver", f"--port={wd_port}", "--host=127.0.0.1"],
-                              env=dict(os.environ, TAURI_WEBVIEW_AUTOMATION="true"),
+                              env=dict(os.environ, TAURI_WEBVIEW_AUTOMATION="true", **browser_env),
                               stdout=open(os.path.join(TMP, "webdriver.log"), "w"), stderr=subprocess.STDOUT)
         procs.append(wd)
         wait_until("WebKitWebDriver", lambda: http("GET", f"http://127.0.0.1:{wd_port}/status")[0] == 200)
@@ -385,6 +406,27 @@ def main():
         d.wait("[data-testid=signin-form]")
         rect = d.cmd("GET", "/window/rect")
         assert (rect["width"], rect["height"]) == (1100, 720), rect
+        # Last: it moves Acme's chain past the bundle exported above, which
+        # this computer's witness would then (rightly) call cut.
+        step("sign in with SSO through the local OpenID provider (system browser, loopback, PKCE)")
+        d.click("[data-testid=sso-start]")
+        d.type("[data-testid=server]", server)
+        d.type("[data-testid=sso-org]", org_a["slug"])
+        d.screenshot("signin-sso")
+        d.click("[data-testid=signin-submit]")
+        d.wait_text("[data-testid=chain-verdict]", "Verified", 90)
+        wait_until("Acme chain", lambda: "Acme" in d.text(".topbar"))
+        secrets = keyring_secrets()
+        assert len(secrets) == 1, f"expected one keyring entry, got {len(secrets)}"
+        sso_tokens = json.loads(secrets[0])
+        s, me = http("GET", f"{api}/auth/me", None, sso_tokens["access_token"])
+        assert s == 200 and me["org"] == org_a["id"] and me["user"]["email"] == email, (s, me)
+        s, found = http("GET", f"{api}/orgs/{org_a['id']}/audit/events?action=auth.login_succeeded", None, sso_tokens["access_token"])
+        assert any(e["metadata"].get("method") == "sso" for e in found["events"]), found
+        d.click("[data-testid=sign-out]")
+        d.wait("[data-testid=signin-form]")
+        wait_until("keyring entry deleted", lambda: not keyring_secrets())
+
         print(f"desktop e2e: {len(STEPS)} steps passed", flush=True)
     except Exception:
         if driver:

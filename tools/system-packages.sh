@@ -21,6 +21,12 @@ have secret-tool || need+=(libsecret-tools)
 have dbus-run-session || need+=(dbus)
 # poppler draws the PDF base-14 fonts with the right metrics (Nimbus = URW base35).
 { fc-list 2>/dev/null | grep -i nimbus >/dev/null; } || need+=(fonts-urw-base35)  # not -q: pipefail + SIGPIPE
+# Single sign-on: SAML signatures (samael builds on libxml2 and xmlsec1, with
+# bindgen, hence libclang); xmlsec1 itself for the fixture's checks.
+pkg-config --exists xmlsec1 2>/dev/null || need+=(libxmlsec1-dev)
+pkg-config --exists libxml-2.0 2>/dev/null || need+=(libxml2-dev)
+{ ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; } || need+=(libclang-dev)
+have xmlsec1 || need+=(xmlsec1)
 have node || need+=(nodejs)
 have npm || need+=(npm)
 

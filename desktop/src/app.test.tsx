@@ -89,6 +89,36 @@ describe("sign in", () => {
   });
 });
 
+describe("single sign-on", () => {
+  it("asks for the organization, waits for the browser, then opens the explorer", async () => {
+    let finish: (v: unknown) => void = () => {};
+    ipc({ sign_in_sso: () => new Promise((r) => { finish = r; }) });
+    render(<App />);
+    fireEvent.click(await screen.findByTestId("sso-start"));
+    expect(screen.queryByTestId("password")).toBeNull();
+    fireEvent.change(screen.getByTestId("sso-org"), { target: { value: "acme" } });
+    fireEvent.click(screen.getByTestId("signin-submit"));
+    expect((await screen.findByTestId("sso-waiting")).textContent).toContain("Continue in your browser");
+    expect(calls.find((c) => c.cmd === "sign_in_sso")?.args).toEqual({ server: "http://127.0.0.1:8080", org: "acme" });
+    fireEvent.click(screen.getByTestId("sso-cancel"));
+    expect(calls.some((c) => c.cmd === "cancel_task")).toBe(true);
+    finish(session);
+    expect((await screen.findByTestId("chain-verdict")).textContent).toContain("Verified and trusted");
+  });
+
+  it("shows the provider's refusal and keeps the organization", async () => {
+    ipc({ sign_in_sso: () => { throw { kind: "forbidden", message: "The identity provider did not sign you in: ask an admin to invite you." }; } });
+    render(<App />);
+    fireEvent.click(await screen.findByTestId("sso-start"));
+    fireEvent.change(screen.getByTestId("sso-org"), { target: { value: "acme" } });
+    fireEvent.click(screen.getByTestId("signin-submit"));
+    expect((await screen.findByTestId("error")).textContent).toContain("invite you");
+    expect((screen.getByTestId("sso-org") as HTMLInputElement).value).toBe("acme");
+    fireEvent.click(screen.getByTestId("signin-back"));
+    expect(screen.getByTestId("password")).toBeTruthy();
+  });
+});
+
 describe("explorer", () => {
   it("lists events with actors by email and applies filters", async () => {
     ipc({ resume_session: session });

@@ -10,6 +10,11 @@ export const commands = {
 	signIn: (server: string, email: string, password: string) => typedError<SignInOutcome_Serialize, AppError>(__TAURI_INVOKE("sign_in", { server, email, password })),
 	/**  Completes a sign-in with the code from the authenticator app. */
 	verifyTotp: (code: string) => typedError<SessionView_Serialize, AppError>(__TAURI_INVOKE("verify_totp", { code })),
+	/**
+	 *  Signs in through the organization's identity provider, in the system
+	 *  browser (`$BROWSER` when set, like other tools honour it).
+	 */
+	signInSso: (server: string, org: string) => typedError<SessionView_Serialize, AppError>(__TAURI_INVOKE("sign_in_sso", { server, org })),
 	/**  The last server and email, to prefill the sign-in form. */
 	lastSignIn: () => __TAURI_INVOKE<LastSignIn | null>("last_sign_in"),
 	/**  Resumes the last session from the keyring, if the server still accepts it. */

@@ -18,3 +18,11 @@ ALTER TABLE sso_identities FORCE ROW LEVEL SECURITY;
 CREATE POLICY sso_identities_tenant ON sso_identities
     USING (org_id = loki_current_org()) WITH CHECK (org_id = loki_current_org());
 GRANT SELECT, INSERT, UPDATE, DELETE ON sso_identities TO loki_app;
+
+-- A sign-in screen names its organization by slug before anyone is signed
+-- in: the id behind a slug (of a live organization), nothing else.
+CREATE FUNCTION loki_org_id_by_slug(p_slug text) RETURNS uuid
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public
+    AS $$ SELECT id FROM organizations WHERE slug = p_slug AND status <> 'deleted' $$;
+REVOKE ALL ON FUNCTION loki_org_id_by_slug(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION loki_org_id_by_slug(text) TO loki_app;

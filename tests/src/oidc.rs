@@ -128,42 +128,48 @@ impl OidcProvider {
     /// provider's login to the daemon's callback, which sends the browser
     /// on to the app's `return_to`. Returns that last URL (code or error).
     pub async fn sign_in(&self, authorization_url: &str, email: &str, return_to: &str) -> url::Url {
-        let browser = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("browser");
-        let mut url = url::Url::parse(authorization_url).expect("authorization url");
-        for _ in 0..12 {
-            if url.as_str().starts_with(return_to) {
-                return url;
-            }
-            let mut r = browser.get(url.clone()).send().await.expect("browser GET");
-            if r.status() == StatusCode::OK && url.path().starts_with("/interaction/") {
-                // The provider's login page: sign in as `email`.
-                r = browser
-                    .post(url.clone())
-                    .form(&[("login", email)])
-                    .send()
-                    .await
-                    .expect("browser POST login");
-            }
-            assert!(
-                r.status().is_redirection(),
-                "the browser expected a redirect at {url}, got {}: {}",
-                r.status(),
-                r.text().await.unwrap_or_default()
-            );
-            let location = r
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .expect("Location")
-                .to_owned();
-            url = url.join(&location).expect("redirect target");
-        }
-        panic!("the sign-in did not come back to {return_to}");
+        browse(authorization_url, email, |u| u.as_str().starts_with(return_to)).await
     }
+}
+
+/// The browser's walk from `start`, signing in as `email` at the provider's
+/// login page, until `arrived` says it reached the app; that URL.
+pub async fn browse(start: &str, email: &str, arrived: impl Fn(&url::Url) -> bool) -> url::Url {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("browser");
+    let mut url = url::Url::parse(start).expect("authorization url");
+    for _ in 0..12 {
+        if arrived(&url) {
+            return url;
+        }
+        let mut r = browser.get(url.clone()).send().await.expect("browser GET");
+        if r.status() == StatusCode::OK && url.path().starts_with("/interaction/") {
+            // The provider's login page: sign in as `email`.
+            r = browser
+                .post(url.clone())
+                .form(&[("login", email)])
+                .send()
+                .await
+                .expect("browser POST login");
+        }
+        assert!(
+            r.status().is_redirection(),
+            "the browser expected a redirect at {url}, got {}: {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        );
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("Location")
+            .to_owned();
+        url = url.join(&location).expect("redirect target");
+    }
+    panic!("the sign-in did not come back to the app");
 }
 
 /// A PKCE verifier and its S256 challenge, as an app makes them.

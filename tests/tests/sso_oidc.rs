@@ -320,6 +320,16 @@ async fn bad_starts(b: Backend) {
         unknown.body["error"]["message"],
         none.body["error"]["message"]
     );
+    // By slug, as a sign-in screen asks for it.
+    let by_slug = t
+        .app
+        .post(
+            "/api/v1/auth/sso/start",
+            None,
+            json!({"org": "acme", "return_to": RETURN_TO, "code_challenge": challenge}),
+        )
+        .await;
+    assert_eq!(by_slug.assert_status(200)["provider"], json!(t.provider));
     // The sign-in screen's list: names and kinds only.
     let list = t
         .app

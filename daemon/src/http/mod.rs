@@ -54,6 +54,8 @@ pub fn routes(doc_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(sso_signin::start))
         .routes(routes!(sso_signin::callback))
         .routes(routes!(sso_signin::exchange))
+        .routes(routes!(sso_signin::saml_acs))
+        .routes(routes!(sso_signin::saml_metadata))
         .routes(routes!(roles::permissions))
         .routes(routes!(orgs::list, orgs::create))
         .routes(routes!(orgs::get, orgs::update, orgs::delete))

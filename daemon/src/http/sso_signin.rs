@@ -11,7 +11,6 @@ use loki_shared::api::{
     SsoStartResponse,
 };
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::client::ClientInfo;
 use super::extract::{Json, Query};
@@ -22,8 +21,8 @@ use crate::sso::signon::CallbackQuery;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProvidersQuery {
-    /// The organization's id.
-    pub org: Uuid,
+    /// The organization's id or slug.
+    pub org: String,
 }
 
 #[utoipa::path(get, path = "/auth/sso/providers", tag = "sso", summary = "An organization's identity providers, for a sign-in screen (no configuration shown)", params(ProvidersQuery), responses((status = 200, description = "OK", body = SsoProviderListResponse)))]
@@ -32,7 +31,7 @@ pub async fn providers(
     Query(q): Query<ProvidersQuery>,
 ) -> AppResult<JsonResponse<SsoProviderListResponse>> {
     Ok(JsonResponse(SsoProviderListResponse {
-        providers: state.signon.providers(q.org).await?,
+        providers: state.signon.providers(&q.org).await?,
     }))
 }
 
@@ -96,4 +95,40 @@ pub async fn exchange(
         .into_response()),
         SessionKind::Cookie => super::auth::cookie_response(started),
     }
+}
+
+/// The HTTP-POST binding's form.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SamlPost {
+    #[serde(rename = "SAMLResponse")]
+    pub saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    pub relay_state: Option<String>,
+}
+
+#[utoipa::path(post, path = "/auth/sso/saml/acs", tag = "sso", summary = "Where SAML identity providers post their response (HTTP-POST binding); redirects on to the app with a one-time code or an error", request_body(content = SamlPost, content_type = "application/x-www-form-urlencoded"), responses((status = 303, description = "On to the app's return_to")))]
+pub async fn saml_acs(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    form: Result<axum::Form<SamlPost>, axum::extract::rejection::FormRejection>,
+) -> AppResult<Response> {
+    let axum::Form(form) = form.map_err(|e| {
+        AppError::bad_request("invalid_body", format!("expected the SAML HTTP-POST form: {e}"))
+    })?;
+    let location = state
+        .signon
+        .saml_acs(form.saml_response.as_deref(), form.relay_state.as_deref(), &client)
+        .await?;
+    let value = HeaderValue::from_str(&location).map_err(|e| AppError::Internal(e.into()))?;
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response())
+}
+
+#[utoipa::path(get, path = "/auth/sso/saml/metadata", tag = "sso", summary = "LOKI's SAML service provider metadata (entity id, assertion consumer service), for the IdP's administrator", responses((status = 200, description = "SAML metadata", content_type = "application/samlmetadata+xml", body = String)))]
+pub async fn saml_metadata(State(state): State<AppState>) -> AppResult<Response> {
+    let xml = state.signon.sp_metadata().map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/samlmetadata+xml"))],
+        xml,
+    )
+        .into_response())
 }

@@ -44,6 +44,8 @@ pub const PUBLIC: &[&str] = &[
     "/api/v1/auth/sso/start",
     "/api/v1/auth/sso/callback",
     "/api/v1/auth/sso/exchange",
+    "/api/v1/auth/sso/saml/acs",
+    "/api/v1/auth/sso/saml/metadata",
 ];
 
 /// Routes that need no credential when none is sent (a sent one is checked

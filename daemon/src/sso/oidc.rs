@@ -34,6 +34,36 @@ pub fn http_client() -> anyhow::Result<ProviderHttp> {
     ))
 }
 
+impl ProviderHttp {
+    /// A document from the provider (SAML metadata), at most 1 MiB.
+    pub async fn get_text(&self, url: &str) -> Result<String, Refusal> {
+        let r = self
+            .0
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| refusal("provider_unreachable", error_chain(&e)))?;
+        let status = r.status();
+        if status.is_redirection() {
+            return Err(refusal(
+                "provider_unreachable",
+                format!("the provider answered {status} (a redirect, not followed)"),
+            ));
+        }
+        if !status.is_success() {
+            return Err(refusal("provider_unreachable", format!("the provider answered {status}")));
+        }
+        let bytes = r
+            .bytes()
+            .await
+            .map_err(|e| refusal("provider_unreachable", error_chain(&e)))?;
+        if bytes.len() > 1 << 20 {
+            return Err(refusal("provider_invalid", "the metadata is larger than 1 MiB"));
+        }
+        String::from_utf8(bytes.to_vec()).map_err(|_| refusal("provider_invalid", "the metadata is not UTF-8"))
+    }
+}
+
 type HttpFuture<'c> = Pin<
     Box<
         dyn Future<Output = Result<HttpResponse, HttpClientError<reqwest::Error>>>

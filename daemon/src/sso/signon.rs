@@ -16,15 +16,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loki_shared::api::{
-    IdpKind, IdpSettings, SessionKind, SsoProviderSummary, SsoStartRequest, SsoStartResponse, User,
+    IdpKind, IdpSettings, SessionKind, SsoProviderSummary, SsoStartRequest, SsoStartResponse,
 };
 use loki_shared::audit::actions::Action;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::oidc::{self, Verified};
+use super::saml;
 use super::IdentityProviders;
-use crate::audit::{self, Auditor, Event, Outcome};
+use crate::audit::{Auditor, Event, Outcome};
 use crate::auth::secrets::{ct_eq, random_token, sha256_hex};
 use crate::auth::service::{Identity, Started};
 use crate::auth::sessions::SsoOrigin;
@@ -32,7 +33,7 @@ use crate::config::Config;
 use crate::context::ClientInfo;
 use crate::error::AppError;
 use crate::kv::DynKv;
-use crate::store::{DynStore, IdpRecord, NewUser, SsoLink, SsoProvision};
+use crate::store::{DynStore, IdpRecord};
 
 /// How long a started sign-in may take at the provider.
 const STATE_TTL: Duration = Duration::from_secs(600);
@@ -52,11 +53,17 @@ pub struct SignOn {
 
 /// A started sign-in, kept until the provider sends the browser back.
 #[derive(Serialize, Deserialize)]
-struct Pending {
-    org_id: Uuid,
-    idp_id: Uuid,
+pub(super) struct Pending {
+    pub(super) org_id: Uuid,
+    pub(super) idp_id: Uuid,
+    /// OpenID Connect: the nonce and our PKCE verifier.
+    #[serde(default)]
     nonce: String,
+    #[serde(default)]
     pkce_verifier: String,
+    /// SAML: the AuthnRequest's id the response must answer.
+    #[serde(default)]
+    saml_request_id: Option<String>,
     return_to: String,
     client_state: Option<String>,
     code_challenge: String,
@@ -84,14 +91,14 @@ pub struct CallbackQuery {
 }
 
 /// A refused sign-in: audited with `reason`, shown with `message`.
-struct Refused {
-    reason: &'static str,
-    message: String,
-    detail: Option<String>,
-    user: Option<Uuid>,
+pub(super) struct Refused {
+    pub(super) reason: &'static str,
+    pub(super) message: String,
+    pub(super) detail: Option<String>,
+    pub(super) user: Option<Uuid>,
 }
 
-fn refused(reason: &'static str, message: impl Into<String>) -> Refused {
+pub(super) fn refused(reason: &'static str, message: impl Into<String>) -> Refused {
     Refused {
         reason,
         message: message.into(),
@@ -178,9 +185,61 @@ impl SignOn {
         format!("{}/api/v1/auth/sso/callback", base.trim_end_matches('/'))
     }
 
+    /// Where IdPs post SAML responses (HTTP-POST binding).
+    pub fn acs_url(&self) -> String {
+        self.callback_url().replace("/callback", "/saml/acs")
+    }
+
+    /// Our SAML service provider metadata (the default entity id).
+    pub fn sp_metadata(&self) -> Result<String, String> {
+        let entity_id = self.callback_url().replace("/callback", "/saml/metadata");
+        saml::sp_metadata(&entity_id, &self.acs_url())
+    }
+
+    /// Our SAML entity id: the provider's `entity_id`, else our metadata URL.
+    fn sp_entity_id(&self, s: &IdpSettings) -> String {
+        s.entity_id
+            .clone()
+            .unwrap_or_else(|| self.callback_url().replace("/callback", "/saml/metadata"))
+    }
+
+    /// The IdP's metadata: as configured, or fetched (no redirects).
+    async fn saml_metadata(&self, s: &IdpSettings) -> Result<String, oidc::Refusal> {
+        match (&s.metadata_xml, &s.metadata_url) {
+            (Some(xml), _) => Ok(xml.clone()),
+            (None, Some(url)) => self.http.get_text(url).await,
+            (None, None) => Err(oidc::Refusal {
+                reason: "provider_invalid",
+                detail: "no IdP metadata configured".into(),
+            }),
+        }
+    }
+
+    /// A provider that cannot start a sign-in: audited, then 502.
+    async fn unavailable(&self, org: Uuid, idp: Uuid, e: oidc::Refusal, client: &ClientInfo) -> AppError {
+        let r = Refused {
+            reason: e.reason,
+            message: String::new(),
+            detail: Some(e.detail.clone()),
+            user: None,
+        };
+        if let Err(audit) = self.audit_failure(org, idp, &r, client).await {
+            return audit;
+        }
+        AppError::BadGateway {
+            code: "identity_provider_unavailable",
+            message: format!("the identity provider could not be used: {}", e.detail),
+        }
+    }
+
     /// An organization's providers, for a sign-in screen. An unknown
     /// organization and one without providers answer alike (empty).
-    pub async fn providers(&self, org: Uuid) -> Result<Vec<SsoProviderSummary>, AppError> {
+    pub async fn providers(&self, reference: &str) -> Result<Vec<SsoProviderSummary>, AppError> {
+        let org = match self.org_ref(reference).await {
+            Ok(org) => org,
+            Err(AppError::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
         let live = self
             .store
             .org_by_id(org)
@@ -201,6 +260,22 @@ impl SignOn {
                 kind: s.kind,
             })
             .collect())
+    }
+
+    /// An organization named by id or slug; unknown ones answer like one
+    /// without single sign-on.
+    async fn org_ref(&self, reference: &str) -> Result<Uuid, AppError> {
+        let reference = reference.trim();
+        if let Ok(id) = Uuid::parse_str(reference) {
+            return Ok(id);
+        }
+        if reference.is_empty() || reference.len() > 100 {
+            return Err(not_configured());
+        }
+        self.store
+            .org_id_by_slug(&reference.to_lowercase())
+            .await?
+            .ok_or_else(not_configured)
     }
 
     async fn provider(&self, org: Uuid, id: Option<Uuid>) -> Result<IdpRecord, AppError> {
@@ -274,47 +349,57 @@ impl SignOn {
                 ));
             }
         }
-        let record = self.provider(req.org, req.provider).await?;
+        let org = self.org_ref(&req.org).await?;
+        let record = self.provider(org, req.provider).await?;
         let s = settings(&record)?;
-        if s.kind != IdpKind::Oidc {
-            return Err(AppError::validation(
-                "provider",
-                format!(
-                    "sign-in through a {} provider is not available yet; use an OpenID Connect provider",
-                    s.kind.as_str()
-                ),
-            ));
-        }
-        let secret = self.idps.client_secret(req.org, record.id).await?;
-        let redirect_uri = self.callback_url();
-        let rp = oidc::Relying {
-            issuer: s.issuer.as_deref().unwrap_or_default(),
-            client_id: s.client_id.as_deref().unwrap_or_default(),
-            client_secret: secret,
-            redirect_uri: &redirect_uri,
-            scopes: &s.scopes,
-        };
-        let auth = match oidc::authorize(&self.http, &rp).await {
-            Ok(a) => a,
-            Err(e) => {
-                let r = Refused {
-                    reason: e.reason,
-                    message: String::new(),
-                    detail: Some(e.detail.clone()),
-                    user: None,
+        let (url, state, nonce, pkce_verifier, saml_request_id) = match s.kind {
+            IdpKind::Oidc => {
+                let secret = self.idps.client_secret(org, record.id).await?;
+                let redirect_uri = self.callback_url();
+                let rp = oidc::Relying {
+                    issuer: s.issuer.as_deref().unwrap_or_default(),
+                    client_id: s.client_id.as_deref().unwrap_or_default(),
+                    client_secret: secret,
+                    redirect_uri: &redirect_uri,
+                    scopes: &s.scopes,
                 };
-                self.audit_failure(req.org, record.id, &r, client).await?;
-                return Err(AppError::BadGateway {
-                    code: "identity_provider_unavailable",
-                    message: format!("the identity provider could not be reached: {}", e.detail),
-                });
+                match oidc::authorize(&self.http, &rp).await {
+                    Ok(a) => (a.url, a.state, a.nonce, a.pkce_verifier, None),
+                    Err(e) => return Err(self.unavailable(org, record.id, e, client).await),
+                }
+            }
+            IdpKind::Saml => {
+                let state = random_token(32);
+                let started = match self.saml_metadata(&s).await {
+                    Ok(metadata) => {
+                        let (entity_id, acs_url) = (self.sp_entity_id(&s), self.acs_url());
+                        let sp = saml::Sp {
+                            entity_id: &entity_id,
+                            acs_url: &acs_url,
+                            idp_metadata: &metadata,
+                        };
+                        saml::authorize(&sp, &state, format!("_{}", random_token(20)))
+                    }
+                    Err(e) => Err(e),
+                };
+                match started {
+                    Ok((url, id)) => (url, state, String::new(), String::new(), Some(id)),
+                    Err(e) => return Err(self.unavailable(org, record.id, e, client).await),
+                }
+            }
+            IdpKind::Github => {
+                return Err(AppError::validation(
+                    "provider",
+                    "sign-in through GitHub is not available yet; use an OpenID Connect or SAML provider",
+                ))
             }
         };
         let pending = Pending {
-            org_id: req.org,
+            org_id: org,
             idp_id: record.id,
-            nonce: auth.nonce,
-            pkce_verifier: auth.pkce_verifier,
+            nonce,
+            pkce_verifier,
+            saml_request_id,
             return_to,
             client_state: req.state,
             code_challenge: req.code_challenge,
@@ -322,11 +407,11 @@ impl SignOn {
         };
         let bytes = serde_json::to_vec(&pending).map_err(|e| AppError::Internal(e.into()))?;
         self.kv
-            .set(&state_key(&auth.state), &bytes, Some(STATE_TTL))
+            .set(&state_key(&state), &bytes, Some(STATE_TTL))
             .await
             .map_err(|e| AppError::Unavailable(e.to_string()))?;
         Ok(SsoStartResponse {
-            authorization_url: auth.url,
+            authorization_url: url,
             provider: record.id,
             expires_in: STATE_TTL.as_secs(),
         })
@@ -361,15 +446,22 @@ impl SignOn {
         let bytes = self.take(&state_key(state)).await?.ok_or_else(invalid)?;
         let pending: Pending = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
         let outcome = self.complete(&pending, &q, client).await?;
+        self.conclude(&pending, outcome, client).await
+    }
+
+    /// Where the browser goes after the provider's answer: on to the app
+    /// with a code, or with the error (audited).
+    async fn conclude(
+        &self,
+        pending: &Pending,
+        outcome: Result<String, Refused>,
+        client: &ClientInfo,
+    ) -> Result<String, AppError> {
         let client_state = pending.client_state.as_deref();
         Ok(match outcome {
-            Ok(code) => redirect_to(
-                &pending.return_to,
-                &[("code", Some(&code)), ("state", client_state)],
-            ),
+            Ok(code) => redirect_to(&pending.return_to, &[("code", Some(&code)), ("state", client_state)]),
             Err(r) => {
-                self.audit_failure(pending.org_id, pending.idp_id, &r, client)
-                    .await?;
+                self.audit_failure(pending.org_id, pending.idp_id, &r, client).await?;
                 redirect_to(
                     &pending.return_to,
                     &[
@@ -380,6 +472,78 @@ impl SignOn {
                 )
             }
         })
+    }
+
+    /// A SAML IdP's post back (HTTP-POST binding): where the browser goes next.
+    pub async fn saml_acs(
+        &self,
+        response: Option<&str>,
+        relay_state: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<String, AppError> {
+        let invalid = || {
+            AppError::bad_request(
+                "sso_state_invalid",
+                "this sign-in is unknown, used or expired: start it again from the app",
+            )
+        };
+        let relay = relay_state.filter(|s| !s.is_empty() && s.len() <= 500).ok_or_else(invalid)?;
+        let bytes = self.take(&state_key(relay)).await?.ok_or_else(invalid)?;
+        let pending: Pending = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        let outcome = self.complete_saml(&pending, response, client).await?;
+        self.conclude(&pending, outcome, client).await
+    }
+
+    async fn complete_saml(
+        &self,
+        p: &Pending,
+        response: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Result<String, Refused>, AppError> {
+        let Some(response) = response.filter(|r| !r.is_empty()) else {
+            return Ok(Err(refused("no_response", "the identity provider sent no SAML response")));
+        };
+        let Some(request_id) = p.saml_request_id.as_deref() else {
+            return Ok(Err(refused("response_invalid", "this sign-in was not started with a SAML provider")));
+        };
+        let Some(record) = self.store.idps(p.org_id).await?.into_iter().find(|r| r.id == p.idp_id) else {
+            return Ok(Err(refused("provider_removed", "the identity provider was removed meanwhile")));
+        };
+        let s = settings(&record)?;
+        let checked = match self.saml_metadata(&s).await {
+            Ok(metadata) => {
+                let (entity_id, acs_url) = (self.sp_entity_id(&s), self.acs_url());
+                let sp = saml::Sp {
+                    entity_id: &entity_id,
+                    acs_url: &acs_url,
+                    idp_metadata: &metadata,
+                };
+                saml::verify(&sp, response, request_id)
+            }
+            Err(e) => Err(e),
+        };
+        let (verified, assertion_id) = match checked {
+            Ok(v) => v,
+            Err(e) => {
+                let mut r = refused(e.reason, "the identity provider's answer did not verify");
+                r.detail = Some(e.detail);
+                return Ok(Err(r));
+            }
+        };
+        // An assertion is used once, whatever state it comes back with.
+        let fresh = self
+            .kv
+            .set_nx(
+                &format!("saml_assertion:{}:{}", record.id, sha256_hex(assertion_id.as_bytes())),
+                b"1",
+                Duration::from_secs(3600),
+            )
+            .await
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        if !fresh {
+            return Ok(Err(refused("replayed", "this SAML response was already used")));
+        }
+        self.issue_code(p, &record, &s, &verified, client).await
     }
 
     /// Verifies the provider's answer and finds the account; the one-time
@@ -441,7 +605,19 @@ impl SignOn {
                 return Ok(Err(r));
             }
         };
-        let user = match self.account(p, &record, &s, &verified, client).await? {
+        self.issue_code(p, &record, &s, &verified, client).await
+    }
+
+    /// The account behind a verified identity, and a one-time code for it.
+    async fn issue_code(
+        &self,
+        p: &Pending,
+        record: &IdpRecord,
+        s: &IdpSettings,
+        verified: &Verified,
+        client: &ClientInfo,
+    ) -> Result<Result<String, Refused>, AppError> {
+        let user = match self.account(p, record, s, verified, client).await? {
             Ok(u) => u,
             Err(r) => return Ok(Err(r)),
         };
@@ -460,155 +636,6 @@ impl SignOn {
             .await
             .map_err(|e| AppError::Unavailable(e.to_string()))?;
         Ok(Ok(code))
-    }
-
-    /// The account a verified identity signs in as: the one its subject is
-    /// linked to; else a member of the organization with that verified
-    /// email (linked now); else, with just-in-time provisioning, a new one.
-    async fn account(
-        &self,
-        p: &Pending,
-        record: &IdpRecord,
-        s: &IdpSettings,
-        v: &Verified,
-        client: &ClientInfo,
-    ) -> Result<Result<User, Refused>, AppError> {
-        let org = p.org_id;
-        if let Some(id) = self.store.sso_identity(org, record.id, &v.subject).await? {
-            return Ok(match self.store.user_by_id(id).await? {
-                Some(u) => Ok(u),
-                None => Err(refused("no_account", "the linked account no longer exists")),
-            });
-        }
-        let Some(email) = v.email.as_deref() else {
-            return Ok(Err(refused(
-                "no_email",
-                "the identity provider gave no email address",
-            )));
-        };
-        let Ok(email) = crate::validate::email("email", email) else {
-            return Ok(Err(refused(
-                "no_email",
-                "the identity provider gave no valid email address",
-            )));
-        };
-        // Linking by email is only as good as the provider's word on it.
-        if !v.email_verified {
-            let mut r = refused(
-                "email_unverified",
-                "your email address is not verified at the identity provider",
-            );
-            r.detail = Some(email);
-            return Ok(Err(r));
-        }
-        let domain = email.rsplit('@').next().unwrap_or_default().to_owned();
-        if !s.allowed_domains.is_empty() && !s.allowed_domains.contains(&domain) {
-            let mut r = refused(
-                "domain_not_allowed",
-                format!("accounts of {domain} may not sign in here"),
-            );
-            r.detail = Some(email);
-            return Ok(Err(r));
-        }
-        let link = |user_id| SsoLink {
-            idp_id: record.id,
-            subject: v.subject.clone(),
-            user_id,
-        };
-        let linked = |user_id: Uuid| {
-            Event::new(Action::SsoIdentityLinked, Outcome::Success)
-                .org(Some(org))
-                .actor(Some(user_id), None)
-                .client(client)
-                .resource("user", user_id)
-                .meta(serde_json::json!({"identity_provider": record.id, "subject": v.subject, "email": email}))
-        };
-        if let Some(user) = self.store.user_by_email(&email).await? {
-            if self.store.member(org, user.id).await?.is_none() {
-                let mut r = refused(
-                    "not_a_member",
-                    "your account is not a member of this organization: ask one of its admins to invite you",
-                );
-                r.user = Some(user.id);
-                return Ok(Err(r));
-            }
-            let mut batch = audit::batch(linked(user.id));
-            self.store
-                .link_sso_identity(org, link(user.id), None, &mut batch)
-                .await?;
-            self.auditor.committed(&batch).await?;
-            return Ok(Ok(user));
-        }
-        if !s.jit_provisioning {
-            let mut r = refused(
-                "no_account",
-                "there is no account for this email: ask an admin of the organization to invite you",
-            );
-            r.detail = Some(email);
-            return Ok(Err(r));
-        }
-        let roles = provisioned_roles(s, &v.claims);
-        let Some(org_row) = self.store.org_by_id(org).await? else {
-            return Ok(Err(refused(
-                "no_account",
-                "the organization no longer exists",
-            )));
-        };
-        let id = Uuid::now_v7();
-        let new = NewUser {
-            id,
-            email: email.clone(),
-            display_name: v.name.as_deref().map(|n| n.chars().take(100).collect()),
-            password_hash: None,
-        };
-        // The account's event on the system chain, the membership's and the
-        // link's on the organization's: one transaction.
-        let mut batch = audit::batch(
-            Event::new(Action::UserRegistered, Outcome::Success)
-                .actor(Some(id), None)
-                .resource("user", id)
-                .client(client)
-                .meta(serde_json::json!({"identity_provider": record.id, "managed_by_org": org, "password": false})),
-        );
-        batch = audit::and(
-            batch,
-            Event::new(Action::MemberAdded, Outcome::Success)
-                .org(Some(org))
-                .actor(Some(id), None)
-                .client(client)
-                .resource("member", id)
-                .meta(serde_json::json!({"after": {"user_id": id, "email": email, "roles": roles}, "via": "sso_provisioning", "identity_provider": record.id})),
-        );
-        batch = audit::and(batch, linked(id));
-        let provision = SsoProvision {
-            user: new,
-            roles,
-            max_members: self.config.limits(org_row.tier).max_members,
-        };
-        match self
-            .store
-            .link_sso_identity(org, link(id), Some(provision), &mut batch)
-            .await
-        {
-            Ok(()) => {}
-            Err(crate::store::StoreError::LimitReached(m)) => {
-                let mut r = refused(
-                    "member_limit",
-                    "the organization has no room for another member",
-                );
-                r.detail = Some(m);
-                return Ok(Err(r));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.auditor.committed(&batch).await?;
-        Ok(match self.store.user_by_id(id).await? {
-            Some(u) => Ok(u),
-            None => Err(refused(
-                "no_account",
-                "the new account could not be read back",
-            )),
-        })
     }
 
     /// Redeems the one-time code for a session: only the app that started
@@ -653,25 +680,3 @@ impl SignOn {
     }
 }
 
-/// The roles a provisioned account starts with: the default role and every
-/// mapped role whose claim matches (a string equal to, or a list holding,
-/// the value).
-fn provisioned_roles(
-    s: &IdpSettings,
-    claims: &serde_json::Map<String, serde_json::Value>,
-) -> Vec<String> {
-    let mut roles: Vec<String> = s.default_role.iter().cloned().collect();
-    for m in &s.role_mapping {
-        let hit = match claims.get(&m.claim) {
-            Some(serde_json::Value::String(v)) => v == &m.value,
-            Some(serde_json::Value::Array(vs)) => {
-                vs.iter().any(|v| v.as_str() == Some(m.value.as_str()))
-            }
-            _ => false,
-        };
-        if hit && !roles.contains(&m.role) {
-            roles.push(m.role.clone());
-        }
-    }
-    roles
-}

@@ -100,6 +100,9 @@ pub trait Store:
     ) -> StoreResult<Organization>;
     /// Includes soft-deleted organizations (status `deleted`).
     async fn org_by_id(&self, org: Uuid) -> StoreResult<Option<Organization>>;
+    /// The id of the live organization with this slug (for a sign-in
+    /// screen, before anyone is signed in).
+    async fn org_id_by_slug(&self, slug: &str) -> StoreResult<Option<Uuid>>;
     /// Organizations the user is a member of (not deleted), with their role.
     async fn orgs_of_user(&self, user: Uuid) -> StoreResult<Vec<MyOrganization>>;
     async fn update_org(

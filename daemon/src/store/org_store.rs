@@ -84,6 +84,15 @@ macro_rules! org_store {
                 Ok(found)
             }
 
+            async fn org_id_by_slug(&self, slug: &str) -> StoreResult<Option<Uuid>> {
+                let row: Option<(Option<Uuid>,)> = sqlx::query_as::<$db, (Option<Uuid>,)>(self.org_id_by_slug_sql())
+                    .bind(slug.to_owned())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                Ok(row.and_then(|r| r.0))
+            }
+
             async fn orgs_of_user(&self, user: Uuid) -> StoreResult<Vec<MyOrganization>> {
                 let mut tx = self.read_scope(None, Some(user)).await?;
                 let rows: Vec<OrgRow> = sqlx::query_as::<$db, OrgRow>(&format!(
@@ -182,3 +191,17 @@ org_store!(
     columns = super::postgres::PG_ORG_COLUMNS,
     settings = "$4::jsonb"
 );
+
+impl super::sqlite::SqliteStore {
+    fn org_id_by_slug_sql(&self) -> &'static str {
+        "SELECT id FROM organizations WHERE slug = $1 AND status <> 'deleted'"
+    }
+}
+
+impl super::postgres::PgStore {
+    /// Through the owner's function: row-level security hides other
+    /// tenants' rows from the daemon's role.
+    fn org_id_by_slug_sql(&self) -> &'static str {
+        "SELECT loki_org_id_by_slug($1)"
+    }
+}

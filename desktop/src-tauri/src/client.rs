@@ -4,7 +4,8 @@
 use futures_util::StreamExt;
 use loki_shared::api::{
     AuditEventList, AuditKeyList, ErrorResponse, LoginRequest, LoginResponse, MeResponse,
-    MfaVerifyRequest, RefreshRequest, SwitchOrgRequest, TokenResponse,
+    MfaVerifyRequest, RefreshRequest, SsoExchangeRequest, SsoStartRequest, SsoStartResponse,
+    SwitchOrgRequest, TokenResponse,
 };
 use loki_shared::audit::AuditEvent;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -167,6 +168,22 @@ impl DaemonClient {
         };
         Self::json(
             self.request(Method::POST, "/auth/mfa/verify", None)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn sso_start(&self, req: &SsoStartRequest) -> AppResult<SsoStartResponse> {
+        Self::json(self.request(Method::POST, "/auth/sso/start", None).json(req)).await
+    }
+
+    pub async fn sso_exchange(&self, code: &str, verifier: &str) -> AppResult<LoginResponse> {
+        let body = SsoExchangeRequest {
+            code: code.to_owned(),
+            code_verifier: verifier.to_owned(),
+        };
+        Self::json(
+            self.request(Method::POST, "/auth/sso/exchange", None)
                 .json(&body),
         )
         .await

@@ -26,6 +26,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         .commands(tauri_specta::collect_commands![
             auth::sign_in,
             auth::verify_totp,
+            auth::sign_in_sso,
             auth::last_sign_in,
             auth::resume_session,
             auth::switch_org,

@@ -9,7 +9,8 @@ export function SignIn(props: { onSignedIn: (s: SessionView) => void; onOffline:
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
-  const [step, setStep] = useState<"password" | "totp">("password");
+  const [org, setOrg] = useState("");
+  const [step, setStep] = useState<"password" | "totp" | "sso">("password");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<{ title: string; text: string } | null>(null);
   const codeRef = useRef<HTMLInputElement>(null);
@@ -31,7 +32,10 @@ export function SignIn(props: { onSignedIn: (s: SessionView) => void; onOffline:
     setBusy(true);
     setError(null);
     try {
-      if (step === "password") {
+      if (step === "sso") {
+        const s = await call(commands.signInSso(server, org));
+        props.onSignedIn(s);
+      } else if (step === "password") {
         const out = await call(commands.signIn(server, email, password));
         if (out.status === "mfa_required") {
           setStep("totp");
@@ -64,7 +68,7 @@ export function SignIn(props: { onSignedIn: (s: SessionView) => void; onOffline:
           </div>
         </div>
         <ErrorNotice error={error} />
-        {step === "password" ? (
+        {step === "password" && (
           <>
             <div className="field">
               <label htmlFor="server">Server</label>
@@ -82,7 +86,8 @@ export function SignIn(props: { onSignedIn: (s: SessionView) => void; onOffline:
                 onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" required />
             </div>
           </>
-        ) : (
+        )}
+        {step === "totp" && (
           <div className="field">
             <div className="notice info">
               <strong>Two-factor sign-in</strong>
@@ -93,11 +98,45 @@ export function SignIn(props: { onSignedIn: (s: SessionView) => void; onOffline:
               autoComplete="one-time-code" maxLength={7} value={code} onChange={(e) => setCode(e.target.value)} required />
           </div>
         )}
+        {step === "sso" && (
+          <>
+            <div className="field">
+              <label htmlFor="server">Server</label>
+              <input id="server" data-testid="server" className="input mono" value={server}
+                onChange={(e) => setServer(e.target.value)} autoComplete="url" required />
+            </div>
+            <div className="field">
+              <label htmlFor="org">Organization</label>
+              <input id="org" data-testid="sso-org" className="input mono" value={org} placeholder="acme"
+                onChange={(e) => setOrg(e.target.value)} required autoFocus />
+              <div className="muted small">Its short name (or id), as your administrator gave it.</div>
+            </div>
+            {busy && (
+              <div className="notice info" data-testid="sso-waiting">
+                <strong>Continue in your browser</strong>
+                Sign in at your organization's identity provider; LOKI Desktop takes over when it sends you back.
+              </div>
+            )}
+          </>
+        )}
         <button className="btn primary" type="submit" disabled={busy} data-testid="signin-submit">
-          {busy ? "Signing in…" : step === "password" ? "Sign in" : "Verify"}
+          {step === "sso"
+            ? (busy ? "Waiting for the browser…" : "Continue in browser")
+            : busy ? "Signing in…" : step === "password" ? "Sign in" : "Verify"}
         </button>
-        {step === "totp" && (
-          <button type="button" className="btn" onClick={() => { setStep("password"); setCode(""); setError(null); }}>
+        {step === "sso" && busy && (
+          <button type="button" className="btn" data-testid="sso-cancel" onClick={() => { commands.cancelTask(); }}>
+            Cancel
+          </button>
+        )}
+        {step === "password" && (
+          <button type="button" className="btn" data-testid="sso-start" onClick={() => { setStep("sso"); setError(null); }}>
+            Sign in with SSO
+          </button>
+        )}
+        {step !== "password" && !busy && (
+          <button type="button" className="btn" data-testid="signin-back"
+            onClick={() => { setStep("password"); setCode(""); setError(null); }}>
             Back
           </button>
         )}

@@ -192,8 +192,8 @@ pub struct SsoProviderListResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SsoStartRequest {
-    /// The organization's id.
-    pub org: Uuid,
+    /// The organization: its id or its slug.
+    pub org: String,
     /// Which of its identity providers (optional when it has one).
     #[serde(default)]
     pub provider: Option<Uuid>,

@@ -1,8 +1,10 @@
-use tauri::State;
+use tauri::{AppHandle, State};
+use tauri_plugin_opener::OpenerExt;
 use uuid::Uuid;
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::ops::auth::{self, LastSignIn, SignInOutcome};
+use crate::ops::sso;
 use crate::session::SessionView;
 use crate::state::AppState;
 
@@ -23,6 +25,43 @@ pub async fn sign_in(
 #[specta::specta]
 pub async fn verify_totp(state: State<'_, AppState>, code: String) -> AppResult<SessionView> {
     auth::verify_totp(&state, &code).await
+}
+
+/// Signs in through the organization's identity provider, in the system
+/// browser (`$BROWSER` when set, like other tools honour it).
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_in_sso(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    server: String,
+    org: String,
+) -> AppResult<SessionView> {
+    sso::sign_in_sso(&state, &server, &org, |url| open_browser(&app, url)).await
+}
+
+fn open_browser(app: &AppHandle, url: &str) -> AppResult<()> {
+    let failed = |e: String| {
+        AppError::new(
+            ErrorKind::Io,
+            format!("No browser could be opened ({e}). Set BROWSER, or open a browser and try again."),
+        )
+    };
+    match std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
+        Some(browser) => {
+            let mut child = std::process::Command::new(browser)
+                .arg(url)
+                .spawn()
+                .map_err(|e| failed(e.to_string()))?;
+            // Reaped when it exits, whenever that is.
+            std::thread::spawn(move || child.wait());
+            Ok(())
+        }
+        None => app
+            .opener()
+            .open_url(url, None::<&str>)
+            .map_err(|e| failed(e.to_string())),
+    }
 }
 
 /// The last server and email, to prefill the sign-in form.

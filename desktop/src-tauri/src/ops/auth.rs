@@ -46,7 +46,7 @@ async fn pin(state: &AppState, client: &DaemonClient) -> AppResult<PinState> {
         .check_server(client.base().as_str().trim_end_matches('/'), &keys.keys)
 }
 
-async fn begin(
+pub(crate) async fn begin(
     state: &AppState,
     client: DaemonClient,
     email: &str,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod diff;
 pub mod offline;
 pub mod reports;
+pub mod sso;
 
 /// A path the user chose to save to: anywhere but the app's own folder
 /// (its pins and witnesses are not for overwriting from the window).
