@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 pub mod oidc;
+pub mod saml;
 
 pub use reqwest;
 pub use serde_json::json;

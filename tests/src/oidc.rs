@@ -128,7 +128,10 @@ impl OidcProvider {
     /// provider's login to the daemon's callback, which sends the browser
     /// on to the app's `return_to`. Returns that last URL (code or error).
     pub async fn sign_in(&self, authorization_url: &str, email: &str, return_to: &str) -> url::Url {
-        browse(authorization_url, email, |u| u.as_str().starts_with(return_to)).await
+        browse(authorization_url, email, |u| {
+            u.as_str().starts_with(return_to)
+        })
+        .await
     }
 }
 

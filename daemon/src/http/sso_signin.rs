@@ -113,11 +113,18 @@ pub async fn saml_acs(
     form: Result<axum::Form<SamlPost>, axum::extract::rejection::FormRejection>,
 ) -> AppResult<Response> {
     let axum::Form(form) = form.map_err(|e| {
-        AppError::bad_request("invalid_body", format!("expected the SAML HTTP-POST form: {e}"))
+        AppError::bad_request(
+            "invalid_body",
+            format!("expected the SAML HTTP-POST form: {e}"),
+        )
     })?;
     let location = state
         .signon
-        .saml_acs(form.saml_response.as_deref(), form.relay_state.as_deref(), &client)
+        .saml_acs(
+            form.saml_response.as_deref(),
+            form.relay_state.as_deref(),
+            &client,
+        )
         .await?;
     let value = HeaderValue::from_str(&location).map_err(|e| AppError::Internal(e.into()))?;
     Ok((StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response())
@@ -125,9 +132,15 @@ pub async fn saml_acs(
 
 #[utoipa::path(get, path = "/auth/sso/saml/metadata", tag = "sso", summary = "LOKI's SAML service provider metadata (entity id, assertion consumer service), for the IdP's administrator", responses((status = 200, description = "SAML metadata", content_type = "application/samlmetadata+xml", body = String)))]
 pub async fn saml_metadata(State(state): State<AppState>) -> AppResult<Response> {
-    let xml = state.signon.sp_metadata().map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    let xml = state
+        .signon
+        .sp_metadata()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
     Ok((
-        [(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/samlmetadata+xml"))],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/samlmetadata+xml"),
+        )],
         xml,
     )
         .into_response())

@@ -162,7 +162,6 @@ impl SignOn {
             )),
         })
     }
-
 }
 
 /// The roles a provisioned account starts with: the default role and every

@@ -51,16 +51,23 @@ impl ProviderHttp {
             ));
         }
         if !status.is_success() {
-            return Err(refusal("provider_unreachable", format!("the provider answered {status}")));
+            return Err(refusal(
+                "provider_unreachable",
+                format!("the provider answered {status}"),
+            ));
         }
         let bytes = r
             .bytes()
             .await
             .map_err(|e| refusal("provider_unreachable", error_chain(&e)))?;
         if bytes.len() > 1 << 20 {
-            return Err(refusal("provider_invalid", "the metadata is larger than 1 MiB"));
+            return Err(refusal(
+                "provider_invalid",
+                "the metadata is larger than 1 MiB",
+            ));
         }
-        String::from_utf8(bytes.to_vec()).map_err(|_| refusal("provider_invalid", "the metadata is not UTF-8"))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| refusal("provider_invalid", "the metadata is not UTF-8"))
     }
 }
 

@@ -95,11 +95,18 @@ pub fn check_metadata(xml: &str) -> Result<(), String> {
 
 /// The URL that starts the sign-in at the IdP, and the request's id (the
 /// response must answer it).
-pub fn authorize(sp: &Sp<'_>, relay_state: &str, request_id: String) -> Result<(String, String), Refusal> {
+pub fn authorize(
+    sp: &Sp<'_>,
+    relay_state: &str,
+    request_id: String,
+) -> Result<(String, String), Refusal> {
     let p = provider(sp)?;
-    let sso = p
-        .sso_binding_location(REDIRECT_BINDING)
-        .ok_or_else(|| refusal("provider_invalid", "the IdP has no HTTP-Redirect sign-on endpoint"))?;
+    let sso = p.sso_binding_location(REDIRECT_BINDING).ok_or_else(|| {
+        refusal(
+            "provider_invalid",
+            "the IdP has no HTTP-Redirect sign-on endpoint",
+        )
+    })?;
     let mut request = p
         .make_authentication_request(&sso)
         .map_err(|e| refusal("provider_invalid", e))?;
@@ -125,7 +132,12 @@ fn structure(xml: &str) -> Result<(), Refusal> {
         .count();
     match assertions {
         1 => {}
-        0 => return Err(refusal("response_invalid", "the response holds no assertion")),
+        0 => {
+            return Err(refusal(
+                "response_invalid",
+                "the response holds no assertion",
+            ))
+        }
         n => {
             return Err(refusal(
                 "signature_wrapping",
@@ -137,16 +149,25 @@ fn structure(xml: &str) -> Result<(), Refusal> {
         .descendants()
         .any(|n| n.is_element() && n.tag_name().name() == "SignatureValue");
     if !signed {
-        return Err(refusal("unsigned", "neither the response nor its assertion is signed"));
+        return Err(refusal(
+            "unsigned",
+            "neither the response nor its assertion is signed",
+        ));
     }
     let weak = doc.descendants().filter(|n| n.is_element()).any(|n| {
         matches!(n.tag_name().name(), "SignatureMethod" | "DigestMethod")
             && n.attribute("Algorithm").is_some_and(|a| {
-                a.ends_with("#rsa-sha1") || a.ends_with("#sha1") || a.ends_with("#dsa-sha1") || a.ends_with("#ecdsa-sha1")
+                a.ends_with("#rsa-sha1")
+                    || a.ends_with("#sha1")
+                    || a.ends_with("#dsa-sha1")
+                    || a.ends_with("#ecdsa-sha1")
             })
     });
     if weak {
-        return Err(refusal("weak_signature_algorithm", "signed with SHA-1, which is not accepted"));
+        return Err(refusal(
+            "weak_signature_algorithm",
+            "signed with SHA-1, which is not accepted",
+        ));
     }
     Ok(())
 }
@@ -163,10 +184,11 @@ fn classify(e: &SpError) -> &'static str {
         SpError::AssertionRecipientMismatch { .. } | SpError::DestinationValidationError { .. } => {
             "wrong_recipient"
         }
-        SpError::AssertionInResponseToInvalid { .. } | SpError::ResponseInResponseToInvalid { .. } => {
-            "wrong_in_response_to"
+        SpError::AssertionInResponseToInvalid { .. }
+        | SpError::ResponseInResponseToInvalid { .. } => "wrong_in_response_to",
+        SpError::AssertionIssuerMismatch { .. } | SpError::ResponseIssuerMismatch { .. } => {
+            "wrong_issuer"
         }
-        SpError::AssertionIssuerMismatch { .. } | SpError::ResponseIssuerMismatch { .. } => "wrong_issuer",
         SpError::FailedToValidateSignature => "bad_signature",
         SpError::ResponseBadStatusCode { .. } => "provider_error",
         _ => "response_invalid",
@@ -175,12 +197,17 @@ fn classify(e: &SpError) -> &'static str {
 
 /// Verifies a base64 `SAMLResponse` answering `request_id`; the identity
 /// and the assertion's id (for the replay check).
-pub fn verify(sp: &Sp<'_>, response_b64: &str, request_id: &str) -> Result<(Verified, String), Refusal> {
+pub fn verify(
+    sp: &Sp<'_>,
+    response_b64: &str,
+    request_id: &str,
+) -> Result<(Verified, String), Refusal> {
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(response_b64.trim())
         .map_err(|_| refusal("response_invalid", "SAMLResponse is not base64"))?;
-    let xml = String::from_utf8(bytes).map_err(|_| refusal("response_invalid", "SAMLResponse is not UTF-8"))?;
+    let xml = String::from_utf8(bytes)
+        .map_err(|_| refusal("response_invalid", "SAMLResponse is not UTF-8"))?;
     structure(&xml)?;
     let p = provider(sp)?;
     let assertion = p
@@ -188,7 +215,10 @@ pub fn verify(sp: &Sp<'_>, response_b64: &str, request_id: &str) -> Result<(Veri
         .map_err(|e| refusal(classify(&e), e))?;
     let who = identity(&assertion);
     if who.subject.is_empty() {
-        return Err(refusal("response_invalid", "the assertion names no subject (NameID)"));
+        return Err(refusal(
+            "response_invalid",
+            "the assertion names no subject (NameID)",
+        ));
     }
     Ok((who, assertion.id.clone()))
 }
@@ -236,7 +266,11 @@ fn identity(a: &Assertion) -> Verified {
         // The organization's IdP asserts the address (SAML has no
         // verified flag); `allowed_domains` bounds what it may assert.
         email_verified: true,
-        name: first(&["name", "displayName", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"]),
+        name: first(&[
+            "name",
+            "displayName",
+            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+        ]),
         mfa: false,
         claims,
     }

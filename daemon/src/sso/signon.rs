@@ -216,7 +216,13 @@ impl SignOn {
     }
 
     /// A provider that cannot start a sign-in: audited, then 502.
-    async fn unavailable(&self, org: Uuid, idp: Uuid, e: oidc::Refusal, client: &ClientInfo) -> AppError {
+    async fn unavailable(
+        &self,
+        org: Uuid,
+        idp: Uuid,
+        e: oidc::Refusal,
+        client: &ClientInfo,
+    ) -> AppError {
         let r = Refused {
             reason: e.reason,
             message: String::new(),
@@ -459,9 +465,13 @@ impl SignOn {
     ) -> Result<String, AppError> {
         let client_state = pending.client_state.as_deref();
         Ok(match outcome {
-            Ok(code) => redirect_to(&pending.return_to, &[("code", Some(&code)), ("state", client_state)]),
+            Ok(code) => redirect_to(
+                &pending.return_to,
+                &[("code", Some(&code)), ("state", client_state)],
+            ),
             Err(r) => {
-                self.audit_failure(pending.org_id, pending.idp_id, &r, client).await?;
+                self.audit_failure(pending.org_id, pending.idp_id, &r, client)
+                    .await?;
                 redirect_to(
                     &pending.return_to,
                     &[
@@ -487,7 +497,9 @@ impl SignOn {
                 "this sign-in is unknown, used or expired: start it again from the app",
             )
         };
-        let relay = relay_state.filter(|s| !s.is_empty() && s.len() <= 500).ok_or_else(invalid)?;
+        let relay = relay_state
+            .filter(|s| !s.is_empty() && s.len() <= 500)
+            .ok_or_else(invalid)?;
         let bytes = self.take(&state_key(relay)).await?.ok_or_else(invalid)?;
         let pending: Pending = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
         let outcome = self.complete_saml(&pending, response, client).await?;
@@ -501,13 +513,28 @@ impl SignOn {
         client: &ClientInfo,
     ) -> Result<Result<String, Refused>, AppError> {
         let Some(response) = response.filter(|r| !r.is_empty()) else {
-            return Ok(Err(refused("no_response", "the identity provider sent no SAML response")));
+            return Ok(Err(refused(
+                "no_response",
+                "the identity provider sent no SAML response",
+            )));
         };
         let Some(request_id) = p.saml_request_id.as_deref() else {
-            return Ok(Err(refused("response_invalid", "this sign-in was not started with a SAML provider")));
+            return Ok(Err(refused(
+                "response_invalid",
+                "this sign-in was not started with a SAML provider",
+            )));
         };
-        let Some(record) = self.store.idps(p.org_id).await?.into_iter().find(|r| r.id == p.idp_id) else {
-            return Ok(Err(refused("provider_removed", "the identity provider was removed meanwhile")));
+        let Some(record) = self
+            .store
+            .idps(p.org_id)
+            .await?
+            .into_iter()
+            .find(|r| r.id == p.idp_id)
+        else {
+            return Ok(Err(refused(
+                "provider_removed",
+                "the identity provider was removed meanwhile",
+            )));
         };
         let s = settings(&record)?;
         let checked = match self.saml_metadata(&s).await {
@@ -534,14 +561,21 @@ impl SignOn {
         let fresh = self
             .kv
             .set_nx(
-                &format!("saml_assertion:{}:{}", record.id, sha256_hex(assertion_id.as_bytes())),
+                &format!(
+                    "saml_assertion:{}:{}",
+                    record.id,
+                    sha256_hex(assertion_id.as_bytes())
+                ),
                 b"1",
                 Duration::from_secs(3600),
             )
             .await
             .map_err(|e| AppError::Unavailable(e.to_string()))?;
         if !fresh {
-            return Ok(Err(refused("replayed", "this SAML response was already used")));
+            return Ok(Err(refused(
+                "replayed",
+                "this SAML response was already used",
+            )));
         }
         self.issue_code(p, &record, &s, &verified, client).await
     }
@@ -679,4 +713,3 @@ impl SignOn {
             .await
     }
 }
-

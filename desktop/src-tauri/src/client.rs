@@ -174,7 +174,11 @@ impl DaemonClient {
     }
 
     pub async fn sso_start(&self, req: &SsoStartRequest) -> AppResult<SsoStartResponse> {
-        Self::json(self.request(Method::POST, "/auth/sso/start", None).json(req)).await
+        Self::json(
+            self.request(Method::POST, "/auth/sso/start", None)
+                .json(req),
+        )
+        .await
     }
 
     pub async fn sso_exchange(&self, code: &str, verifier: &str) -> AppResult<LoginResponse> {

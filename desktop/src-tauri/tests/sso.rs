@@ -39,7 +39,9 @@ async fn signs_in_through_the_identity_provider() {
     let Some(t) = setup(Backend::Sqlite, json!({})).await else {
         return;
     };
-    t.app.join_new(t.org, &t.admin, "bob@acme.example", &["compliance_officer"]).await;
+    t.app
+        .join_new(t.org, &t.admin, "bob@acme.example", &["compliance_officer"])
+        .await;
     t.idp.account("bob@acme.example", true, &[]).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let vault = Arc::new(MemoryVault::default());
@@ -50,14 +52,28 @@ async fn signs_in_through_the_identity_provider() {
         &state,
         &daemon,
         "acme",
-        browser(t.idp.issuer.clone(), daemon.clone(), "bob@acme.example", |u| u),
+        browser(
+            t.idp.issuer.clone(),
+            daemon.clone(),
+            "bob@acme.example",
+            |u| u,
+        ),
     )
     .await
     .expect("signed in through SSO");
     assert_eq!(view.user.email, "bob@acme.example");
     assert_eq!(view.org, Some(t.org));
-    let stored = state.session.lock().await.as_ref().map(|s| s.account.clone()).expect("session");
-    assert!(vault.get(&stored).expect("vault").is_some(), "the tokens are in the vault");
+    let stored = state
+        .session
+        .lock()
+        .await
+        .as_ref()
+        .map(|s| s.account.clone())
+        .expect("session");
+    assert!(
+        vault.get(&stored).expect("vault").is_some(),
+        "the tokens are in the vault"
+    );
 
     // A browser coming back with another state: nothing is signed in.
     let state2 = AppState::new(Arc::new(MemoryVault::default()), dir.path().join("b"));
@@ -65,11 +81,22 @@ async fn signs_in_through_the_identity_provider() {
         &state2,
         &daemon,
         "acme",
-        browser(t.idp.issuer.clone(), daemon.clone(), "bob@acme.example", |mut u| {
-            let code = u.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned());
-            u.query_pairs_mut().clear().append_pair("code", &code.unwrap_or_default()).append_pair("state", "not-ours");
-            u
-        }),
+        browser(
+            t.idp.issuer.clone(),
+            daemon.clone(),
+            "bob@acme.example",
+            |mut u| {
+                let code = u
+                    .query_pairs()
+                    .find(|(k, _)| k == "code")
+                    .map(|(_, v)| v.into_owned());
+                u.query_pairs_mut()
+                    .clear()
+                    .append_pair("code", &code.unwrap_or_default())
+                    .append_pair("state", "not-ours");
+                u
+            },
+        ),
     )
     .await
     .expect_err("foreign state refused");
@@ -82,7 +109,12 @@ async fn signs_in_through_the_identity_provider() {
         &state2,
         &daemon,
         "acme",
-        browser(t.idp.issuer.clone(), daemon.clone(), "nobody@acme.example", |u| u),
+        browser(
+            t.idp.issuer.clone(),
+            daemon.clone(),
+            "nobody@acme.example",
+            |u| u,
+        ),
     )
     .await
     .expect_err("no account");

@@ -44,7 +44,9 @@ fn open_browser(app: &AppHandle, url: &str) -> AppResult<()> {
     let failed = |e: String| {
         AppError::new(
             ErrorKind::Io,
-            format!("No browser could be opened ({e}). Set BROWSER, or open a browser and try again."),
+            format!(
+                "No browser could be opened ({e}). Set BROWSER, or open a browser and try again."
+            ),
         )
     };
     match std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {

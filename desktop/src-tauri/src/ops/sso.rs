@@ -79,7 +79,12 @@ async fn read_callback(stream: &mut TcpStream) -> Option<url::Url> {
         }
     }
     let head = String::from_utf8_lossy(&buf[..len]);
-    let target = head.lines().next()?.strip_prefix("GET ")?.split(' ').next()?;
+    let target = head
+        .lines()
+        .next()?
+        .strip_prefix("GET ")?
+        .split(' ')
+        .next()?;
     let url = url::Url::parse(&format!("http://127.0.0.1{target}")).ok()?;
     (url.path() == "/callback").then_some(url)
 }
@@ -139,12 +144,20 @@ pub async fn sign_in_sso(
     let client = DaemonClient::new(normalise_server(server)?)?;
     let v = state.vault.clone();
     vault::blocking(move || v.get("loki-desktop-probe").map(|_| ())).await?;
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|e| AppError::new(ErrorKind::Io, format!("Cannot listen for the browser on this computer: {e}.")))?;
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| {
+        AppError::new(
+            ErrorKind::Io,
+            format!("Cannot listen for the browser on this computer: {e}."),
+        )
+    })?;
     let port = listener
         .local_addr()
-        .map_err(|e| AppError::new(ErrorKind::Io, format!("Cannot listen for the browser: {e}.")))?
+        .map_err(|e| {
+            AppError::new(
+                ErrorKind::Io,
+                format!("Cannot listen for the browser: {e}."),
+            )
+        })?
         .port();
     let verifier = random_token();
     let ours = random_token();
@@ -175,7 +188,10 @@ pub async fn sign_in_sso(
         ));
     }
     let Some(code) = back.code else {
-        return Err(AppError::new(ErrorKind::Server, "The browser came back without a sign-in code."));
+        return Err(AppError::new(
+            ErrorKind::Server,
+            "The browser came back without a sign-in code.",
+        ));
     };
     match client.sso_exchange(&code, &verifier).await? {
         LoginResponse::Tokens(t) => {
