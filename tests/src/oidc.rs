@@ -109,6 +109,16 @@ impl OidcProvider {
         .await;
     }
 
+    /// An account whose sign-in the provider reports with these `amr`
+    /// values (RFC 8176), e.g. `["pwd", "otp"]`.
+    pub async fn account_with_amr(&self, email: &str, amr: &[&str]) {
+        self.admin_post(
+            "/__test/accounts",
+            json!({"email": email, "email_verified": true, "name": email.split('@').next(), "amr": amr}),
+        )
+        .await;
+    }
+
     /// How the provider's next token responses are altered (`none` to stop).
     pub async fn tamper(&self, mode: &str) {
         self.admin_post("/__test/tamper", json!({"mode": mode}))

@@ -290,8 +290,59 @@ async fn no_takeover_through_another_provider(b: Backend) {
         .is_empty());
 }
 
+/// An organization that requires MFA of its admins takes an SSO sign-in
+/// as multi-factor only when the provider says so (`amr`).
+async fn admin_mfa_through_the_provider(b: Backend) {
+    let Some(t) = setup(b, json!({})).await else {
+        return;
+    };
+    // The owner enables TOTP (required before requiring it of admins).
+    let enroll = t
+        .app
+        .post("/api/v1/auth/mfa/enroll", Some(&t.admin), json!({}))
+        .await;
+    let secret = enroll.assert_status(200)["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let bytes = totp_rs::Secret::Encoded(secret).to_bytes().expect("base32");
+    let totp =
+        totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "t".into());
+    t.app
+        .post(
+            "/api/v1/auth/mfa/confirm",
+            Some(&t.admin),
+            json!({"code": totp.generate_current().expect("code")}),
+        )
+        .await
+        .assert_status(200);
+    settings(&t, &t.admin, json!({"require_mfa_for_admins": true}))
+        .await
+        .assert_status(200);
+    t.app
+        .join_new(t.org, &t.admin, "ada@acme.example", &["admin"])
+        .await;
+    // A password alone at the provider: refused for an admin.
+    t.idp.account_with_amr("ada@acme.example", &["pwd"]).await;
+    let a = t.attempt("ada@acme.example").await;
+    let code = param(&a.back, "code").expect("the provider vouched");
+    t.exchange(&code, &a.verifier)
+        .await
+        .assert_error(403, "mfa_enrollment_required");
+    // Password and a one-time code at the provider: an admin session.
+    t.idp
+        .account_with_amr("ada@acme.example", &["pwd", "otp"])
+        .await;
+    let ok = t.sign_in("ada@acme.example").await;
+    t.app
+        .get(&format!("/api/v1/orgs/{}/members", t.org), token(&ok))
+        .await
+        .assert_status(200);
+}
+
 backend_tests!(
     require_sso,
     pinned_to_its_organization,
-    no_takeover_through_another_provider
+    no_takeover_through_another_provider,
+    admin_mfa_through_the_provider
 );

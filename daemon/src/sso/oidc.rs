@@ -35,6 +35,11 @@ pub fn http_client() -> anyhow::Result<ProviderHttp> {
 }
 
 impl ProviderHttp {
+    /// The client itself (redirects off), for providers spoken to directly.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.0
+    }
+
     /// A document from the provider (SAML metadata), at most 1 MiB.
     pub async fn get_text(&self, url: &str) -> Result<String, Refusal> {
         let r = self

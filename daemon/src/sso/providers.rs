@@ -102,7 +102,15 @@ pub fn settings_of(req: &CreateIdentityProviderRequest) -> Result<IdpSettings, A
             )
         }
         (Some(IdpPreset::Github), None | Some(IdpKind::Github)) => {
-            (IdpKind::Github, Some("https://github.com".to_owned()))
+            (IdpKind::Github, Some(super::github::GITHUB_COM.to_owned()))
+        }
+        // GitHub Enterprise Server: its own address (default github.com).
+        (None, Some(IdpKind::Github)) => {
+            let issuer = match text("issuer", &req.issuer, 500)? {
+                Some(i) => checked_url("issuer", &i)?,
+                None => super::github::GITHUB_COM.to_owned(),
+            };
+            (IdpKind::Github, Some(issuer))
         }
         (Some(_), Some(_)) => return Err(v("kind", "does not match the preset")),
         (None, Some(IdpKind::Oidc)) => {

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::oidc::{self, Verified};
-use super::saml;
 use super::IdentityProviders;
+use super::{github, saml};
 use crate::audit::{Auditor, Event, Outcome};
 use crate::auth::secrets::{ct_eq, random_token, sha256_hex};
 use crate::auth::service::{Identity, Started};
@@ -394,10 +394,19 @@ impl SignOn {
                 }
             }
             IdpKind::Github => {
-                return Err(AppError::validation(
-                    "provider",
-                    "sign-in through GitHub is not available yet; use an OpenID Connect or SAML provider",
-                ))
+                let (state, verifier) = (random_token(32), random_token(48));
+                let redirect_uri = self.callback_url();
+                let app = github::GitHubApp {
+                    base: s.issuer.as_deref().unwrap_or(github::GITHUB_COM),
+                    client_id: s.client_id.as_deref().unwrap_or_default(),
+                    client_secret: None,
+                    redirect_uri: &redirect_uri,
+                    scopes: &s.scopes,
+                };
+                match github::authorize(&app, &state, &s256(&verifier)) {
+                    Ok(url) => (url, state, String::new(), verifier, None),
+                    Err(e) => return Err(self.unavailable(org, record.id, e, client).await),
+                }
             }
         };
         let pending = Pending {
@@ -631,7 +640,19 @@ impl SignOn {
             redirect_uri: &redirect_uri,
             scopes: &s.scopes,
         };
-        let verified = match oidc::redeem(&self.http, &rp, code, &p.pkce_verifier, &p.nonce).await {
+        let answer = if s.kind == IdpKind::Github {
+            let app = github::GitHubApp {
+                base: s.issuer.as_deref().unwrap_or(github::GITHUB_COM),
+                client_id: rp.client_id,
+                client_secret: rp.client_secret.clone(),
+                redirect_uri: &redirect_uri,
+                scopes: &s.scopes,
+            };
+            github::redeem(&self.http, &app, code, &p.pkce_verifier, &s.allowed_domains).await
+        } else {
+            oidc::redeem(&self.http, &rp, code, &p.pkce_verifier, &p.nonce).await
+        };
+        let verified = match answer {
             Ok(v) => v,
             Err(e) => {
                 let mut r = refused(e.reason, "the identity provider's answer did not verify");
