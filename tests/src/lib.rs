@@ -15,6 +15,7 @@ use sqlx::Connection;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+pub mod github;
 pub mod oidc;
 pub mod saml;
 

@@ -159,11 +159,18 @@ pub async fn browse(start: &str, email: &str, arrived: impl Fn(&url::Url) -> boo
             return url;
         }
         let mut r = browser.get(url.clone()).send().await.expect("browser GET");
-        if r.status() == StatusCode::OK && url.path().starts_with("/interaction/") {
-            // The provider's login page: sign in as `email`.
+        if r.status() == StatusCode::OK {
+            // The provider's login page: its form, its hidden fields, and
+            // `login` = the account.
+            let html = r.text().await.expect("login page");
+            let mut form = hidden_fields(&html);
+            form.push(("login".to_owned(), email.to_owned()));
+            let target = form_action(&html)
+                .and_then(|a| url.join(&a).ok())
+                .unwrap_or_else(|| url.clone());
             r = browser
-                .post(url.clone())
-                .form(&[("login", email)])
+                .post(target)
+                .form(&form)
                 .send()
                 .await
                 .expect("browser POST login");
@@ -183,6 +190,43 @@ pub async fn browse(start: &str, email: &str, arrived: impl Fn(&url::Url) -> boo
         url = url.join(&location).expect("redirect target");
     }
     panic!("the sign-in did not come back to the app");
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// A page's `<input type="hidden" name="…" value="…">` fields.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("type=\"hidden\" name=\"") {
+        rest = &rest[i + 20..];
+        let Some(end) = rest.find('"') else { break };
+        let name = unescape(&rest[..end]);
+        rest = &rest[end..];
+        let Some(v) = rest.find("value=\"") else {
+            break;
+        };
+        rest = &rest[v + 7..];
+        let Some(end) = rest.find('"') else { break };
+        out.push((name, unescape(&rest[..end])));
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// The first form's `action`, if it names one.
+fn form_action(html: &str) -> Option<String> {
+    let i = html.find("<form")?;
+    let tag = &html[i..i + html[i..].find('>')?];
+    let a = tag.find("action=\"")? + 8;
+    let end = tag[a..].find('"')? + a;
+    Some(unescape(&tag[a..end]))
 }
 
 /// A PKCE verifier and its S256 challenge, as an app makes them.
