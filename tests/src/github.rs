@@ -3,12 +3,8 @@
 //! Server) — the one mock among the single sign-on fixtures, because
 //! github.com cannot run here.
 
-use std::path::PathBuf;
-use std::process::Stdio;
-
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 pub struct GitHub {
     pub base: String,
@@ -18,24 +14,9 @@ pub struct GitHub {
 
 impl GitHub {
     pub async fn start() -> Self {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/github");
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start node (the GitHub stand-in)");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
+        let (child, ready) = crate::node_fixture("github", None)
             .await
-            .expect("ready line");
-        let ready: Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
+            .expect("the GitHub stand-in has no npm packages to miss");
         Self {
             base: ready["base"].as_str().expect("base").to_owned(),
             admin: reqwest::Client::new(),

@@ -73,6 +73,47 @@ pub fn documented_operations(prefix: &str) -> Vec<(&'static str, String)> {
     out
 }
 
+/// Starts a Node fixture (`tests/fixtures/<name>/server.mjs`) with stdin
+/// piped (it exits when that closes, so a failed test leaves no process) and
+/// reads its one ready line. `None`, said as SKIPPED, when the fixture needs
+/// npm packages (`needs`, a folder under node_modules) that are not installed.
+pub async fn node_fixture(
+    name: &str,
+    needs: Option<&str>,
+) -> Option<(tokio::process::Child, Value)> {
+    use tokio::io::AsyncBufReadExt;
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
+    if let Some(package) = needs {
+        if !dir.join("node_modules").join(package).exists() {
+            skipped(&format!(
+                "the {name} fixture is not installed: run `npm ci` in {} (tools/test does)",
+                dir.display()
+            ));
+            return None;
+        }
+    }
+    let mut child = tokio::process::Command::new("node")
+        .arg("server.mjs")
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start node for the {name} fixture: {e}"));
+    let stdout = child.stdout.take().expect("fixture stdout");
+    let mut line = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .await
+        .expect("fixture ready line");
+    let ready = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("the {name} fixture's ready line {line:?}: {e}"));
+    Some((child, ready))
+}
+
 /// Says, visibly, that (part of) a test did not run: straight to the
 /// process's stderr, which the test harness does not capture.
 pub fn skipped(why: &str) {

@@ -4,16 +4,12 @@
 //! redirects by itself, so each hop is seen), and `Sso`: a daemon with an
 //! organization that signs in through it.
 
-use std::path::PathBuf;
-use std::process::Stdio;
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{Backend, Reply, TestApp};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// The running provider; stopped when dropped.
 pub struct OidcProvider {
@@ -22,42 +18,13 @@ pub struct OidcProvider {
     _child: Child,
 }
 
-fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/oidc-provider")
-}
-
 impl OidcProvider {
     /// Starts the provider. `None` (said on stderr as SKIPPED) when its npm
     /// packages are not installed; `tools/test` installs them.
     pub async fn start() -> Option<Self> {
-        let dir = fixture_dir();
-        if !dir.join("node_modules/oidc-provider").exists() {
-            crate::skipped(&format!(
-                "the OpenID provider fixture is not installed: run `npm ci` in {} (tools/test does)",
-                dir.display()
-            ));
-            return None;
-        }
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start node (the OpenID provider fixture)");
-        let stdout = child.stdout.take().expect("fixture stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .await
-            .expect("fixture ready line");
-        let ready: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("fixture ready line {line:?}: {e}"));
-        let issuer = ready["issuer"].as_str().expect("issuer").to_owned();
+        let (child, ready) = crate::node_fixture("oidc-provider", Some("oidc-provider")).await?;
         Some(Self {
-            issuer,
+            issuer: ready["issuer"].as_str().expect("issuer").to_owned(),
             admin: reqwest::Client::new(),
             _child: child,
         })

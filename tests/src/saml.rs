@@ -2,12 +2,8 @@
 //! (`tests/fixtures/saml-idp/server.mjs`: signed with xml-crypto, on
 //! 127.0.0.1:0), and a browser for the HTTP-Redirect / HTTP-POST bindings.
 
-use std::path::PathBuf;
-use std::process::Stdio;
-
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 pub struct SamlIdp {
     pub base: String,
@@ -51,31 +47,7 @@ impl SamlIdp {
     /// Starts the IdP; `None` (said on stderr as SKIPPED) when its npm
     /// packages are not installed (`tools/test` installs them).
     pub async fn start() -> Option<Self> {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/saml-idp");
-        if !dir.join("node_modules/xml-crypto").exists() {
-            crate::skipped(&format!(
-                "the SAML IdP fixture is not installed: run `npm ci` in {} (tools/test does)",
-                dir.display()
-            ));
-            return None;
-        }
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start node (the SAML IdP fixture)");
-        let stdout = child.stdout.take().expect("fixture stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .await
-            .expect("fixture ready line");
-        let ready: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("fixture ready line {line:?}: {e}"));
+        let (child, ready) = crate::node_fixture("saml-idp", Some("xml-crypto")).await?;
         let s = |k: &str| ready[k].as_str().expect(k).to_owned();
         Some(Self {
             base: s("base"),

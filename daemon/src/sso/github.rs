@@ -171,7 +171,7 @@ pub async fn redeem(
             .next()
             .unwrap_or_default()
             .to_lowercase();
-        allowed_domains.iter().any(|d| *d == domain)
+        allowed_domains.contains(&domain)
     };
     let chosen = emails
         .iter()

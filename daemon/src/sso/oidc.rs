@@ -14,8 +14,9 @@ use openidconnect::core::{
 };
 use openidconnect::{
     reqwest, AsyncHttpClient, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, HttpClientError, HttpRequest, HttpResponse, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError, TokenResponse as _,
+    CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpClientError, HttpRequest,
+    HttpResponse, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    SignatureVerificationError, TokenResponse as _,
 };
 use serde_json::{Map, Value};
 
@@ -177,10 +178,23 @@ fn parsed<T>(r: Result<T, openidconnect::url::ParseError>, what: &str) -> Result
     r.map_err(|e| refusal("provider_invalid", format!("{what}: {e}")))
 }
 
-/// The authorization URL for a new sign-in (fresh state, nonce and PKCE).
-pub async fn authorize(http: &ProviderHttp, rp: &Relying<'_>) -> Result<Authorization, Refusal> {
+/// The client as the provider's discovery document describes it now.
+async fn client(
+    http: &ProviderHttp,
+    rp: &Relying<'_>,
+) -> Result<
+    CoreClient<
+        EndpointSet,
+        EndpointNotSet,
+        EndpointNotSet,
+        EndpointNotSet,
+        EndpointMaybeSet,
+        EndpointMaybeSet,
+    >,
+    Refusal,
+> {
     let meta = discover(http, rp.issuer).await?;
-    let client = CoreClient::from_provider_metadata(
+    Ok(CoreClient::from_provider_metadata(
         meta,
         ClientId::new(rp.client_id.to_owned()),
         rp.client_secret.clone().map(ClientSecret::new),
@@ -188,7 +202,12 @@ pub async fn authorize(http: &ProviderHttp, rp: &Relying<'_>) -> Result<Authoriz
     .set_redirect_uri(parsed(
         RedirectUrl::new(rp.redirect_uri.to_owned()),
         "redirect uri",
-    )?);
+    )?))
+}
+
+/// The authorization URL for a new sign-in (fresh state, nonce and PKCE).
+pub async fn authorize(http: &ProviderHttp, rp: &Relying<'_>) -> Result<Authorization, Refusal> {
+    let client = client(http, rp).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client.authorize_url(
         CoreAuthenticationFlow::AuthorizationCode,
@@ -232,16 +251,7 @@ pub async fn redeem(
     pkce_verifier: &str,
     nonce: &str,
 ) -> Result<Verified, Refusal> {
-    let meta = discover(http, rp.issuer).await?;
-    let client = CoreClient::from_provider_metadata(
-        meta,
-        ClientId::new(rp.client_id.to_owned()),
-        rp.client_secret.clone().map(ClientSecret::new),
-    )
-    .set_redirect_uri(parsed(
-        RedirectUrl::new(rp.redirect_uri.to_owned()),
-        "redirect uri",
-    )?);
+    let client = client(http, rp).await?;
     let response = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .map_err(|e| refusal("provider_invalid", e))?

@@ -493,6 +493,30 @@ impl SignOn {
         })
     }
 
+    /// The provider a pending sign-in started with, unless it was removed
+    /// meanwhile.
+    async fn pending_provider(
+        &self,
+        p: &Pending,
+    ) -> Result<Result<(IdpRecord, IdpSettings), Refused>, AppError> {
+        let found = self
+            .store
+            .idps(p.org_id)
+            .await?
+            .into_iter()
+            .find(|r| r.id == p.idp_id);
+        Ok(match found {
+            Some(record) => {
+                let s = settings(&record)?;
+                Ok((record, s))
+            }
+            None => Err(refused(
+                "provider_removed",
+                "the identity provider was removed meanwhile",
+            )),
+        })
+    }
+
     /// A SAML IdP's post back (HTTP-POST binding): where the browser goes next.
     pub async fn saml_acs(
         &self,
@@ -533,19 +557,10 @@ impl SignOn {
                 "this sign-in was not started with a SAML provider",
             )));
         };
-        let Some(record) = self
-            .store
-            .idps(p.org_id)
-            .await?
-            .into_iter()
-            .find(|r| r.id == p.idp_id)
-        else {
-            return Ok(Err(refused(
-                "provider_removed",
-                "the identity provider was removed meanwhile",
-            )));
+        let (record, s) = match self.pending_provider(p).await? {
+            Ok(found) => found,
+            Err(r) => return Ok(Err(r)),
         };
-        let s = settings(&record)?;
         let checked = match self.saml_metadata(&s).await {
             Ok(metadata) => {
                 let (entity_id, acs_url) = (self.sp_entity_id(&s), self.acs_url());
@@ -618,19 +633,10 @@ impl SignOn {
                 "the identity provider sent no code",
             )));
         };
-        let Some(record) = self
-            .store
-            .idps(p.org_id)
-            .await?
-            .into_iter()
-            .find(|r| r.id == p.idp_id)
-        else {
-            return Ok(Err(refused(
-                "provider_removed",
-                "the identity provider was removed meanwhile",
-            )));
+        let (record, s) = match self.pending_provider(p).await? {
+            Ok(found) => found,
+            Err(r) => return Ok(Err(r)),
         };
-        let s = settings(&record)?;
         let secret = self.idps.client_secret(p.org_id, record.id).await?;
         let redirect_uri = self.callback_url();
         let rp = oidc::Relying {
