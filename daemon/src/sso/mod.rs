@@ -3,6 +3,7 @@
 //! (`saml`), and the sign-in that ties them to LOKI's accounts and sessions
 //! (`signon`, `linking`).
 
+mod answers;
 pub mod github;
 mod linking;
 pub mod oidc;

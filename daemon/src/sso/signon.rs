@@ -22,7 +22,7 @@ use loki_shared::audit::actions::Action;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::oidc::{self, Verified};
+use super::oidc;
 use super::IdentityProviders;
 use super::{github, saml};
 use crate::audit::{Auditor, Event, Outcome};
@@ -38,7 +38,7 @@ use crate::store::{DynStore, IdpRecord};
 /// How long a started sign-in may take at the provider.
 const STATE_TTL: Duration = Duration::from_secs(600);
 /// How long the one-time code waits for the app.
-const CODE_TTL: Duration = Duration::from_secs(60);
+pub(super) const CODE_TTL: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct SignOn {
@@ -58,27 +58,27 @@ pub(super) struct Pending {
     pub(super) idp_id: Uuid,
     /// OpenID Connect: the nonce and our PKCE verifier.
     #[serde(default)]
-    nonce: String,
+    pub(super) nonce: String,
     #[serde(default)]
-    pkce_verifier: String,
+    pub(super) pkce_verifier: String,
     /// SAML: the AuthnRequest's id the response must answer.
     #[serde(default)]
-    saml_request_id: Option<String>,
-    return_to: String,
-    client_state: Option<String>,
-    code_challenge: String,
-    kind: SessionKind,
+    pub(super) saml_request_id: Option<String>,
+    pub(super) return_to: String,
+    pub(super) client_state: Option<String>,
+    pub(super) code_challenge: String,
+    pub(super) kind: SessionKind,
 }
 
 /// A sign-in the provider vouched for, until the app redeems it.
 #[derive(Serialize, Deserialize)]
-struct Grant {
-    user_id: Uuid,
-    org_id: Uuid,
-    idp_id: Uuid,
-    mfa: bool,
-    kind: SessionKind,
-    code_challenge: String,
+pub(super) struct Grant {
+    pub(super) user_id: Uuid,
+    pub(super) org_id: Uuid,
+    pub(super) idp_id: Uuid,
+    pub(super) mfa: bool,
+    pub(super) kind: SessionKind,
+    pub(super) code_challenge: String,
 }
 
 /// The provider's answer at the callback.
@@ -107,10 +107,10 @@ pub(super) fn refused(reason: &'static str, message: impl Into<String>) -> Refus
     }
 }
 
-fn state_key(state: &str) -> String {
+pub(super) fn state_key(state: &str) -> String {
     format!("sso_state:{}", sha256_hex(state.as_bytes()))
 }
-fn code_key(code: &str) -> String {
+pub(super) fn code_key(code: &str) -> String {
     format!("sso_code:{}", sha256_hex(code.as_bytes()))
 }
 
@@ -154,7 +154,7 @@ fn s256(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
 }
 
-fn settings(r: &IdpRecord) -> Result<IdpSettings, AppError> {
+pub(super) fn settings(r: &IdpRecord) -> Result<IdpSettings, AppError> {
     serde_json::from_str(&r.settings).map_err(|e| AppError::Internal(e.into()))
 }
 
@@ -176,7 +176,7 @@ fn redirect_to(return_to: &str, params: &[(&str, Option<&str>)]) -> String {
 }
 
 impl SignOn {
-    fn callback_url(&self) -> String {
+    pub(super) fn callback_url(&self) -> String {
         let base = self
             .config
             .public_url
@@ -197,14 +197,14 @@ impl SignOn {
     }
 
     /// Our SAML entity id: the provider's `entity_id`, else our metadata URL.
-    fn sp_entity_id(&self, s: &IdpSettings) -> String {
+    pub(super) fn sp_entity_id(&self, s: &IdpSettings) -> String {
         s.entity_id
             .clone()
             .unwrap_or_else(|| self.callback_url().replace("/callback", "/saml/metadata"))
     }
 
     /// The IdP's metadata: as configured, or fetched (no redirects).
-    async fn saml_metadata(&self, s: &IdpSettings) -> Result<String, oidc::Refusal> {
+    pub(super) async fn saml_metadata(&self, s: &IdpSettings) -> Result<String, oidc::Refusal> {
         match (&s.metadata_xml, &s.metadata_url) {
             (Some(xml), _) => Ok(xml.clone()),
             (None, Some(url)) => self.http.get_text(url).await,
@@ -305,7 +305,7 @@ impl SignOn {
         }
     }
 
-    async fn audit_failure(
+    pub(super) async fn audit_failure(
         &self,
         org: Uuid,
         idp: Uuid,
@@ -433,7 +433,7 @@ impl SignOn {
     }
 
     /// Takes a kv entry once: of two racing readers, one gets it.
-    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
+    pub(super) async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
         let kv_err = |e: crate::kv::KvError| AppError::Unavailable(e.to_string());
         let Some(bytes) = self.kv.get(key).await.map_err(kv_err)? else {
             return Ok(None);
@@ -466,7 +466,7 @@ impl SignOn {
 
     /// Where the browser goes after the provider's answer: on to the app
     /// with a code, or with the error (audited).
-    async fn conclude(
+    pub(super) async fn conclude(
         &self,
         pending: &Pending,
         outcome: Result<String, Refused>,
@@ -491,212 +491,6 @@ impl SignOn {
                 )
             }
         })
-    }
-
-    /// The provider a pending sign-in started with, unless it was removed
-    /// meanwhile.
-    async fn pending_provider(
-        &self,
-        p: &Pending,
-    ) -> Result<Result<(IdpRecord, IdpSettings), Refused>, AppError> {
-        let found = self
-            .store
-            .idps(p.org_id)
-            .await?
-            .into_iter()
-            .find(|r| r.id == p.idp_id);
-        Ok(match found {
-            Some(record) => {
-                let s = settings(&record)?;
-                Ok((record, s))
-            }
-            None => Err(refused(
-                "provider_removed",
-                "the identity provider was removed meanwhile",
-            )),
-        })
-    }
-
-    /// A SAML IdP's post back (HTTP-POST binding): where the browser goes next.
-    pub async fn saml_acs(
-        &self,
-        response: Option<&str>,
-        relay_state: Option<&str>,
-        client: &ClientInfo,
-    ) -> Result<String, AppError> {
-        let invalid = || {
-            AppError::bad_request(
-                "sso_state_invalid",
-                "this sign-in is unknown, used or expired: start it again from the app",
-            )
-        };
-        let relay = relay_state
-            .filter(|s| !s.is_empty() && s.len() <= 500)
-            .ok_or_else(invalid)?;
-        let bytes = self.take(&state_key(relay)).await?.ok_or_else(invalid)?;
-        let pending: Pending = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-        let outcome = self.complete_saml(&pending, response, client).await?;
-        self.conclude(&pending, outcome, client).await
-    }
-
-    async fn complete_saml(
-        &self,
-        p: &Pending,
-        response: Option<&str>,
-        client: &ClientInfo,
-    ) -> Result<Result<String, Refused>, AppError> {
-        let Some(response) = response.filter(|r| !r.is_empty()) else {
-            return Ok(Err(refused(
-                "no_response",
-                "the identity provider sent no SAML response",
-            )));
-        };
-        let Some(request_id) = p.saml_request_id.as_deref() else {
-            return Ok(Err(refused(
-                "response_invalid",
-                "this sign-in was not started with a SAML provider",
-            )));
-        };
-        let (record, s) = match self.pending_provider(p).await? {
-            Ok(found) => found,
-            Err(r) => return Ok(Err(r)),
-        };
-        let checked = match self.saml_metadata(&s).await {
-            Ok(metadata) => {
-                let (entity_id, acs_url) = (self.sp_entity_id(&s), self.acs_url());
-                let sp = saml::Sp {
-                    entity_id: &entity_id,
-                    acs_url: &acs_url,
-                    idp_metadata: &metadata,
-                };
-                saml::verify(&sp, response, request_id)
-            }
-            Err(e) => Err(e),
-        };
-        let (verified, assertion_id) = match checked {
-            Ok(v) => v,
-            Err(e) => {
-                let mut r = refused(e.reason, "the identity provider's answer did not verify");
-                r.detail = Some(e.detail);
-                return Ok(Err(r));
-            }
-        };
-        // An assertion is used once, whatever state it comes back with.
-        let fresh = self
-            .kv
-            .set_nx(
-                &format!(
-                    "saml_assertion:{}:{}",
-                    record.id,
-                    sha256_hex(assertion_id.as_bytes())
-                ),
-                b"1",
-                Duration::from_secs(3600),
-            )
-            .await
-            .map_err(|e| AppError::Unavailable(e.to_string()))?;
-        if !fresh {
-            return Ok(Err(refused(
-                "replayed",
-                "this SAML response was already used",
-            )));
-        }
-        self.issue_code(p, &record, &s, &verified, client).await
-    }
-
-    /// Verifies the provider's answer and finds the account; the one-time
-    /// code for the app, or why not.
-    async fn complete(
-        &self,
-        p: &Pending,
-        q: &CallbackQuery,
-        client: &ClientInfo,
-    ) -> Result<Result<String, Refused>, AppError> {
-        if let Some(err) = &q.error {
-            let mut r = refused(
-                "provider_error",
-                "the identity provider did not sign you in",
-            );
-            r.detail = Some(format!(
-                "{err}: {}",
-                q.error_description.as_deref().unwrap_or("")
-            ));
-            return Ok(Err(r));
-        }
-        let Some(code) = q
-            .code
-            .as_deref()
-            .filter(|c| !c.is_empty() && c.len() <= 2000)
-        else {
-            return Ok(Err(refused(
-                "no_code",
-                "the identity provider sent no code",
-            )));
-        };
-        let (record, s) = match self.pending_provider(p).await? {
-            Ok(found) => found,
-            Err(r) => return Ok(Err(r)),
-        };
-        let secret = self.idps.client_secret(p.org_id, record.id).await?;
-        let redirect_uri = self.callback_url();
-        let rp = oidc::Relying {
-            issuer: s.issuer.as_deref().unwrap_or_default(),
-            client_id: s.client_id.as_deref().unwrap_or_default(),
-            client_secret: secret,
-            redirect_uri: &redirect_uri,
-            scopes: &s.scopes,
-        };
-        let answer = if s.kind == IdpKind::Github {
-            let app = github::GitHubApp {
-                base: s.issuer.as_deref().unwrap_or(github::GITHUB_COM),
-                client_id: rp.client_id,
-                client_secret: rp.client_secret.clone(),
-                redirect_uri: &redirect_uri,
-                scopes: &s.scopes,
-            };
-            github::redeem(&self.http, &app, code, &p.pkce_verifier, &s.allowed_domains).await
-        } else {
-            oidc::redeem(&self.http, &rp, code, &p.pkce_verifier, &p.nonce).await
-        };
-        let verified = match answer {
-            Ok(v) => v,
-            Err(e) => {
-                let mut r = refused(e.reason, "the identity provider's answer did not verify");
-                r.detail = Some(e.detail);
-                return Ok(Err(r));
-            }
-        };
-        self.issue_code(p, &record, &s, &verified, client).await
-    }
-
-    /// The account behind a verified identity, and a one-time code for it.
-    async fn issue_code(
-        &self,
-        p: &Pending,
-        record: &IdpRecord,
-        s: &IdpSettings,
-        verified: &Verified,
-        client: &ClientInfo,
-    ) -> Result<Result<String, Refused>, AppError> {
-        let user = match self.account(p, record, s, verified, client).await? {
-            Ok(u) => u,
-            Err(r) => return Ok(Err(r)),
-        };
-        let code = format!("lsc_{}", random_token(32));
-        let grant = Grant {
-            user_id: user.id,
-            org_id: p.org_id,
-            idp_id: p.idp_id,
-            mfa: verified.mfa,
-            kind: p.kind,
-            code_challenge: p.code_challenge.clone(),
-        };
-        let bytes = serde_json::to_vec(&grant).map_err(|e| AppError::Internal(e.into()))?;
-        self.kv
-            .set(&code_key(&code), &bytes, Some(CODE_TTL))
-            .await
-            .map_err(|e| AppError::Unavailable(e.to_string()))?;
-        Ok(Ok(code))
     }
 
     /// Redeems the one-time code for a session: only the app that started
