@@ -1,6 +1,7 @@
 //! A real SAML 2.0 identity provider for the single sign-on tests
-//! (`tests/fixtures/saml-idp/server.mjs`: signed with xml-crypto, on
-//! 127.0.0.1:0), and a browser for the HTTP-Redirect / HTTP-POST bindings.
+//! (`tests/fixtures/saml-idp/server.mjs` on 127.0.0.1:0: samlify issues the
+//! genuine responses, xml-crypto signs the tampered ones), and a browser for
+//! the HTTP-Redirect / HTTP-POST bindings.
 
 use serde_json::{json, Value};
 use tokio::process::Child;
@@ -47,7 +48,7 @@ impl SamlIdp {
     /// Starts the IdP; `None` (said on stderr as SKIPPED) when its npm
     /// packages are not installed (`tools/test` installs them).
     pub async fn start() -> Option<Self> {
-        let (child, ready) = crate::node_fixture("saml-idp", Some("xml-crypto")).await?;
+        let (child, ready) = crate::node_fixture("saml-idp", Some("samlify")).await?;
         let s = |k: &str| ready[k].as_str().expect(k).to_owned();
         Some(Self {
             base: s("base"),

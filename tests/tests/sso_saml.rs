@@ -1,5 +1,6 @@
 //! Single sign-on through a real SAML 2.0 IdP (tests/fixtures/saml-idp:
-//! responses signed with xml-crypto), against LOKI's service provider
+//! samlify issues the genuine responses, xml-crypto signs the tampered
+//! variants), against LOKI's service provider
 //! (samael + xmlsec): the flow end to end, and every refusal the issue
 //! names — unsigned, expired, replayed, wrong audience, SHA-1, and three
 //! signature-wrapping forgeries that try to sign in the organization's

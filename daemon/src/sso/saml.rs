@@ -79,20 +79,6 @@ pub fn sp_metadata(entity_id: &str, acs_url: &str) -> Result<String, String> {
     meta.to_string().map_err(|e| format!("{e:?}"))
 }
 
-/// Checks IdP metadata as configuration: parsable, with a single sign-on
-/// endpoint and a signing certificate.
-pub fn check_metadata(xml: &str) -> Result<(), String> {
-    let sp = Sp {
-        entity_id: "urn:loki:check",
-        acs_url: "https://loki.invalid/acs",
-        idp_metadata: xml,
-    };
-    let p = provider(&sp).map_err(|r| r.detail)?;
-    p.sso_binding_location(REDIRECT_BINDING)
-        .map(|_| ())
-        .ok_or_else(|| "the IdP metadata has no HTTP-Redirect SingleSignOnService".to_owned())
-}
-
 /// The URL that starts the sign-in at the IdP, and the request's id (the
 /// response must answer it).
 pub fn authorize(
