@@ -187,6 +187,7 @@ impl AppState {
         };
         let idps = crate::sso::IdentityProviders {
             store: store.clone(),
+            kv: kv.clone(),
             auditor: auditor.clone(),
             master: master.clone(),
         };

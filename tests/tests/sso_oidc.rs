@@ -167,6 +167,46 @@ async fn code_and_pkce(b: Backend) {
     assert!(r.headers.get("set-cookie").is_some());
 }
 
+/// Removing a provider ends the sessions it started (and only those).
+async fn removing_the_provider_ends_its_sessions(b: Backend) {
+    let Some(t) = setup(b, json!({})).await else {
+        return;
+    };
+    t.app
+        .join_new(t.org, &t.admin, "bob@acme.example", &["viewer"])
+        .await;
+    t.idp.account("bob@acme.example", true, &[]).await;
+    let sso = t.sign_in("bob@acme.example").await;
+    t.me(token(&sso)).await;
+    t.app
+        .delete(
+            &format!("/api/v1/orgs/{}/identity-providers/{}", t.org, t.provider),
+            &t.admin,
+        )
+        .await
+        .assert_status(204);
+    t.app
+        .get("/api/v1/auth/me", token(&sso))
+        .await
+        .assert_error(401, "session_revoked");
+    t.app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": sso["refresh_token"]}),
+        )
+        .await
+        .assert_error(401, "refresh_token_revoked");
+    // The admin's own password session is untouched.
+    t.me(&t.admin).await;
+    let deleted = t.events("sso.provider_deleted").await;
+    assert_eq!(
+        deleted[0]["metadata"]["sessions_ended"],
+        json!(1),
+        "{deleted:?}"
+    );
+}
+
 /// Every refusal the issue names, each against the real provider: the app
 /// gets an error (never a code), the organization's chain the reason.
 async fn refusals(b: Backend) {
@@ -423,5 +463,6 @@ backend_tests!(
     code_and_pkce,
     refusals,
     bad_starts,
-    reports_count_sso_sign_ins
+    reports_count_sso_sign_ins,
+    removing_the_provider_ends_its_sessions
 );

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Auditor, Outcome};
 use crate::auth::keys::MasterKey;
+use crate::auth::sessions;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::rbac::OrgAccess;
@@ -22,6 +23,7 @@ use crate::store::{DynStore, IdpRecord};
 #[derive(Clone)]
 pub struct IdentityProviders {
     pub(crate) store: DynStore,
+    pub(crate) kv: crate::kv::DynKv,
     pub(crate) auditor: Auditor,
     pub(crate) master: Arc<MasterKey>,
 }
@@ -319,6 +321,8 @@ impl IdentityProviders {
         Ok(out)
     }
 
+    /// Removes a provider and ends every session it started (a provider
+    /// taken away no longer vouches for anyone).
     pub async fn delete(
         &self,
         access: &OrgAccess,
@@ -327,14 +331,29 @@ impl IdentityProviders {
     ) -> Result<(), AppError> {
         let org = access.org().id;
         let before = self.get(org, id).await?;
+        let started: Vec<_> = sessions::list_for_org(self.kv.as_ref(), org)
+            .await?
+            .into_iter()
+            .filter(|s| s.sso.is_some_and(|o| o.idp_id == id))
+            .collect();
         let mut audit = audit::batch(
             principal
                 .event(Action::SsoProviderDeleted, Outcome::Success)
                 .resource("identity_provider", id)
-                .meta(serde_json::json!({"before": {"name": before.name, "kind": before.settings.kind.as_str()}})),
+                .meta(serde_json::json!({
+                    "before": {"name": before.name, "kind": before.settings.kind.as_str()},
+                    "sessions_ended": started.len(),
+                })),
         );
         self.store.delete_idp(org, id, &mut audit).await?;
-        self.auditor.committed(&audit).await
+        self.auditor.committed(&audit).await?;
+        for s in &started {
+            self.store
+                .revoke_refresh_family(s.id, "identity_provider_removed")
+                .await?;
+            sessions::remove(self.kv.as_ref(), s).await?;
+        }
+        Ok(())
     }
 
     /// The client secret, for the sign-in flow (opened only for its own
