@@ -301,21 +301,22 @@ async fn attackers_cannot_read_change_or_escalate(b: Backend) {
             .await
             .assert_error(403, "privilege_escalation");
     }
-    // Within its own rights it may.
+    // Not even a plain one: a provider signs in as any member it names
+    // (the admins too), so adding one takes an admin's authority.
     app.post(
         &base,
         Some(&secops_token),
         json!({"name": "Plain", "preset": "google", "client_id": "x"}),
     )
     .await
-    .assert_status(201);
-    // The first admin's provider untouched, and the plain one added.
+    .assert_error(403, "privilege_escalation");
+    // The first admin's provider untouched, nothing added.
     let list = app.get(&base, &admin).await;
     assert_eq!(
         list.assert_status(200)["identity_providers"]
             .as_array()
             .map(Vec::len),
-        Some(2)
+        Some(1)
     );
 }
 

@@ -70,6 +70,19 @@ async fn require_sso(b: Backend) {
     // user who is not an admin; an organization without a provider.
     validation_on(
         &settings(&t, &t.admin, json!({"require_sso": true})).await,
+        "settings.sso_break_glass_user",
+    );
+    let dana = t
+        .app
+        .join_new(t.org, &t.admin, "dana@acme.example", &["admin"])
+        .await;
+    validation_on(
+        &settings(
+            &t,
+            &t.admin,
+            json!({"require_sso": true, "sso_break_glass_user": dana["user_id"]}),
+        )
+        .await,
         "settings.require_sso",
     );
     validation_on(
@@ -116,6 +129,13 @@ async fn require_sso(b: Backend) {
     )
     .await
     .assert_status(200);
+    t.app
+        .delete(
+            &format!("/api/v1/orgs/{}/identity-providers/{}", t.org, t.provider),
+            &t.admin,
+        )
+        .await
+        .assert_error(409, "identity_provider_required");
     let changed = t.events("security.settings_changed").await;
     assert_eq!(
         changed[0]["after"]["settings"]["require_sso"],
@@ -205,6 +225,38 @@ async fn pinned_to_its_organization(b: Backend) {
         .get(&format!("/api/v1/orgs/{beta}/members"), token(&sso))
         .await
         .assert_error(403, "wrong_organization");
+    // Nor the account-wide actions: its organizations and invitations,
+    // MFA, its other sessions, a new organization.
+    let me_sso = t.me(token(&sso)).await;
+    assert_eq!(
+        me_sso["organizations"].as_array().map(Vec::len),
+        Some(1),
+        "{me_sso}"
+    );
+    let orgs = t.app.get("/api/v1/orgs", token(&sso)).await;
+    assert_eq!(
+        orgs.assert_status(200)["organizations"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{:?}",
+        orgs.body
+    );
+    for (get, path) in [
+        (true, "/api/v1/invitations"),
+        (false, "/api/v1/auth/mfa/enroll"),
+        (true, "/api/v1/auth/sessions"),
+        (false, "/api/v1/orgs"),
+    ] {
+        let r = if get {
+            t.app.get(path, token(&sso)).await
+        } else {
+            t.app
+                .post(path, Some(token(&sso)), json!({"name": "Elsewhere"}))
+                .await
+        };
+        r.assert_error(403, "sso_session_pinned");
+    }
     // Beta's own password session is unaffected.
     t.app
         .get(&format!("/api/v1/orgs/{beta}/members"), &alice)

@@ -216,6 +216,22 @@ async fn saml_refusals(b: Backend) {
         let (posted, _) = t.at_idp("bob@acme.example").await;
         assert_eq!(t.refused(&posted).await, reason, "{mode}");
     }
+    // A signature whose reference points outside the response (xmlsec
+    // would read the file, or the network, before checking anything).
+    t.idp.tamper("none", None).await;
+    let (posted, _) = t.at_idp("bob@acme.example").await;
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let xml = String::from_utf8(b64.decode(&posted.saml_response).expect("base64")).expect("utf-8");
+    let start = xml.find("<ds:Reference URI=\"").expect("a reference") + 19;
+    let end = start + xml[start..].find('"').expect("its end");
+    let outside = format!("{}file:///dev/zero{}", &xml[..start], &xml[end..]);
+    let forged = Posted {
+        acs: posted.acs.clone(),
+        saml_response: b64.encode(outside),
+        relay_state: posted.relay_state.clone(),
+    };
+    assert_eq!(t.refused(&forged).await, "signature_invalid");
     // Nobody was signed in as the owner through the IdP.
     let owner = t.me(&json!({"access_token": t.admin})).await["user"]["id"].clone();
     let logins = t

@@ -45,7 +45,7 @@ impl Accounts {
         principal: &Principal,
         req: ChangePasswordRequest,
     ) -> Result<u64, AppError> {
-        let session = principal.require_session()?;
+        let session = principal.require_own_account()?;
         let hash = self.store.password_hash(principal.user.id).await?;
         if !self.passwords.verify(req.current_password, hash).await? {
             self.auditor
@@ -138,7 +138,7 @@ impl Accounts {
     }
 
     pub async fn mfa_enroll(&self, principal: &Principal) -> Result<MfaEnrollResponse, AppError> {
-        principal.require_session()?;
+        principal.require_own_account()?;
         let mut audit = audit::batch(
             principal
                 .event(Action::MfaEnrollmentStarted, Outcome::Success)
@@ -158,7 +158,7 @@ impl Accounts {
         principal: &Principal,
         req: MfaCodeRequest,
     ) -> Result<MfaConfirmResponse, AppError> {
-        principal.require_session()?;
+        principal.require_own_account()?;
         let code = req
             .code
             .ok_or_else(|| AppError::validation("code", "is required"))?;
@@ -169,7 +169,7 @@ impl Accounts {
                 .resource("user", principal.user.id)
                 .meta(serde_json::json!({"other_sessions_revoked": true})),
         );
-        let session = principal.require_session()?.id;
+        let session = principal.require_own_account()?.id;
         let confirmed = self
             .mfa
             .confirm(principal.user.id, &principal.user.email, &code, &mut audit)
@@ -187,7 +187,7 @@ impl Accounts {
         principal: &Principal,
         req: MfaCodeRequest,
     ) -> Result<(), AppError> {
-        principal.require_session()?;
+        principal.require_own_account()?;
         let user = principal.user.id;
         self.throttle.check_account(&principal.user.email).await?;
         if let Err(e) = self
@@ -220,7 +220,7 @@ impl Accounts {
 
     pub async fn my_sessions(&self, principal: &Principal) -> Result<Vec<SessionInfo>, AppError> {
         // A person's sessions are theirs: not readable with an API key.
-        principal.require_session()?;
+        principal.require_own_account()?;
         let current = principal.session_id();
         Ok(sessions::list_for_user(self.kv.as_ref(), principal.user.id)
             .await?
@@ -230,7 +230,7 @@ impl Accounts {
     }
 
     pub async fn revoke_my_session(&self, principal: &Principal, id: Uuid) -> Result<(), AppError> {
-        principal.require_session()?;
+        principal.require_own_account()?;
         let s = sessions::get(self.kv.as_ref(), id)
             .await?
             .filter(|s| s.user_id == principal.user.id)

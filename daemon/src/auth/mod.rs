@@ -114,6 +114,26 @@ impl Principal {
         })
     }
 
+    /// Account-wide actions (other organizations, invitations, MFA, the
+    /// account's sessions and password) need a sign-in of the account's
+    /// own: a session an organization's identity provider started speaks
+    /// for that organization only.
+    pub fn require_own_account(&self) -> Result<&Session, AppError> {
+        let session = self.require_session()?;
+        if session.sso.is_some() {
+            return Err(AppError::forbidden(
+                "sso_session_pinned",
+                "this session was started by an organization's identity provider and acts in that organization only; sign in with your own credentials for account-wide actions",
+            ));
+        }
+        Ok(session)
+    }
+
+    /// The organization a provider-started session is pinned to, if any.
+    pub fn pinned_org(&self) -> Option<Uuid> {
+        self.session().and_then(|s| s.sso).map(|o| o.org_id)
+    }
+
     /// An audit event with this caller as the actor.
     pub fn event(&self, action: Action, outcome: Outcome) -> Event {
         let mut e = Event::new(action, outcome)

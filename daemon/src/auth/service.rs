@@ -462,7 +462,13 @@ impl Identity {
             org: principal.org,
             session_id: principal.session_id(),
             api_key_id: principal.api_key_id(),
-            organizations: self.store.orgs_of_user(principal.user.id).await?,
+            organizations: {
+                let mut mine = self.store.orgs_of_user(principal.user.id).await?;
+                if let Some(org) = principal.pinned_org() {
+                    mine.retain(|m| m.organization.id == org);
+                }
+                mine
+            },
         })
     }
 
@@ -526,7 +532,12 @@ impl Identity {
                 .await?;
             return Err(sso_required());
         }
-        let mfa = user.mfa_enabled || sso.is_some_and(|o| o.mfa);
+        // An SSO session's second factor is the provider's (its `amr`):
+        // LOKI's own TOTP was not asked for.
+        let mfa = match sso {
+            Some(o) => o.mfa,
+            None => user.mfa_enabled,
+        };
         require_mfa_policy(&org, &mine.roles, mfa)?;
         Ok(org)
     }

@@ -171,7 +171,10 @@ impl Admission {
                     .await);
             }
         }
-        let mfa = principal.user.mfa_enabled || sso.is_some_and(|o| o.mfa);
+        let mfa = match sso {
+            Some(o) => o.mfa,
+            None => principal.user.mfa_enabled,
+        };
         crate::auth::service::require_mfa_policy(&org, &roles, mfa)?;
         let scopes = match &principal.credential {
             Credential::ApiKey { scopes, .. } => Some(

@@ -89,12 +89,18 @@ impl SignOn {
         let checked = match self.saml_metadata(&s).await {
             Ok(metadata) => {
                 let (entity_id, acs_url) = (self.sp_entity_id(&s), self.acs_url());
-                let sp = saml::Sp {
-                    entity_id: &entity_id,
-                    acs_url: &acs_url,
-                    idp_metadata: &metadata,
-                };
-                saml::verify(&sp, response, request_id)
+                let (response, request_id) = (response.to_owned(), request_id.to_owned());
+                // libxml2 and xmlsec work synchronously: off the async workers.
+                tokio::task::spawn_blocking(move || {
+                    let sp = saml::Sp {
+                        entity_id: &entity_id,
+                        acs_url: &acs_url,
+                        idp_metadata: &metadata,
+                    };
+                    saml::verify(&sp, &response, &request_id)
+                })
+                .await
+                .map_err(|e| AppError::Internal(e.into()))?
             }
             Err(e) => Err(e),
         };

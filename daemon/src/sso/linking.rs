@@ -120,7 +120,7 @@ impl SignOn {
                 .actor(Some(id), None)
                 .resource("user", id)
                 .client(client)
-                .meta(serde_json::json!({"identity_provider": record.id, "managed_by_org": org, "password": false})),
+                .meta(serde_json::json!({"identity_provider": record.id, "password": false})),
         );
         batch = audit::and(
             batch,

@@ -250,9 +250,10 @@ impl IdentityProviders {
         })?)
     }
 
-    /// Adds a provider. Every role it can hand out (mapping or JIT default)
-    /// must be one the caller could grant: a provider is not a way around
-    /// the escalation check.
+    /// Adds a provider. It takes an admin's authority (it can sign in as any
+    /// member), and every role it can hand out (mapping or JIT default) must
+    /// be one the caller could grant: a provider is not a way around the
+    /// escalation check.
     pub async fn create(
         &self,
         access: &OrgAccess,
@@ -276,8 +277,19 @@ impl IdentityProviders {
             })?;
             granted = granted.union(perms);
         }
+        // A provider can sign in as any member whose email it asserts, the
+        // admins included: adding one takes an admin's authority, signed in
+        // as oneself (not an API key).
+        principal.require_session()?;
+        let admin = access
+            .policy()
+            .role("admin")
+            .unwrap_or_else(PermSet::all_org);
         access
-            .require_at_least(granted, "the roles this identity provider hands out")
+            .require_at_least(
+                granted.union(admin),
+                "an identity provider (it signs in as any member it names) and the roles it hands out",
+            )
             .await?;
         let id = Uuid::now_v7();
         let client_secret = match text("client_secret", &req.client_secret, 1000)? {
@@ -331,6 +343,12 @@ impl IdentityProviders {
     ) -> Result<(), AppError> {
         let org = access.org().id;
         let before = self.get(org, id).await?;
+        if access.org().settings.require_sso && self.store.idps(org).await?.len() == 1 {
+            return Err(AppError::Conflict {
+                code: "identity_provider_required",
+                message: "the organization requires single sign-on and this is its last identity provider: turn settings.require_sso off first".into(),
+            });
+        }
         let started: Vec<_> = sessions::list_for_org(self.kv.as_ref(), org)
             .await?
             .into_iter()

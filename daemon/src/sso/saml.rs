@@ -140,6 +140,60 @@ fn structure(xml: &str) -> Result<(), Refusal> {
             "neither the response nor its assertion is signed",
         ));
     }
+    // What the signature may make xmlsec do: digest this document's own
+    // elements with the usual transforms, nothing else. xmlsec would
+    // otherwise dereference any URI a reference names (files, the network,
+    // an endless stream) before it checks the signature value.
+    const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+    const TRANSFORMS: [&str; 6] = [
+        "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+        "http://www.w3.org/2001/10/xml-exc-c14n#",
+        "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
+        "http://www.w3.org/2006/12/xml-c14n11",
+    ];
+    let ids: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.is_element())
+        .filter_map(|n| n.attribute("ID"))
+        .collect();
+    for n in doc
+        .descendants()
+        .filter(|n| n.is_element() && n.tag_name().namespace() == Some(DSIG))
+    {
+        match n.tag_name().name() {
+            "Object" | "Manifest" | "RetrievalMethod" => {
+                return Err(refusal(
+                    "signature_invalid",
+                    format!("a signature may not carry ds:{}", n.tag_name().name()),
+                ));
+            }
+            "Reference" => {
+                let uri = n.attribute("URI").unwrap_or("");
+                let local =
+                    uri.is_empty() || uri.strip_prefix('#').is_some_and(|id| ids.contains(&id));
+                if !local {
+                    return Err(refusal(
+                        "signature_invalid",
+                        "a signature reference points outside the response",
+                    ));
+                }
+            }
+            "Transform" => {
+                if !n
+                    .attribute("Algorithm")
+                    .is_some_and(|a| TRANSFORMS.contains(&a))
+                {
+                    return Err(refusal(
+                        "signature_invalid",
+                        "a signature uses a transform that is not accepted",
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
     let weak = doc.descendants().filter(|n| n.is_element()).any(|n| {
         matches!(n.tag_name().name(), "SignatureMethod" | "DigestMethod")
             && n.attribute("Algorithm").is_some_and(|a| {

@@ -234,7 +234,9 @@ impl SignOn {
         }
         AppError::BadGateway {
             code: "identity_provider_unavailable",
-            message: format!("the identity provider could not be used: {}", e.detail),
+            // The detail is the organization's (its audit trail has it), not
+            // an anonymous caller's.
+            message: "the identity provider could not be reached or is misconfigured; the organization's audit trail has the details".into(),
         }
     }
 

@@ -357,14 +357,11 @@ macro_rules! tenant_store {
                             return Err(super::member_limit_error(Some(max)));
                         }
                     }
+                    // Not managed by the organization: its admins must not
+                    // be able to give the account a password (and with it a
+                    // sign-in that is not pinned to them).
                     let id = p.user.id;
                     super::common::Common::<$db>(&mut tx).insert_user(p.user, false).await?;
-                    sqlx::query::<$db>("UPDATE users SET managed_by_org = $2 WHERE id = $1")
-                        .bind(id)
-                        .bind(org)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(super::map_err)?;
                     Tenant::<$db>::insert_membership(&mut tx, org, id).await?;
                     for r in &p.roles {
                         Tenant::<$db>::add_member_role(&mut tx, org, id, r).await?;

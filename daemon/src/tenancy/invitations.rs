@@ -191,7 +191,7 @@ impl Invitations {
 
     /// The caller's own invitations (all organizations), pending first.
     pub async fn mine(&self, principal: &Principal) -> Result<Vec<Invitation>, AppError> {
-        principal.require_session()?;
+        principal.require_own_account()?;
         let mut all: Vec<Invitation> = self
             .store
             .invitations_for_email(&principal.user.email)
@@ -218,7 +218,7 @@ impl Invitations {
         principal: &Principal,
         id: Uuid,
     ) -> Result<InvitationRecord, AppError> {
-        principal.require_session()?;
+        principal.require_own_account()?;
         let r = self.find(id).await?;
         if r.email != principal.user.email {
             return Err(AppError::NotFound { what: "invitation" });

@@ -43,7 +43,7 @@ impl Tenancy {
         principal: &Principal,
         req: CreateOrgRequest,
     ) -> Result<Organization, AppError> {
-        principal.require_session()?;
+        principal.require_own_account()?;
         let name = validate::name("name", &req.name, NAME_MAX)?;
         let given = req
             .slug
@@ -91,8 +91,13 @@ impl Tenancy {
         }
     }
 
+    /// The caller's organizations (a provider-started session sees only its own).
     pub async fn list_mine(&self, principal: &Principal) -> Result<Vec<MyOrganization>, AppError> {
-        Ok(self.store.orgs_of_user(principal.user.id).await?)
+        let mut mine = self.store.orgs_of_user(principal.user.id).await?;
+        if let Some(org) = principal.pinned_org() {
+            mine.retain(|m| m.organization.id == org);
+        }
+        Ok(mine)
     }
 
     /// Renames and changes settings. Settings are security settings: they need
@@ -193,6 +198,12 @@ impl Tenancy {
             return Err(AppError::validation(
                 "settings.require_sso",
                 "add an identity provider before requiring single sign-on",
+            ));
+        }
+        if s.sso_break_glass_user.is_none() {
+            return Err(AppError::validation(
+                "settings.sso_break_glass_user",
+                "name the admin who may still sign in with a password when the identity provider is down",
             ));
         }
         let vouched = principal

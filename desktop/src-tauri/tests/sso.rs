@@ -75,32 +75,36 @@ async fn signs_in_through_the_identity_provider() {
         "the tokens are in the vault"
     );
 
-    // A browser coming back with another state: nothing is signed in.
+    // A browser coming back with another state is turned away (400) and the
+    // app keeps waiting for its own; cancelled then, nothing is signed in.
     let state2 = AppState::new(Arc::new(MemoryVault::default()), dir.path().join("b"));
-    let forged = sign_in_sso(
-        &state2,
-        &daemon,
-        "acme",
-        browser(
-            t.idp.issuer.clone(),
-            daemon.clone(),
-            "bob@acme.example",
-            |mut u| {
-                let code = u
-                    .query_pairs()
-                    .find(|(k, _)| k == "code")
-                    .map(|(_, v)| v.into_owned());
-                u.query_pairs_mut()
-                    .clear()
-                    .append_pair("code", &code.unwrap_or_default())
-                    .append_pair("state", "not-ours");
-                u
-            },
-        ),
-    )
+    let cancel = state2.cancel.clone();
+    let (issuer, d2) = (t.idp.issuer.clone(), daemon.clone());
+    let forged = sign_in_sso(&state2, &daemon, "acme", move |url: &str| {
+        let url = url.to_owned();
+        tokio::spawn(async move {
+            let mut back = browse(&url, "bob@acme.example", |u| {
+                !u.as_str().starts_with(&issuer) && !u.as_str().starts_with(&d2)
+            })
+            .await;
+            let code = back
+                .query_pairs()
+                .find(|(k, _)| k == "code")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            back.query_pairs_mut()
+                .clear()
+                .append_pair("code", &code)
+                .append_pair("state", "not-ours");
+            let r = loki_tests::reqwest::get(back).await.expect("listener");
+            assert_eq!(r.status(), 400, "a foreign state is turned away");
+            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        Ok(())
+    })
     .await
-    .expect_err("foreign state refused");
-    assert_eq!(forged.kind, ErrorKind::TrustAlarm);
+    .expect_err("never signed in");
+    assert_eq!(forged.kind, ErrorKind::Cancelled);
     assert!(state2.session.lock().await.is_none());
 
     // The provider refusing (no account): the app says why.

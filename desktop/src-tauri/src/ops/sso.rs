@@ -90,7 +90,11 @@ async fn read_callback(stream: &mut TcpStream) -> Option<url::Url> {
 }
 
 /// Waits for the browser (other requests, such as a favicon, get a 404).
-async fn wait_for_browser(state: &AppState, listener: TcpListener) -> AppResult<Returned> {
+async fn wait_for_browser(
+    state: &AppState,
+    listener: TcpListener,
+    ours: &str,
+) -> AppResult<Returned> {
     let deadline = tokio::time::Instant::now() + SSO_TIMEOUT;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     loop {
@@ -108,6 +112,12 @@ async fn wait_for_browser(state: &AppState, listener: TcpListener) -> AppResult<
                     error: get("error"),
                     error_description: get("error_description"),
                 };
+                // Someone else's return (another program, a web page probing
+                // ports) is turned away; the sign-in keeps waiting for ours.
+                if r.state.as_deref() != Some(ours) {
+                    answer(&mut stream, "400 Bad Request", FAILED_PAGE).await;
+                    continue;
+                }
                 let page = if r.code.is_some() { DONE_PAGE } else { FAILED_PAGE };
                 answer(&mut stream, "200 OK", page).await;
                 return Ok(r);
@@ -171,15 +181,22 @@ pub async fn sign_in_sso(
             state: Some(ours.clone()),
         })
         .await?;
-    state.cancel.store(false, Ordering::SeqCst);
-    open(&start.authorization_url)?;
-    let back = wait_for_browser(state, listener).await?;
-    if back.state.as_deref() != Some(ours.as_str()) {
+    // Only a web page goes to the browser: the URL comes from the
+    // organization's provider configuration.
+    let web = url::Url::parse(&start.authorization_url).ok().filter(|u| {
+        u.scheme() == "https"
+            || (u.scheme() == "http"
+                && matches!(u.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback()))
+    });
+    if web.is_none() {
         return Err(AppError::new(
             ErrorKind::TrustAlarm,
-            "The browser came back from a sign-in this app did not start. Nothing was signed in.",
+            "The identity provider's sign-in page is not an https address. Nothing was opened; tell your administrator.",
         ));
     }
+    state.cancel.store(false, Ordering::SeqCst);
+    open(&start.authorization_url)?;
+    let back = wait_for_browser(state, listener, &ours).await?;
     if let Some(e) = back.error {
         let why = back.error_description.unwrap_or(e);
         return Err(AppError::new(
