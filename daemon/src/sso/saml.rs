@@ -180,16 +180,15 @@ fn structure(xml: &str) -> Result<(), Refusal> {
                     ));
                 }
             }
-            "Transform" => {
+            "Transform"
                 if !n
                     .attribute("Algorithm")
-                    .is_some_and(|a| TRANSFORMS.contains(&a))
-                {
-                    return Err(refusal(
-                        "signature_invalid",
-                        "a signature uses a transform that is not accepted",
-                    ));
-                }
+                    .is_some_and(|a| TRANSFORMS.contains(&a)) =>
+            {
+                return Err(refusal(
+                    "signature_invalid",
+                    "a signature uses a transform that is not accepted",
+                ));
             }
             _ => {}
         }
