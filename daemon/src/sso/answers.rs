@@ -8,8 +8,7 @@ use loki_shared::api::{IdpKind, IdpSettings};
 
 use super::oidc::{self, Verified};
 use super::signon::{
-    code_key, refused, settings, state_key, CallbackQuery, Grant, Pending, Refused, SignOn,
-    CODE_TTL,
+    code_key, refused, settings, CallbackQuery, Grant, Pending, Refused, SignOn, CODE_TTL,
 };
 use super::{github, saml};
 use crate::auth::secrets::{random_token, sha256_hex};
@@ -49,17 +48,7 @@ impl SignOn {
         relay_state: Option<&str>,
         client: &ClientInfo,
     ) -> Result<String, AppError> {
-        let invalid = || {
-            AppError::bad_request(
-                "sso_state_invalid",
-                "this sign-in is unknown, used or expired: start it again from the app",
-            )
-        };
-        let relay = relay_state
-            .filter(|s| !s.is_empty() && s.len() <= 500)
-            .ok_or_else(invalid)?;
-        let bytes = self.take(&state_key(relay)).await?.ok_or_else(invalid)?;
-        let pending: Pending = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        let pending = self.take_pending(relay_state).await?;
         let outcome = self.complete_saml(&pending, response, client).await?;
         self.conclude(&pending, outcome, client).await
     }

@@ -443,25 +443,28 @@ impl SignOn {
         Ok(self.kv.delete(key).await.map_err(kv_err)?.then_some(bytes))
     }
 
-    /// The provider's redirect back: where the browser goes next.
-    pub async fn callback(
-        &self,
-        q: CallbackQuery,
-        client: &ClientInfo,
-    ) -> Result<String, AppError> {
+    /// The sign-in a provider's answer names by its state (taken: once).
+    pub(super) async fn take_pending(&self, state: Option<&str>) -> Result<Pending, AppError> {
         let invalid = || {
             AppError::bad_request(
                 "sso_state_invalid",
                 "this sign-in is unknown, used or expired: start it again from the app",
             )
         };
-        let state = q
-            .state
-            .as_deref()
+        let state = state
             .filter(|s| !s.is_empty() && s.len() <= 500)
             .ok_or_else(invalid)?;
         let bytes = self.take(&state_key(state)).await?.ok_or_else(invalid)?;
-        let pending: Pending = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        serde_json::from_slice(&bytes).map_err(|_| invalid())
+    }
+
+    /// The provider's redirect back: where the browser goes next.
+    pub async fn callback(
+        &self,
+        q: CallbackQuery,
+        client: &ClientInfo,
+    ) -> Result<String, AppError> {
+        let pending = self.take_pending(q.state.as_deref()).await?;
         let outcome = self.complete(&pending, &q, client).await?;
         self.conclude(&pending, outcome, client).await
     }

@@ -4,6 +4,16 @@ import type { SessionView } from "../bindings";
 import { ErrorNotice } from "../components/common";
 import { describe } from "../errors";
 
+function ServerField(props: { value: string; onChange: (v: string) => void }) {
+  return (
+    <div className="field">
+      <label htmlFor="server">Server</label>
+      <input id="server" data-testid="server" className="input mono" value={props.value}
+        onChange={(e) => props.onChange(e.target.value)} autoComplete="url" required />
+    </div>
+  );
+}
+
 export function SignIn(props: { onSignedIn: (s: SessionView) => void; onOffline: () => void }) {
   const [server, setServer] = useState("http://127.0.0.1:8080");
   const [email, setEmail] = useState("");
@@ -70,11 +80,7 @@ export function SignIn(props: { onSignedIn: (s: SessionView) => void; onOffline:
         <ErrorNotice error={error} />
         {step === "password" && (
           <>
-            <div className="field">
-              <label htmlFor="server">Server</label>
-              <input id="server" data-testid="server" className="input mono" value={server}
-                onChange={(e) => setServer(e.target.value)} autoComplete="url" required />
-            </div>
+            <ServerField value={server} onChange={setServer} />
             <div className="field">
               <label htmlFor="email">Email</label>
               <input id="email" data-testid="email" className="input" type="email" value={email}
@@ -100,11 +106,7 @@ export function SignIn(props: { onSignedIn: (s: SessionView) => void; onOffline:
         )}
         {step === "sso" && (
           <>
-            <div className="field">
-              <label htmlFor="server">Server</label>
-              <input id="server" data-testid="server" className="input mono" value={server}
-                onChange={(e) => setServer(e.target.value)} autoComplete="url" required />
-            </div>
+            <ServerField value={server} onChange={setServer} />
             <div className="field">
               <label htmlFor="org">Organization</label>
               <input id="org" data-testid="sso-org" className="input mono" value={org} placeholder="acme"
